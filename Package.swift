@@ -1,0 +1,81 @@
+// swift-tools-version: 6.1
+import PackageDescription
+import Foundation
+
+// MARK: - Build settings
+
+// The CPU kernels use SIMD16<Float> with fused multiply-add. Without a target CPU, LLVM lowers each
+// lane of `addProduct` to a library `fmaf` call (~200x slower), so we always name one. `native`
+// suits a build that runs where it was built; set MEND_TARGET_CPU (e.g. `haswell` for any AVX2+FMA
+// x86-64, `skylake-avx512`, `znver4`) for a portable build. `x86-64-v3/v4` are rejected by swiftc.
+let targetCPU = ProcessInfo.processInfo.environment["MEND_TARGET_CPU"] ?? "native"
+let fastMath: [SwiftSetting] = [
+  .unsafeFlags(["-target-cpu", targetCPU, "-Ounchecked"], .when(configuration: .release)),
+  .unsafeFlags(["-target-cpu", targetCPU], .when(configuration: .debug)),
+]
+
+let package = Package(
+  name: "mend",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "mend", targets: ["mend"]),
+    .library(name: "Compute", targets: ["Compute"]),
+    .library(name: "ComputeCPU", targets: ["ComputeCPU"]),
+    .library(name: "ComputeOpenCL", targets: ["ComputeOpenCL"]),
+  ],
+  // MARK: - Traits
+  // `OpenCL` (default) builds the OpenCL/CLBlast backend. A CPU-only server without any OpenCL
+  // library builds with `swift build --disable-default-traits` and runs on the Swift CPU path.
+  traits: [
+    .trait(name: "OpenCL", description: "Build the OpenCL backend (needs libOpenCL and CLBlast)."),
+    .default(enabledTraits: ["OpenCL"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+  ],
+  targets: [
+    // MARK: - System library shims
+    .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
+    .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast"),
+
+    // MARK: - Compute core
+    .target(name: "Compute", swiftSettings: fastMath),
+    .target(name: "ComputeCPU", dependencies: ["Compute"], swiftSettings: fastMath),
+    .target(
+      name: "MendKernels", path: "Kernels",
+      resources: [
+        .copy("common.cl"), .copy("elementwise.cl"), .copy("conv.cl"), .copy("batchnorm.cl"),
+        .copy("loss.cl"),
+      ]),
+    .target(
+      name: "ComputeOpenCL",
+      dependencies: ["Compute", "COpenCL", "CCLBlast", "MendKernels"],
+      swiftSettings: fastMath),
+    // The op-case table, float64 reference implementations, conformance and benchmark harness.
+    .target(name: "ComputeCheck", dependencies: ["Compute", "ComputeCPU"], swiftSettings: fastMath),
+
+    // MARK: - Command-line tool
+    .executableTarget(
+      name: "mend",
+      dependencies: [
+        "Compute", "ComputeCPU", "ComputeCheck",
+        .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Tools/mend",
+      swiftSettings: fastMath),
+
+    // MARK: - Tests
+    .testTarget(
+      name: "ComputeTests", dependencies: ["Compute", "ComputeCPU", "ComputeCheck"],
+      swiftSettings: fastMath),
+    .testTarget(
+      name: "ComputeOpenCLTests",
+      dependencies: [
+        "Compute", "ComputeCPU", "ComputeCheck",
+        .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
+      ],
+      swiftSettings: fastMath),
+  ],
+  swiftLanguageModes: [.v6]
+)

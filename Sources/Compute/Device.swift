@@ -1,0 +1,52 @@
+// A place where tensor memory lives and ops run. `CPUDevice` is the reference; every other device
+// is tested against it op by op.
+
+public protocol Device: AnyObject {
+  /// Short name: "cpu", "opencl:0".
+  var name: String { get }
+  /// One line for logs and benchmark tables (hardware, driver, threads).
+  var summary: String { get }
+  /// Host threads the device uses (1 for an accelerator's host side).
+  var threadCount: Int { get }
+
+  func makeBuffer(byteCount: Int) throws -> DeviceBuffer
+  func write(_ bytes: UnsafeRawBufferPointer, to ref: TensorRef) throws
+  func read(_ ref: TensorRef, into bytes: UnsafeMutableRawBufferPointer) throws
+  func supports(_ op: Op) -> Bool
+  /// Enqueues or runs `op`. May return before the work is done; `read` and `synchronize` wait.
+  func run(_ op: Op, inputs: [TensorRef], outputs: [TensorRef]) throws
+  func synchronize() throws
+  /// Scratch memory for lowered ops; grows on demand and is reused, so steady-state runs allocate
+  /// nothing. Valid until the next call to `workspace`.
+  func workspace(byteCount: Int) throws -> DeviceBuffer
+}
+
+extension Device {
+  /// Allocates a tensor and copies `values` into it.
+  public func tensor(_ values: [Float], shape: [Int]) throws -> TensorRef {
+    precondition(values.count == shape.reduce(1, *), "value count does not match shape \(shape)")
+    let t = try zeros(shape)
+    try values.withUnsafeBytes { try write($0, to: t) }
+    return t
+  }
+
+  /// Allocates an uninitialised tensor (zeroed on devices that zero new memory; do not rely on it).
+  public func zeros(_ shape: [Int]) throws -> TensorRef {
+    let n = shape.reduce(1, *)
+    let buffer = try makeBuffer(byteCount: max(4, n * 4))
+    return TensorRef(buffer: buffer, offset: 0, shape: shape)
+  }
+
+  /// Copies a tensor back to the host (waits for pending work).
+  public func values(_ t: TensorRef) throws -> [Float] {
+    var out = [Float](repeating: 0, count: t.count)
+    try out.withUnsafeMutableBytes { try read(t, into: $0) }
+    return out
+  }
+
+  /// Uploads `values` into an existing tensor.
+  public func write(_ values: [Float], to t: TensorRef) throws {
+    precondition(values.count == t.count, "value count does not match \(t.shape)")
+    try values.withUnsafeBytes { try write($0, to: t) }
+  }
+}

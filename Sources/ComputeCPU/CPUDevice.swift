@@ -1,0 +1,178 @@
+import Compute
+import Foundation
+
+/// Host memory, 64-byte aligned and zero-filled at allocation.
+final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
+  let base: UnsafeMutableRawPointer
+
+  init(byteCount: Int, device: CPUDevice) {
+    base = UnsafeMutableRawPointer.allocate(byteCount: max(64, byteCount), alignment: 64)
+    base.initializeMemory(as: UInt8.self, repeating: 0, count: max(64, byteCount))
+    super.init(byteCount: byteCount, deviceID: ObjectIdentifier(device))
+  }
+
+  deinit { base.deallocate() }
+}
+
+/// The pure-Swift device: multi-threaded, SIMD, synchronous. It is the reference every other
+/// device is checked against and the fast path on machines without a GPU.
+///
+/// Not thread-safe: run one op at a time per device (ops parallelise internally).
+public final class CPUDevice: Device, @unchecked Sendable {
+  public let threadCount: Int
+  let splitter: ThreadSplitter
+  let gemmEngine: SGEMMEngine
+  private var scratch: CPUBuffer?
+  /// Number of buffers allocated by this device (workspace growth included). Tests use it to show
+  /// that steady-state loops allocate nothing.
+  public private(set) var allocationCount = 0
+
+  public init(threads: Int = ThreadSplitter.defaultThreads) {
+    threadCount = max(1, threads)
+    splitter = ThreadSplitter(threads: threadCount)
+    gemmEngine = SGEMMEngine(threads: threadCount)
+  }
+
+  public var name: String { "cpu" }
+  public var summary: String {
+    "cpu: Swift SIMD, \(threadCount) thread\(threadCount == 1 ? "" : "s"), \(Self.cpuModel)"
+  }
+
+  static let cpuModel: String = {
+    guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
+    for line in text.split(separator: "\n") where line.hasPrefix("model name") {
+      if let v = line.split(separator: ":", maxSplits: 1).last { return v.trimmingCharacters(in: .whitespaces) }
+    }
+    return "unknown CPU"
+  }()
+
+  public func makeBuffer(byteCount: Int) throws -> DeviceBuffer {
+    guard byteCount >= 0 else { throw ComputeError.invalidArgument("negative buffer size") }
+    allocationCount += 1
+    return CPUBuffer(byteCount: byteCount, device: self)
+  }
+
+  public func workspace(byteCount: Int) throws -> DeviceBuffer {
+    if let s = scratch, s.byteCount >= byteCount { return s }
+    // Grow geometrically so a sequence of slightly larger requests settles quickly.
+    let size = max(byteCount, (scratch?.byteCount ?? 0) * 3 / 2)
+    allocationCount += 1
+    let s = CPUBuffer(byteCount: size, device: self)
+    scratch = s
+    return s
+  }
+
+  func buffer(_ t: TensorRef) throws -> CPUBuffer {
+    guard let b = t.buffer as? CPUBuffer, b.deviceID == ObjectIdentifier(self) else {
+      throw ComputeError.invalidArgument("tensor does not belong to device \(name)")
+    }
+    return b
+  }
+
+  func ptr(_ t: TensorRef) throws -> UnsafeMutablePointer<Float> {
+    let b = try buffer(t)
+    return (b.base + t.offset).assumingMemoryBound(to: Float.self)
+  }
+
+  public func write(_ bytes: UnsafeRawBufferPointer, to ref: TensorRef) throws {
+    guard bytes.count == ref.byteCount else {
+      throw ComputeError.invalidArgument("write of \(bytes.count) bytes into a \(ref.byteCount)-byte tensor")
+    }
+    let b = try buffer(ref)
+    if bytes.count > 0 { (b.base + ref.offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+  }
+
+  public func read(_ ref: TensorRef, into bytes: UnsafeMutableRawBufferPointer) throws {
+    guard bytes.count == ref.byteCount else {
+      throw ComputeError.invalidArgument("read of a \(ref.byteCount)-byte tensor into \(bytes.count) bytes")
+    }
+    let b = try buffer(ref)
+    if bytes.count > 0 { bytes.baseAddress!.copyMemory(from: b.base + ref.offset, byteCount: bytes.count) }
+  }
+
+  public func synchronize() throws {}
+
+  public func supports(_ op: Op) -> Bool { true }
+
+  public func run(_ op: Op, inputs: [TensorRef], outputs: [TensorRef]) throws {
+    try op.validate(inputs: inputs, outputs: outputs)
+    let i = try inputs.map { UnsafePointer(try ptr($0)) }
+    let o = try outputs.map { try ptr($0) }
+    switch op {
+    case .gemm(let g):
+      for bi in 0..<g.batch {
+        gemmEngine.sgemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, alpha: g.alpha,
+                         a: i[0] + bi * g.strideA, lda: g.lda, b: i[1] + bi * g.strideB, ldb: g.ldb,
+                         beta: g.beta, c: o[0] + bi * g.strideC, ldc: g.ldc)
+      }
+    case .conv2d(let c, let bias, let act):
+      try ConvLowering.conv2d(on: self, c, x: inputs[0], w: inputs[1], bias: bias ? inputs[2] : nil,
+                              activation: act, y: outputs[0])
+    case .conv2dBackwardData(let c, let bias, let act):
+      try ConvLowering.conv2dBackwardData(on: self, c, dy: inputs[0], w: inputs[1],
+                                          bias: bias ? inputs[2] : nil, activation: act, dx: outputs[0])
+    case .conv2dBackwardFilter(let c, let acc):
+      try ConvLowering.conv2dBackwardFilter(on: self, c, x: inputs[0], dy: inputs[1], accumulate: acc,
+                                            dw: outputs[0])
+    case .im2col(let c, let images):
+      CPUKernels.im2col(c, images: images, x: i[0], col: o[0], pool: splitter)
+    case .col2im(let c, let images):
+      CPUKernels.col2im(c, images: images, col: i[0], x: o[0], pool: splitter)
+    case .transposeBlocks(let a, let b, let n):
+      CPUKernels.transposeBlocks(a: a, b: b, inner: n, x: i[0], y: o[0], pool: splitter)
+    case .batchNorm(let l, let eps, let act):
+      CPUKernels.batchNorm(l, eps: eps, act: act, x: i[0], gamma: i[1], beta: i[2], mean: i[3], variance: i[4],
+                           y: o[0], pool: splitter)
+    case .batchNormTraining(let l, let eps, let momentum):
+      CPUKernels.batchNormTraining(l, eps: eps, momentum: momentum, x: i[0], gamma: i[1], beta: i[2],
+                                   runMean: i[3], runVar: i[4], y: o[0], saveMean: o[1], saveInvStd: o[2],
+                                   newMean: o[3], newVar: o[4], pool: splitter)
+    case .batchNormBackward(let l):
+      CPUKernels.batchNormBackward(l, dy: i[0], x: i[1], gamma: i[2], saveMean: i[3], saveInvStd: i[4],
+                                   dx: o[0], dgamma: o[1], dbeta: o[2], pool: splitter)
+    case .batchNormInferenceBackward(let l, let eps):
+      CPUKernels.batchNormInferenceBackward(l, eps: eps, dy: i[0], gamma: i[1], variance: i[2], dx: o[0],
+                                            pool: splitter)
+    case .biasActivation(let l, let act):
+      CPUKernels.biasActivation(l, act: act, x: i[0], bias: i[1], y: o[0], pool: splitter)
+    case .channelSum(let l):
+      CPUKernels.channelSum(l, x: i[0], out: o[0])
+    case .activation(let act, let n):
+      CPUKernels.activation(act, count: n, x: i[0], y: o[0], pool: splitter)
+    case .activationBackward(let act, let n):
+      CPUKernels.activationBackward(act, count: n, y: i[0], dy: i[1], dx: o[0], pool: splitter)
+    case .prelu(let l):
+      CPUKernels.prelu(l, x: i[0], alpha: i[1], y: o[0])
+    case .preluBackward(let l):
+      CPUKernels.preluBackward(l, x: i[0], alpha: i[1], dy: i[2], dx: o[0], dalpha: o[1])
+    case .depthToSpace(let n, let c, let h, let w, let r):
+      CPUKernels.depthToSpace(n: n, c: c, h: h, w: w, r: r, x: i[0], y: o[0], inverse: false)
+    case .spaceToDepth(let n, let c, let h, let w, let r):
+      CPUKernels.depthToSpace(n: n, c: c, h: h, w: w, r: r, x: i[0], y: o[0], inverse: true)
+    case .add(let n):
+      CPUKernels.binary(count: n, a: i[0], b: i[1], y: o[0], pool: splitter) { $0 + $1 }
+    case .mul(let n):
+      CPUKernels.binary(count: n, a: i[0], b: i[1], y: o[0], pool: splitter) { $0 * $1 }
+    case .scale(let n, let alpha, let beta):
+      CPUKernels.unary(count: n, x: i[0], y: o[0], pool: splitter) { alpha * $0 + beta }
+    case .axpy(let n, let alpha):
+      CPUKernels.binary(count: n, a: i[0], b: i[1], y: o[0], pool: splitter) { alpha * $0 + $1 }
+    case .rowSum(let rows, let cols, let mean):
+      CPUKernels.rowSum(rows: rows, cols: cols, mean: mean, x: i[0], y: o[0])
+    case .weightedL1(let s, let n):
+      CPUKernels.weightedL1(samples: s, count: n, pred: i[0], target: i[1], weight: i[2], loss: o[0])
+    case .weightedL1Backward(let s, let n):
+      CPUKernels.weightedL1Backward(samples: s, count: n, pred: i[0], target: i[1], weight: i[2], dloss: i[3],
+                                    dpred: o[0])
+    case .mse(let s, let n):
+      CPUKernels.mse(samples: s, count: n, pred: i[0], target: i[1], loss: o[0])
+    case .mseBackward(let s, let n):
+      CPUKernels.mseBackward(samples: s, count: n, pred: i[0], target: i[1], dloss: i[2], dpred: o[0])
+    case .bceWithLogits(let s, let n):
+      CPUKernels.bceWithLogits(samples: s, count: n, logits: i[0], target: i[1], loss: o[0])
+    case .bceWithLogitsBackward(let s, let n):
+      CPUKernels.bceWithLogitsBackward(samples: s, count: n, logits: i[0], target: i[1], dloss: i[2],
+                                       dlogits: o[0])
+    }
+  }
+}

@@ -1,0 +1,408 @@
+import Compute
+import Foundation
+
+typealias P = UnsafePointer<Float>
+typealias MP = UnsafeMutablePointer<Float>
+
+/// The CPU implementations of every op other than GEMM. Loops are written so LLVM vectorises them
+/// (plain pointer arithmetic, no bounds checks under -Ounchecked) and split over threads where the
+/// work is large enough to pay for it.
+enum CPUKernels {
+  // MARK: - Convolution lowering
+
+  static func im2col(_ c: ConvGeometry, images: Int, x: P, col: MP, pool: ThreadSplitter) {
+    let oh = c.outHeight, ow = c.outWidth, hw = oh * ow, h = c.inHeight, w = c.inWidth
+    let ldCol = images * hw
+    let xb = UnsafeSendable(value: x), cb = UnsafeSendable(value: col)
+    // One task per (input channel): writes rows [ci*kh*kw ..< (ci+1)*kh*kw] of col.
+    pool.forRanges(c.inChannels, grain: max(1, 4096 / max(1, c.kernelH * c.kernelW * hw * images))) { chans in
+      let x = xb.value, col = cb.value
+      for ci in chans {
+        for ky in 0..<c.kernelH {
+          for kx in 0..<c.kernelW {
+            let row = (ci * c.kernelH + ky) * c.kernelW + kx
+            for img in 0..<images {
+              let src = x + (img * c.inChannels + ci) * h * w
+              let dst = col + row * ldCol + img * hw
+              for oy in 0..<oh {
+                let iy = oy * c.strideH - c.padH + ky
+                let d = dst + oy * ow
+                if iy < 0 || iy >= h {
+                  d.update(repeating: 0, count: ow)
+                  continue
+                }
+                let s = src + iy * w
+                if c.strideW == 1 {
+                  // Contiguous run: zero the padded ends, copy the middle.
+                  let lo = max(0, c.padW - kx), hi = min(ow, w + c.padW - kx)
+                  if lo > 0 { d.update(repeating: 0, count: min(lo, ow)) }
+                  if hi > lo { (d + lo).update(from: s + (lo - c.padW + kx), count: hi - lo) }
+                  if hi < ow { (d + max(hi, 0)).update(repeating: 0, count: ow - max(hi, 0)) }
+                } else {
+                  for ox in 0..<ow {
+                    let ix = ox * c.strideW - c.padW + kx
+                    d[ox] = (ix >= 0 && ix < w) ? s[ix] : 0
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  static func col2im(_ c: ConvGeometry, images: Int, col: P, x: MP, pool: ThreadSplitter) {
+    let oh = c.outHeight, ow = c.outWidth, hw = oh * ow, h = c.inHeight, w = c.inWidth
+    let ldCol = images * hw
+    let xb = UnsafeSendable(value: x), cb = UnsafeSendable(value: col)
+    // Each input channel gathers only from its own col rows, so channels are independent.
+    pool.forRanges(c.inChannels, grain: 1) { chans in
+      let x = xb.value, col = cb.value
+      for ci in chans {
+        for img in 0..<images {
+          let dst = x + (img * c.inChannels + ci) * h * w
+          dst.update(repeating: 0, count: h * w)
+          for ky in 0..<c.kernelH {
+            for kx in 0..<c.kernelW {
+              let row = (ci * c.kernelH + ky) * c.kernelW + kx
+              let src = col + row * ldCol + img * hw
+              for oy in 0..<oh {
+                let iy = oy * c.strideH - c.padH + ky
+                if iy < 0 || iy >= h { continue }
+                let d = dst + iy * w
+                let s = src + oy * ow
+                if c.strideW == 1 {
+                  let lo = max(0, c.padW - kx), hi = min(ow, w + c.padW - kx)
+                  if hi > lo {
+                    let dd = d + (lo - c.padW + kx)
+                    for ox in 0..<(hi - lo) { dd[ox] += s[lo + ox] }
+                  }
+                } else {
+                  for ox in 0..<ow {
+                    let ix = ox * c.strideW - c.padW + kx
+                    if ix >= 0 && ix < w { d[ix] += s[ox] }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  static func transposeBlocks(a: Int, b: Int, inner: Int, x: P, y: MP, pool: ThreadSplitter) {
+    let xb = UnsafeSendable(value: x), yb = UnsafeSendable(value: y)
+    pool.forRanges(a * b, grain: max(1, 16384 / max(1, inner))) { r in
+      for t in r {
+        let i = t / b, j = t % b
+        (yb.value + (j * a + i) * inner).update(from: xb.value + (i * b + j) * inner, count: inner)
+      }
+    }
+  }
+
+  // MARK: - Normalisation
+
+  static func batchNorm(_ l: ChannelLayout, eps: Float, act: Activation, x: P, gamma: P, beta: P, mean: P,
+                        variance: P, y: MP, pool: ThreadSplitter) {
+    let xb = UnsafeSendable(value: x), yb = UnsafeSendable(value: y)
+    let pb = UnsafeSendable(value: (gamma, beta, mean, variance))
+    pool.forRanges(l.batch * l.channels, grain: max(1, 16384 / max(1, l.spatial))) { r in
+      let (gamma, beta, mean, variance) = pb.value
+      for t in r {
+        let ch = t % l.channels
+        let s = gamma[ch] / (variance[ch] + eps).squareRoot()
+        let sh = beta[ch] - mean[ch] * s
+        let src = xb.value + t * l.spatial, dst = yb.value + t * l.spatial
+        applyAffine(count: l.spatial, scale: s, shift: sh, act: act, x: src, y: dst)
+      }
+    }
+  }
+
+  @inline(__always)
+  static func applyAffine(count: Int, scale s: Float, shift sh: Float, act: Activation, x: P, y: MP) {
+    switch act {
+    case .identity: for j in 0..<count { y[j] = x[j] * s + sh }
+    case .relu: for j in 0..<count { y[j] = max(x[j] * s + sh, 0) }
+    case .leakyRelu(let k):
+      for j in 0..<count { let v = x[j] * s + sh; y[j] = v > 0 ? v : v * k }
+    default: for j in 0..<count { y[j] = act.apply(x[j] * s + sh) }
+    }
+  }
+
+  static func batchNormTraining(_ l: ChannelLayout, eps: Float, momentum: Float, x: P, gamma: P, beta: P,
+                                runMean: P, runVar: P, y: MP, saveMean: MP, saveInvStd: MP, newMean: MP,
+                                newVar: MP, pool: ThreadSplitter) {
+    let m = l.batch * l.spatial
+    let xb = UnsafeSendable(value: x), yb = UnsafeSendable(value: y)
+    let pb = UnsafeSendable(value: (gamma, beta, runMean, runVar, saveMean, saveInvStd, newMean, newVar))
+    pool.forRanges(l.channels, grain: max(1, 16384 / max(1, m))) { r in
+      let (gamma, beta, runMean, runVar, saveMean, saveInvStd, newMean, newVar) = pb.value
+      for ch in r {
+        // Two passes in double for a stable variance.
+        var sum = 0.0
+        for n in 0..<l.batch {
+          let s = xb.value + (n * l.channels + ch) * l.spatial
+          var acc: Float = 0
+          for j in 0..<l.spatial { acc += s[j] }
+          sum += Double(acc)
+        }
+        let mu = sum / Double(m)
+        var sq = 0.0
+        for n in 0..<l.batch {
+          let s = xb.value + (n * l.channels + ch) * l.spatial
+          let muf = Float(mu)
+          var acc: Float = 0
+          for j in 0..<l.spatial { let d = s[j] - muf; acc += d * d }
+          sq += Double(acc)
+        }
+        let variance = sq / Double(m)
+        let invStd = Float(1 / (variance + Double(eps)).squareRoot())
+        let sc = gamma[ch] * invStd, sh = beta[ch] - Float(mu) * sc
+        for n in 0..<l.batch {
+          let o = (n * l.channels + ch) * l.spatial
+          applyAffine(count: l.spatial, scale: sc, shift: sh, act: .identity, x: xb.value + o, y: yb.value + o)
+        }
+        let unbiased = m > 1 ? variance * Double(m) / Double(m - 1) : variance
+        let rm = runMean[ch], rv = runVar[ch]
+        saveMean[ch] = Float(mu)
+        saveInvStd[ch] = invStd
+        newMean[ch] = (1 - momentum) * rm + momentum * Float(mu)
+        newVar[ch] = (1 - momentum) * rv + momentum * Float(unbiased)
+      }
+    }
+  }
+
+  static func batchNormBackward(_ l: ChannelLayout, dy: P, x: P, gamma: P, saveMean: P, saveInvStd: P,
+                                dx: MP, dgamma: MP, dbeta: MP, pool: ThreadSplitter) {
+    let m = Float(l.batch * l.spatial)
+    let b = UnsafeSendable(value: (dy, x, gamma, saveMean, saveInvStd, dx, dgamma, dbeta))
+    pool.forRanges(l.channels, grain: max(1, 16384 / max(1, l.batch * l.spatial))) { r in
+      let (dy, x, gamma, saveMean, saveInvStd, dx, dgamma, dbeta) = b.value
+      for ch in r {
+        let mu = saveMean[ch], inv = saveInvStd[ch]
+        var sdy: Float = 0, sdyx: Float = 0
+        for n in 0..<l.batch {
+          let o = (n * l.channels + ch) * l.spatial
+          for j in 0..<l.spatial {
+            sdy += dy[o + j]
+            sdyx += dy[o + j] * (x[o + j] - mu)
+          }
+        }
+        let dbv = sdy, dgv = sdyx * inv
+        let k = gamma[ch] * inv
+        for n in 0..<l.batch {
+          let o = (n * l.channels + ch) * l.spatial
+          for j in 0..<l.spatial {
+            let xhat = (x[o + j] - mu) * inv
+            dx[o + j] = k * (dy[o + j] - dbv / m - xhat * dgv / m)
+          }
+        }
+        dgamma[ch] = dgv
+        dbeta[ch] = dbv
+      }
+    }
+  }
+
+  static func batchNormInferenceBackward(_ l: ChannelLayout, eps: Float, dy: P, gamma: P, variance: P, dx: MP,
+                                         pool: ThreadSplitter) {
+    let b = UnsafeSendable(value: (dy, gamma, variance, dx))
+    pool.forRanges(l.batch * l.channels, grain: max(1, 16384 / max(1, l.spatial))) { r in
+      let (dy, gamma, variance, dx) = b.value
+      for t in r {
+        let ch = t % l.channels
+        let s = gamma[ch] / (variance[ch] + eps).squareRoot()
+        let o = t * l.spatial
+        for j in 0..<l.spatial { dx[o + j] = dy[o + j] * s }
+      }
+    }
+  }
+
+  static func biasActivation(_ l: ChannelLayout, act: Activation, x: P, bias: P, y: MP, pool: ThreadSplitter) {
+    let b = UnsafeSendable(value: (x, bias, y))
+    pool.forRanges(l.batch * l.channels, grain: max(1, 16384 / max(1, l.spatial))) { r in
+      let (x, bias, y) = b.value
+      for t in r {
+        let o = t * l.spatial
+        applyAffine(count: l.spatial, scale: 1, shift: bias[t % l.channels], act: act, x: x + o, y: y + o)
+      }
+    }
+  }
+
+  static func channelSum(_ l: ChannelLayout, x: P, out: MP) {
+    for ch in 0..<l.channels {
+      var acc: Double = 0
+      for n in 0..<l.batch {
+        let s = x + (n * l.channels + ch) * l.spatial
+        var part: Float = 0
+        for j in 0..<l.spatial { part += s[j] }
+        acc += Double(part)
+      }
+      out[ch] = Float(acc)
+    }
+  }
+
+  // MARK: - Activations
+
+  static func activation(_ act: Activation, count: Int, x: P, y: MP, pool: ThreadSplitter) {
+    let b = UnsafeSendable(value: (x, y))
+    pool.forRanges(count) { r in
+      let (x, y) = b.value
+      let n = r.count, xs = x + r.lowerBound, ys = y + r.lowerBound
+      switch act {
+      case .identity: if xs != UnsafePointer(ys) { ys.update(from: xs, count: n) }
+      case .relu: for j in 0..<n { ys[j] = max(xs[j], 0) }
+      case .leakyRelu(let k): for j in 0..<n { let v = xs[j]; ys[j] = v > 0 ? v : v * k }
+      case .tanh: for j in 0..<n { ys[j] = tanhf(xs[j]) }
+      case .sigmoid: for j in 0..<n { ys[j] = 1 / (1 + expf(-xs[j])) }
+      }
+    }
+  }
+
+  static func activationBackward(_ act: Activation, count: Int, y: P, dy: P, dx: MP, pool: ThreadSplitter) {
+    let b = UnsafeSendable(value: (y, dy, dx))
+    pool.forRanges(count) { r in
+      let (y, dy, dx) = b.value
+      for j in r { dx[j] = dy[j] * act.derivative(output: y[j]) }
+    }
+  }
+
+  static func prelu(_ l: ChannelLayout, x: P, alpha: P, y: MP) {
+    for t in 0..<(l.batch * l.channels) {
+      let a = alpha[t % l.channels], o = t * l.spatial
+      for j in 0..<l.spatial { let v = x[o + j]; y[o + j] = v > 0 ? v : a * v }
+    }
+  }
+
+  static func preluBackward(_ l: ChannelLayout, x: P, alpha: P, dy: P, dx: MP, dalpha: MP) {
+    for ch in 0..<l.channels { dalpha[ch] = 0 }
+    for t in 0..<(l.batch * l.channels) {
+      let ch = t % l.channels, a = alpha[ch], o = t * l.spatial
+      var da: Float = 0
+      for j in 0..<l.spatial {
+        let v = x[o + j], g = dy[o + j]
+        dx[o + j] = v > 0 ? g : a * g
+        da += v > 0 ? 0 : v * g
+      }
+      dalpha[ch] += da
+    }
+  }
+
+  // MARK: - Layout
+
+  /// Pixel shuffle: y[n, c, h·r + i, w·r + j] = x[n, c·r² + i·r + j, h, w] (inverse swaps roles).
+  static func depthToSpace(n: Int, c: Int, h: Int, w: Int, r: Int, x: P, y: MP, inverse: Bool) {
+    let oh = h * r, ow = w * r
+    for b in 0..<n {
+      for ch in 0..<c {
+        for i in 0..<r {
+          for j in 0..<r {
+            let src = ((b * c + ch) * r * r + i * r + j) * h * w
+            let dstBase = (b * c + ch) * oh * ow
+            for yy in 0..<h {
+              for xx in 0..<w {
+                let d = dstBase + (yy * r + i) * ow + xx * r + j
+                if inverse { y[src + yy * w + xx] = x[d] } else { y[d] = x[src + yy * w + xx] }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // MARK: - Element-wise and reductions
+
+  static func unary(count: Int, x: P, y: MP, pool: ThreadSplitter, _ f: @escaping (Float) -> Float) {
+    let b = UnsafeSendable(value: (x, y, f))
+    pool.forRanges(count) { r in
+      let (x, y, f) = b.value
+      for j in r { y[j] = f(x[j]) }
+    }
+  }
+
+  static func binary(count: Int, a: P, b: P, y: MP, pool: ThreadSplitter, _ f: @escaping (Float, Float) -> Float) {
+    let bx = UnsafeSendable(value: (a, b, y, f))
+    pool.forRanges(count) { r in
+      let (a, b, y, f) = bx.value
+      for j in r { y[j] = f(a[j], b[j]) }
+    }
+  }
+
+  static func rowSum(rows: Int, cols: Int, mean: Bool, x: P, y: MP) {
+    for r in 0..<rows {
+      let s = x + r * cols
+      var acc: Double = 0
+      var j = 0
+      while j < cols {
+        let e = min(cols, j + 4096)
+        var part: Float = 0
+        for t in j..<e { part += s[t] }
+        acc += Double(part)
+        j = e
+      }
+      y[r] = Float(mean && cols > 0 ? acc / Double(cols) : acc)
+    }
+  }
+
+  // MARK: - Losses
+
+  static func weightedL1(samples: Int, count: Int, pred: P, target: P, weight: P, loss: MP) {
+    for s in 0..<samples {
+      let o = s * count
+      var acc: Float = 0
+      for j in 0..<count { acc += weight[o + j] * abs(pred[o + j] - target[o + j]) }
+      loss[s] = acc
+    }
+  }
+
+  static func weightedL1Backward(samples: Int, count: Int, pred: P, target: P, weight: P, dloss: P, dpred: MP) {
+    for s in 0..<samples {
+      let o = s * count, g = dloss[s]
+      for j in 0..<count {
+        let d = pred[o + j] - target[o + j]
+        dpred[o + j] = d > 0 ? g * weight[o + j] : (d < 0 ? -g * weight[o + j] : 0)
+      }
+    }
+  }
+
+  static func mse(samples: Int, count: Int, pred: P, target: P, loss: MP) {
+    for s in 0..<samples {
+      let o = s * count
+      var acc: Float = 0
+      for j in 0..<count { let d = pred[o + j] - target[o + j]; acc += d * d }
+      loss[s] = count > 0 ? acc / Float(count) : 0
+    }
+  }
+
+  static func mseBackward(samples: Int, count: Int, pred: P, target: P, dloss: P, dpred: MP) {
+    for s in 0..<samples {
+      let o = s * count, g = 2 * dloss[s] / Float(max(count, 1))
+      for j in 0..<count { dpred[o + j] = g * (pred[o + j] - target[o + j]) }
+    }
+  }
+
+  /// softplus(l) − t·l = max(l, 0) − t·l + log1p(exp(−|l|))
+  static func bceWithLogits(samples: Int, count: Int, logits: P, target: P, loss: MP) {
+    for s in 0..<samples {
+      let o = s * count
+      var acc: Float = 0
+      for j in 0..<count {
+        let l = logits[o + j], t = target[o + j]
+        acc += max(l, 0) - t * l + log1pf(expf(-abs(l)))
+      }
+      loss[s] = count > 0 ? acc / Float(count) : 0
+    }
+  }
+
+  static func bceWithLogitsBackward(samples: Int, count: Int, logits: P, target: P, dloss: P, dlogits: MP) {
+    for s in 0..<samples {
+      let o = s * count, g = dloss[s] / Float(max(count, 1))
+      for j in 0..<count {
+        let sig = 1 / (1 + expf(-logits[o + j]))
+        dlogits[o + j] = g * (sig - target[o + j])
+      }
+    }
+  }
+}

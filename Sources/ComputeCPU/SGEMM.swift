@@ -1,0 +1,249 @@
+// Packed, cache-blocked single-precision GEMM (the BLIS/GotoBLAS scheme).
+//
+//   for each NC-wide column block of B
+//     for each KC-deep slice of K:  pack B[kc × nc] into NR-wide panels (shared by all threads)
+//       for each (MC-row block of A, column range) task, on every thread:
+//         pack A[mc × kc] into MR-tall panels (per-thread buffer)
+//         for each NR panel, for each MR panel:  8×32 register-tile micro-kernel
+//
+// The micro-kernel keeps a 8×32 tile of C in sixteen SIMD16<Float> accumulators (AVX-512: 16 zmm;
+// AVX2 builds split each into two ymm). Packing handles transposes and leading dimensions, and pads
+// edges with zeros so the micro-kernel never branches on size; edge tiles are written through a
+// small stack tile.
+//
+// The packing buffers are owned by the engine and reused, so steady-state calls allocate nothing.
+// An engine is not thread-safe: one GEMM at a time (it parallelises internally).
+
+public final class SGEMMEngine: @unchecked Sendable {
+  public static let mr = 8
+  public static let nr = 32
+  public static let kc = 256
+  public static let mc = 128
+  public static let nc = 2048
+
+  let splitter: ThreadSplitter
+  private var packedB: UnsafeMutablePointer<Float>
+  private var packedA: [UnsafeMutablePointer<Float>]
+
+  public init(threads: Int) {
+    splitter = ThreadSplitter(threads: threads)
+    let nPanels = (Self.nc + Self.nr - 1) / Self.nr
+    packedB = .allocateAligned(count: Self.kc * nPanels * Self.nr)
+    packedA = (0..<max(1, threads)).map { _ in .allocateAligned(count: Self.mc * Self.kc) }
+  }
+
+  deinit {
+    packedB.deallocate()
+    for p in packedA { p.deallocate() }
+  }
+
+  /// C = alpha · op(A) · op(B) + beta · C for one matrix (row-major, leading dimensions in elements).
+  public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if m == 0 || n == 0 { return }
+    if k == 0 || alpha == 0 {
+      scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc)
+      return
+    }
+    let mr = Self.mr, nr = Self.nr, kcMax = Self.kc, mcMax = Self.mc, ncMax = Self.nc
+    let threads = splitter.threads
+    // Small problems are not worth waking a second thread for.
+    let work = Double(m) * Double(n) * Double(k)
+    let useThreads = work < 262_144 ? 1 : threads
+    let pool = ThreadSplitter(threads: useThreads)
+    let aBox = UnsafeSendable(value: a), bBox = UnsafeSendable(value: b), cBox = UnsafeSendable(value: c)
+    let pbBox = UnsafeSendable(value: packedB), paBox = UnsafeSendable(value: packedA)
+
+    var jc = 0
+    while jc < n {
+      let nc = min(ncMax, n - jc)
+      let nPanels = (nc + nr - 1) / nr
+      var pc = 0
+      while pc < k {
+        let kc = min(kcMax, k - pc)
+        let betaEff: Float = pc == 0 ? beta : 1
+        // Pack B[pc..<pc+kc, jc..<jc+nc] into panels [panel][kk][nr].
+        pool.forRanges(nPanels, grain: 8) { panels in
+          for p in panels {
+            Self.packB(b: bBox.value, ldb: ldb, transB: transB, k0: pc, kc: kc, j0: jc + p * nr,
+                       cols: min(nr, nc - p * nr), into: pbBox.value + p * kc * nr)
+          }
+        }
+        // Tasks: MC row blocks × column ranges (split columns only when rows alone can't feed
+        // every thread).
+        let mBlocks = (m + mcMax - 1) / mcMax
+        let nSplit = mBlocks >= 2 * useThreads ? 1 : min(nPanels, max(1, (2 * useThreads + mBlocks - 1) / mBlocks))
+        let panelsPerSplit = (nPanels + nSplit - 1) / nSplit
+        let tasks = mBlocks * nSplit
+        let workers = min(useThreads, tasks)
+        pool.forEach(workers) { w in
+          let pa = paBox.value[w]
+          var t = w
+          var packedBlock = -1
+          while t < tasks {
+            let ib = t / nSplit, js = t % nSplit
+            let i0 = ib * mcMax, mc = min(mcMax, m - i0)
+            if packedBlock != ib {
+              Self.packA(a: aBox.value, lda: lda, transA: transA, i0: i0, mc: mc, k0: pc, kc: kc, into: pa)
+              packedBlock = ib
+            }
+            let p0 = js * panelsPerSplit, p1 = min(nPanels, p0 + panelsPerSplit)
+            if p0 < p1 {
+              for p in p0..<p1 {
+                let j = jc + p * nr, cols = min(nr, n - j)
+                let bp = UnsafePointer(pbBox.value + p * kc * nr)
+                var ii = 0
+                while ii < mc {
+                  let rows = min(mr, mc - ii)
+                  Self.microKernel(kc: kc, a: UnsafePointer(pa + ii * kc), b: bp,
+                                   c: cBox.value + (i0 + ii) * ldc + j, ldc: ldc,
+                                   rows: rows, cols: cols, alpha: alpha, beta: betaEff)
+                  ii += mr
+                }
+              }
+            }
+            t += workers
+          }
+        }
+        pc += kc
+      }
+      jc += nc
+    }
+  }
+
+  private func scaleC(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    for i in 0..<m {
+      let row = c + i * ldc
+      if beta == 0 { row.update(repeating: 0, count: n) } else if beta != 1 {
+        for j in 0..<n { row[j] *= beta }
+      }
+    }
+  }
+
+  /// Packs op(A)[i0..<i0+mc, k0..<k0+kc] as MR-row panels: panel p holds kc groups of MR values.
+  @inline(__always)
+  static func packA(a: UnsafePointer<Float>, lda: Int, transA: Bool, i0: Int, mc: Int, k0: Int, kc: Int,
+                    into dst: UnsafeMutablePointer<Float>) {
+    let mr = Self.mr
+    var ii = 0
+    var out = dst
+    while ii < mc {
+      let rows = min(mr, mc - ii)
+      if !transA {
+        // A(i, k) = a[i*lda + k]: read MR rows walking along k.
+        if rows == mr {
+          let r0 = a + (i0 + ii) * lda + k0
+          for kk in 0..<kc {
+            for r in 0..<mr { out[kk * mr + r] = r0[r * lda + kk] }
+          }
+        } else {
+          for kk in 0..<kc {
+            for r in 0..<mr {
+              out[kk * mr + r] = r < rows ? a[(i0 + ii + r) * lda + k0 + kk] : 0
+            }
+          }
+        }
+      } else {
+        // A(i, k) = a[k*lda + i]: MR contiguous values per k.
+        for kk in 0..<kc {
+          let src = a + (k0 + kk) * lda + i0 + ii
+          for r in 0..<mr { out[kk * mr + r] = r < rows ? src[r] : 0 }
+        }
+      }
+      out += kc * mr
+      ii += mr
+    }
+  }
+
+  /// Packs op(B)[k0..<k0+kc, j0..<j0+cols] as one NR-wide panel: kc rows of NR values.
+  @inline(__always)
+  static func packB(b: UnsafePointer<Float>, ldb: Int, transB: Bool, k0: Int, kc: Int, j0: Int, cols: Int,
+                    into dst: UnsafeMutablePointer<Float>) {
+    let nr = Self.nr
+    if !transB {
+      if cols == nr {
+        for kk in 0..<kc {
+          let src = UnsafeRawPointer(b + (k0 + kk) * ldb + j0)
+          let d = UnsafeMutableRawPointer(dst + kk * nr)
+          d.storeBytes(of: src.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+          (d + 64).storeBytes(of: (src + 64).loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+        }
+      } else {
+        for kk in 0..<kc {
+          let src = b + (k0 + kk) * ldb + j0
+          for j in 0..<nr { dst[kk * nr + j] = j < cols ? src[j] : 0 }
+        }
+      }
+    } else {
+      // B(k, j) = b[j*ldb + k]
+      for j in 0..<nr {
+        if j < cols {
+          let src = b + (j0 + j) * ldb + k0
+          for kk in 0..<kc { dst[kk * nr + j] = src[kk] }
+        } else {
+          for kk in 0..<kc { dst[kk * nr + j] = 0 }
+        }
+      }
+    }
+  }
+
+  /// C[rows × cols] = alpha · Apanel · Bpanel + beta · C, with an MR×NR register tile.
+  @inline(__always)
+  static func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                          c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                          alpha: Float, beta: Float) {
+    typealias V = SIMD16<Float>
+    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+    var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    for _ in 0..<kc {
+      let b0 = pb.load(as: V.self)
+      let b1 = pb.load(fromByteOffset: 64, as: V.self)
+      var av = V(repeating: pa[0]); c00.addProduct(av, b0); c01.addProduct(av, b1)
+      av = V(repeating: pa[1]); c10.addProduct(av, b0); c11.addProduct(av, b1)
+      av = V(repeating: pa[2]); c20.addProduct(av, b0); c21.addProduct(av, b1)
+      av = V(repeating: pa[3]); c30.addProduct(av, b0); c31.addProduct(av, b1)
+      av = V(repeating: pa[4]); c40.addProduct(av, b0); c41.addProduct(av, b1)
+      av = V(repeating: pa[5]); c50.addProduct(av, b0); c51.addProduct(av, b1)
+      av = V(repeating: pa[6]); c60.addProduct(av, b0); c61.addProduct(av, b1)
+      av = V(repeating: pa[7]); c70.addProduct(av, b0); c71.addProduct(av, b1)
+      pa += 8
+      pb += 128
+    }
+    let tile = (c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71)
+    withUnsafeBytes(of: tile) { raw in
+      let acc = raw.baseAddress!
+      if rows == 8 && cols == 32 {
+        for r in 0..<8 {
+          let dst = UnsafeMutableRawPointer(c + r * ldc)
+          for h in 0..<2 {
+            let v = acc.load(fromByteOffset: (r * 2 + h) * 64, as: V.self)
+            let old: V = beta == 0 ? V() : dst.loadUnaligned(fromByteOffset: h * 64, as: V.self)
+            let out = beta == 0 ? alpha * v : (beta == 1 ? old + alpha * v : beta * old + alpha * v)
+            dst.storeBytes(of: out, toByteOffset: h * 64, as: V.self)
+          }
+        }
+      } else {
+        let f = acc.assumingMemoryBound(to: Float.self)
+        for r in 0..<rows {
+          let dst = c + r * ldc
+          for j in 0..<cols {
+            let v = alpha * f[r * 32 + j]
+            dst[j] = beta == 0 ? v : beta * dst[j] + v
+          }
+        }
+      }
+    }
+  }
+}
+
+extension UnsafeMutablePointer where Pointee == Float {
+  /// A 64-byte aligned, zero-filled allocation (free with `deallocate()`).
+  static func allocateAligned(count: Int) -> UnsafeMutablePointer<Float> {
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: max(64, count * 4), alignment: 64)
+    raw.initializeMemory(as: UInt8.self, repeating: 0, count: max(64, count * 4))
+    return raw.bindMemory(to: Float.self, capacity: max(16, count))
+  }
+}
