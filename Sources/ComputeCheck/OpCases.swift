@@ -1,0 +1,262 @@
+import Compute
+
+/// The table of op cases: shapes from the DCGAN and SRResNet layers plus odd sizes (1, 7, 1023),
+/// non-square inputs and strides > 1. `test` keeps batches small so the float64 reference stays
+/// cheap; `bench` uses the batch sizes the models run at.
+public enum OpCases {
+  public enum Scale: Sendable { case test, bench }
+
+  public static func all(_ scale: Scale = .test) -> [OpCase] {
+    gemm(scale) + convolution(scale) + normalization(scale) + activations(scale) + layout(scale)
+      + elementwise(scale) + losses(scale)
+  }
+
+  static let u1 = InputSpec.uniform(-1, 1)
+
+  // MARK: - GEMM
+
+  static func gemm(_ s: Scale) -> [OpCase] {
+    var cases: [OpCase] = []
+    func add(_ name: String, _ g: GemmDesc, tol: Double = OpCase.defaultTolerance, grad: Bool = false) {
+      let inputs: [InputSpec] = g.beta != 0 ? [u1, u1, u1] : [u1, u1]
+      var grads: [GradSpec] = []
+      if grad && !g.transA && !g.transB && g.batch == 1 && g.beta == 0 && g.alpha == 1 {
+        // dA = dC · Bᵀ, dB = Aᵀ · dC
+        grads = [
+          GradSpec(.gemm(GemmDesc(transB: true, m: g.m, n: g.k, k: g.n)), [.upstream, .input(1)], grads: [(0, 0)]),
+          GradSpec(.gemm(GemmDesc(transA: true, m: g.k, n: g.n, k: g.m)), [.input(0), .upstream], grads: [(0, 1)]),
+        ]
+      }
+      cases.append(OpCase(name, .gemm(g), inputs, tolerance: tol,
+                          reason: tol == OpCase.defaultTolerance ? "float32 rounding of short sums"
+                            : "float32 sums over K = \(g.k) terms", gradients: grads,
+                          inPlace: g.beta != 0 ? [0: 2] : [:]))
+    }
+    add("gemm_1x1x1", GemmDesc(m: 1, n: 1, k: 1))
+    add("gemm_7x7x7", GemmDesc(m: 7, n: 7, k: 7), grad: true)
+    add("gemm_33x65x17_tA", GemmDesc(transA: true, m: 33, n: 65, k: 17))
+    add("gemm_33x65x17_tB", GemmDesc(transB: true, m: 33, n: 65, k: 17))
+    add("gemm_33x65x17_tAtB_beta", GemmDesc(transA: true, transB: true, m: 33, n: 65, k: 17, alpha: 0.5, beta: -1.5))
+    add("gemm_ld_padded", GemmDesc(m: 9, n: 40, k: 300, lda: 310, ldb: 47, ldc: 45, beta: 1))
+    add("gemm_batched_bcastA", GemmDesc(m: 12, n: 50, k: 20, batch: 3, strideA: 0))
+    add("gemm_1023", GemmDesc(m: 1023, n: 1023, k: 1023), tol: 1e-9)
+    add("gemm_100x8192x1", GemmDesc(transA: true, m: 8192, n: 1, k: 100))
+    if s == .bench {
+      for n in [256, 512, 1024, 2048] { add("gemm_\(n)", GemmDesc(m: n, n: n, k: n), tol: 1e-9) }
+    }
+    return cases
+  }
+
+  // MARK: - Convolution
+
+  /// Conv, with backward-data and backward-filter gradient specs (small cases only).
+  static func conv(_ name: String, _ c: ConvGeometry, bias: Bool = false, act: Activation = .identity,
+                   grad: Bool = false) -> OpCase {
+    let k = Double(c.patchSize)
+    let tol = k > 1000 ? 1e-9 : OpCase.defaultTolerance
+    var grads: [GradSpec] = []
+    if grad && !bias && act == .identity {
+      grads = [
+        GradSpec(.conv2dBackwardData(c, bias: false, activation: .identity), [.upstream, .input(1)], grads: [(0, 0)]),
+        GradSpec(.conv2dBackwardFilter(c, accumulate: false), [.input(0), .upstream], grads: [(0, 1)]),
+      ]
+    }
+    return OpCase(name, .conv2d(c, bias: bias, activation: act), bias ? [u1, u1, u1] : [u1, u1],
+                  tolerance: tol, reason: tol == OpCase.defaultTolerance ? "float32 rounding of short sums"
+                    : "float32 sums over inC·k² = \(c.patchSize) terms", gradients: grads)
+  }
+
+  /// Transposed conv (conv backward-data), with its own gradients: dx is a convolution, dw a
+  /// backward-filter with the roles of x and dy swapped.
+  static func convT(_ name: String, _ c: ConvGeometry, bias: Bool = false, act: Activation = .identity,
+                    grad: Bool = false) -> OpCase {
+    var grads: [GradSpec] = []
+    if grad && !bias && act == .identity {
+      grads = [
+        GradSpec(.conv2d(c, bias: false, activation: .identity), [.upstream, .input(1)], grads: [(0, 0)]),
+        GradSpec(.conv2dBackwardFilter(c, accumulate: false), [.upstream, .input(0)], grads: [(0, 1)]),
+      ]
+    }
+    let tol = c.outChannels > 200 ? 1e-9 : OpCase.defaultTolerance
+    return OpCase(name, .conv2dBackwardData(c, bias: bias, activation: act), bias ? [u1, u1, u1] : [u1, u1],
+                  tolerance: tol, reason: "float32 sums over outC·k² terms", gradients: grads)
+  }
+
+  static func convolution(_ s: Scale) -> [OpCase] {
+    let nG = s == .test ? 2 : 64
+    let t = ConvGeometry.transposed
+    var cases: [OpCase] = [
+      // DCGAN generator (pytorch/examples, ngf 64): transposed convolutions.
+      convT("dcgan_g1_convT_100_512_1to4", t(nG, 100, 1, 1, 512, (4, 4), (1, 1), (0, 0))),
+      convT("dcgan_g2_convT_512_256_4to8", t(nG, 512, 4, 4, 256, (4, 4), (2, 2), (1, 1))),
+      convT("dcgan_g3_convT_256_128_8to16", t(nG, 256, 8, 8, 128, (4, 4), (2, 2), (1, 1))),
+      convT("dcgan_g4_convT_128_64_16to32", t(nG, 128, 16, 16, 64, (4, 4), (2, 2), (1, 1))),
+      convT("dcgan_g5_convT_64_3_32to64_tanh", t(nG, 64, 32, 32, 3, (4, 4), (2, 2), (1, 1)), act: .tanh),
+      // DCGAN discriminator.
+      conv("dcgan_d1_conv_3_64_64to32_lrelu", ConvGeometry(batch: nG, inChannels: 3, inHeight: 64, inWidth: 64,
+           outChannels: 64, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), act: .leakyRelu(0.2)),
+      conv("dcgan_d2_conv_64_128_32to16", ConvGeometry(batch: nG, inChannels: 64, inHeight: 32, inWidth: 32,
+           outChannels: 128, kernel: (4, 4), stride: (2, 2), padding: (1, 1))),
+      conv("dcgan_d4_conv_256_512_8to4", ConvGeometry(batch: nG, inChannels: 256, inHeight: 8, inWidth: 8,
+           outChannels: 512, kernel: (4, 4), stride: (2, 2), padding: (1, 1))),
+      conv("dcgan_d5_conv_512_1_4to1", ConvGeometry(batch: nG, inChannels: 512, inHeight: 4, inWidth: 4,
+           outChannels: 1, kernel: (4, 4))),
+      // SRResNet at 64×64 input (bench) or a 24×20 crop (test).
+      conv("srresnet_conv9_3_64_prelu_in", sr(s, 3, 64, 9, scaleUp: 1), bias: true),
+      conv("srresnet_conv3_64_64", sr(s, 64, 64, 3, scaleUp: 1), bias: true),
+      conv("srresnet_up_conv3_64_256", sr(s, 64, 256, 3, scaleUp: 1), bias: true),
+      conv("srresnet_up2_conv3_64_256", sr(s, 64, 256, 3, scaleUp: 2), bias: true),
+      conv("srresnet_conv9_64_3_out_tanh", sr(s, 64, 3, 9, scaleUp: 4), bias: true, act: .tanh),
+      // Odd geometries: non-square, stride > 1, kernel sizes 1, 2, 5, 7, rectangular kernels.
+      conv("conv_odd_3_5_k3s2p1_7x13", ConvGeometry(batch: 2, inChannels: 3, inHeight: 7, inWidth: 13,
+           outChannels: 5, kernel: (3, 3), stride: (2, 2), padding: (1, 1)), grad: true),
+      conv("conv_1x1_16_8_9x5", ConvGeometry(batch: 3, inChannels: 16, inHeight: 9, inWidth: 5,
+           outChannels: 8, kernel: (1, 1)), grad: true),
+      conv("conv_k5s3p2_4_6_11x10_bias_relu", ConvGeometry(batch: 2, inChannels: 4, inHeight: 11, inWidth: 10,
+           outChannels: 6, kernel: (5, 5), stride: (3, 3), padding: (2, 2)), bias: true, act: .relu),
+      conv("conv_k7_2_3_15x9", ConvGeometry(batch: 1, inChannels: 2, inHeight: 15, inWidth: 9,
+           outChannels: 3, kernel: (7, 7), padding: (3, 3)), grad: true),
+      conv("conv_k2x3_s1x2_p0x1", ConvGeometry(batch: 2, inChannels: 3, inHeight: 6, inWidth: 8,
+           outChannels: 4, kernel: (2, 3), stride: (1, 2), padding: (0, 1)), grad: true),
+      conv("conv_k9_p4_1_1_1x1", ConvGeometry(batch: 1, inChannels: 1, inHeight: 1, inWidth: 1,
+           outChannels: 1, kernel: (9, 9), padding: (4, 4))),
+      convT("convT_odd_5_3_k4s2p1_3x7", t(2, 5, 3, 7, 3, (4, 4), (2, 2), (1, 1)), grad: true),
+      convT("convT_k4s1p0_6_4_1x1", t(3, 6, 1, 1, 4, (4, 4), (1, 1), (0, 0)), grad: true),
+      convT("convT_k3s2p1_bias_lrelu", t(2, 4, 5, 6, 3, (3, 3), (2, 2), (1, 1)), bias: true, act: .leakyRelu(0.2)),
+      OpCase("conv_bwd_filter_accumulate", .conv2dBackwardFilter(ConvGeometry(batch: 2, inChannels: 3, inHeight: 9,
+             inWidth: 7, outChannels: 4, kernel: (3, 3), stride: (2, 2), padding: (1, 1)), accumulate: true),
+             [u1, u1, u1], inPlace: [0: 2]),
+    ]
+    if s == .bench {
+      cases.append(conv("dcgan_d3_conv_128_256_16to8", ConvGeometry(batch: nG, inChannels: 128, inHeight: 16,
+                        inWidth: 16, outChannels: 256, kernel: (4, 4), stride: (2, 2), padding: (1, 1))))
+    }
+    let small = ConvGeometry(batch: 2, inChannels: 3, inHeight: 7, inWidth: 13, outChannels: 5, kernel: (3, 3),
+                             stride: (2, 2), padding: (1, 1))
+    cases.append(OpCase("im2col_odd", .im2col(small, images: 2), [u1]))
+    cases.append(OpCase("col2im_odd", .col2im(small, images: 2), [u1]))
+    return cases
+  }
+
+  static func sr(_ s: Scale, _ cin: Int, _ cout: Int, _ k: Int, scaleUp: Int) -> ConvGeometry {
+    let (h, w) = s == .test ? (24, 20) : (64, 64)
+    return ConvGeometry(batch: 1, inChannels: cin, inHeight: h * scaleUp, inWidth: w * scaleUp, outChannels: cout,
+                        kernel: (k, k), padding: (k / 2, k / 2))
+  }
+
+  // MARK: - Normalisation
+
+  static func normalization(_ s: Scale) -> [OpCase] {
+    let layouts: [(String, ChannelLayout)] = [
+      ("dcgan_g1", ChannelLayout(batch: s == .test ? 2 : 64, channels: 512, spatial: 16)),
+      ("srresnet", ChannelLayout(batch: 1, channels: 64, spatial: s == .test ? 480 : 4096)),
+      ("odd", ChannelLayout(batch: 3, channels: 7, spatial: 5)),
+    ]
+    let pos = InputSpec.uniform(0.2, 2)
+    var cases: [OpCase] = []
+    for (n, l) in layouts {
+      cases.append(OpCase("bn_infer_\(n)", .batchNorm(l, eps: 1e-5, activation: .relu), [u1, u1, u1, u1, pos]))
+      cases.append(OpCase("bn_train_\(n)", .batchNormTraining(l, eps: 1e-3, momentum: 0.1), [u1, u1, u1, u1, pos],
+                          tolerance: 1e-9, reason: "variance of a float32 batch (two-pass, but float32 data)",
+                          gradients: l.count <= 1000 ? [GradSpec(.batchNormBackward(l),
+                            [.upstream, .input(0), .input(1), .output(1), .output(2)], grads: [(0, 0), (1, 1), (2, 2)])] : []))
+      cases.append(OpCase("bn_infer_bwd_\(n)", .batchNormInferenceBackward(l, eps: 1e-3), [u1, u1, pos]))
+      cases.append(OpCase("bn_bwd_\(n)", .batchNormBackward(l), [u1, u1, u1, .uniform(-0.1, 0.1), pos],
+                          tolerance: 1e-9, reason: "two float32 channel sums over N·HW terms feed every output"))
+    }
+    // BN inference without activation, with its gradient (identity keeps FD away from kinks).
+    let l = ChannelLayout(batch: 2, channels: 3, spatial: 10)
+    cases.append(OpCase("bn_infer_identity_grad", .batchNorm(l, eps: 1e-3, activation: .identity),
+                        [u1, u1, u1, u1, pos],
+                        gradients: [GradSpec(.batchNormInferenceBackward(l, eps: 1e-3), [.upstream, .input(1), .input(4)],
+                                             grads: [(0, 0)])]))
+    let b = ChannelLayout(batch: 2, channels: 5, spatial: 33)
+    cases.append(OpCase("bias_lrelu", .biasActivation(b, activation: .leakyRelu(0.2)), [u1, u1]))
+    cases.append(OpCase("bias_tanh_srresnet", .biasActivation(ChannelLayout(batch: 1, channels: 3,
+                        spatial: s == .test ? 1000 : 65536), activation: .tanh), [u1, u1]))
+    cases.append(OpCase("channel_sum", .channelSum(b), [u1]))
+    return cases
+  }
+
+  // MARK: - Activations
+
+  static func activations(_ s: Scale) -> [OpCase] {
+    let n = s == .test ? 1023 : 1 << 20
+    let acts: [Activation] = [.relu, .leakyRelu(0.2), .tanh, .sigmoid, .identity]
+    var cases: [OpCase] = []
+    for a in acts {
+      let bwd = GradSpec(.activationBackward(a, count: n), [.output(0), .upstream], grads: [(0, 0)])
+      cases.append(OpCase("act_\(a)_\(n)", .activation(a, count: n), [.awayFromZero(3)],
+                          gradients: s == .test ? [bwd] : []))
+      cases.append(OpCase("act_\(a)_bwd_\(n)", .activationBackward(a, count: n),
+                          [a == .tanh ? .uniform(-1, 1) : .uniform(-0.5, 1), u1]))
+    }
+    let l = ChannelLayout(batch: s == .test ? 1 : 16, channels: 64, spatial: s == .test ? 37 : 4096)
+    cases.append(OpCase("prelu_srresnet", .prelu(l), [.awayFromZero(2), .uniform(0, 0.5)],
+                        gradients: [GradSpec(.preluBackward(l), [.input(0), .input(1), .upstream], grads: [(0, 0), (1, 1)])]))
+    cases.append(OpCase("prelu_bwd_srresnet", .preluBackward(l), [u1, .uniform(0, 0.5), u1],
+                        tolerance: 1e-9, reason: "per-channel slope gradient sums N·HW float32 terms"))
+    return cases
+  }
+
+  // MARK: - Layout
+
+  static func layout(_ s: Scale) -> [OpCase] {
+    let (h, w) = s == .test ? (5, 7) : (64, 64)
+    return [
+      OpCase("depth_to_space_r2_srresnet", .depthToSpace(batch: 1, channels: 64, height: h, width: w, factor: 2), [u1],
+             gradients: [GradSpec(.spaceToDepth(batch: 1, channels: 64, height: h, width: w, factor: 2), [.upstream],
+                                  grads: [(0, 0)])]),
+      OpCase("depth_to_space_r3_odd", .depthToSpace(batch: 2, channels: 3, height: 4, width: 3, factor: 3), [u1]),
+      OpCase("space_to_depth_r2", .spaceToDepth(batch: 2, channels: 5, height: 3, width: 4, factor: 2), [u1]),
+      OpCase("transpose_blocks_512x64x16", .transposeBlocks(a: 512, b: s == .test ? 3 : 64, inner: 16), [u1]),
+      OpCase("transpose_blocks_odd", .transposeBlocks(a: 7, b: 5, inner: 1), [u1]),
+    ]
+  }
+
+  // MARK: - Element-wise and reductions
+
+  static func elementwise(_ s: Scale) -> [OpCase] {
+    let n = s == .test ? 1023 : 1 << 20
+    return [
+      OpCase("add_\(n)", .add(count: n), [u1, u1],
+             gradients: [GradSpec(.scale(count: n, alpha: 1, beta: 0), [.upstream], grads: [(0, 0)])]),
+      OpCase("mul_\(n)", .mul(count: n), [u1, u1],
+             gradients: [GradSpec(.mul(count: n), [.upstream, .input(1)], grads: [(0, 0)])]),
+      OpCase("scale_\(n)", .scale(count: n, alpha: -0.7, beta: 0.25), [u1]),
+      OpCase("axpy_\(n)", .axpy(count: n, alpha: 3), [u1, u1]),
+      OpCase("row_sum_7x1023", .rowSum(rows: 7, cols: 1023, mean: false), [u1]),
+      OpCase("row_mean_1x1", .rowSum(rows: 1, cols: 1, mean: true), [u1]),
+      OpCase("row_mean_64x12288", .rowSum(rows: 64, cols: 12288, mean: true), [u1], tolerance: 1e-9,
+             reason: "float32 partial sums over 12288 terms"),
+    ]
+  }
+
+  // MARK: - Losses
+
+  static func losses(_ s: Scale) -> [OpCase] {
+    let samples = s == .test ? 3 : 64, n = 3 * 64 * 64
+    let w = InputSpec.uniform(0, 1)
+    let small = 37
+    return [
+      OpCase("weighted_l1_\(samples)x\(n)", .weightedL1(samples: samples, count: n), [u1, u1, w], tolerance: 1e-9,
+             reason: "float32 sum over 12288 terms per sample"),
+      OpCase("weighted_l1_grad", .weightedL1(samples: 2, count: small), [.awayFromZero(1), .constant(0), w],
+             gradients: [GradSpec(.weightedL1Backward(samples: 2, count: small), [.input(0), .input(1), .input(2), .upstream],
+                                  grads: [(0, 0)])]),
+      OpCase("weighted_l1_bwd_\(samples)x\(n)", .weightedL1Backward(samples: samples, count: n), [u1, u1, w, u1]),
+      OpCase("mse_\(samples)x\(n)", .mse(samples: samples, count: n), [u1, u1], tolerance: 1e-9,
+             reason: "float32 sum over 12288 terms per sample",
+             gradients: [GradSpec(.mseBackward(samples: samples, count: n), [.input(0), .input(1), .upstream],
+                                  grads: [(0, 0)])]),
+      OpCase("mse_bwd_\(samples)x\(n)", .mseBackward(samples: samples, count: n), [u1, u1, u1]),
+      OpCase("bce_logits_target0_\(samples)", .bceWithLogits(samples: samples, count: 1), [.uniform(-8, 8), .constant(0)],
+             gradients: [GradSpec(.bceWithLogitsBackward(samples: samples, count: 1), [.input(0), .input(1), .upstream],
+                                  grads: [(0, 0)])]),
+      OpCase("bce_logits_7x9", .bceWithLogits(samples: 7, count: 9), [.uniform(-30, 30), .binary],
+             gradients: [GradSpec(.bceWithLogitsBackward(samples: 7, count: 9), [.input(0), .input(1), .upstream],
+                                  grads: [(0, 0), ])]),
+      OpCase("bce_logits_bwd_7x9", .bceWithLogitsBackward(samples: 7, count: 9), [.uniform(-30, 30), .binary, u1]),
+    ]
+  }
+}

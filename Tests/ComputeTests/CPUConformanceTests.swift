@@ -1,0 +1,72 @@
+import Compute
+import ComputeCPU
+import ComputeCheck
+import XCTest
+
+/// `CPUDevice` against the float64 reference, for every case of the op table.
+final class CPUConformanceTests: XCTestCase {
+  func testEveryOpCaseMatchesFloat64Reference() throws {
+    for threads in [1, 2] {
+      let cpu = CPUDevice(threads: threads)
+      var checked = 0
+      for c in OpCases.all(.test) where c.referenceAffordable {
+        let inputs = c.makeInputs()
+        let got = try Harness.run(c, on: cpu, inputs: inputs)
+        let want = Reference.run(c.op, inputs.map { $0.map(Double.init) })
+        for k in got.indices {
+          let e = Harness.nmse(got[k], want[k])
+          XCTAssert(e <= c.tolerance, "\(c.name) output \(k) on \(threads) thread(s): nmse \(e) > \(c.tolerance)")
+        }
+        checked += 1
+      }
+      // The table is the contract: make sure it was not silently emptied or filtered away.
+      XCTAssertGreaterThan(checked, 60)
+    }
+  }
+
+  func testGradientsMatchFiniteDifferences() throws {
+    let cpu = CPUDevice(threads: 2)
+    var checked = 0
+    for c in OpCases.all(.test) {
+      for g in c.gradients {
+        let err = try Harness.gradientError(c, g, on: cpu)
+        // Float32 device backward vs a float64 central difference: ~1e-6 relative rounding,
+        // O(h²) truncation with h = 1e-4; 1e-3 leaves room for sums of many float32 terms.
+        XCTAssert(err < 1e-3, "\(c.name) backward \(g.backward.kind): relative error \(err)")
+        checked += 1
+      }
+    }
+    XCTAssertGreaterThan(checked, 20)
+  }
+
+  func testHarnessDetectsAWrongResult() throws {
+    // The comparison itself must be able to fail: perturb one value of a correct result.
+    let c = OpCases.all(.test).first { $0.name == "gemm_7x7x7" }!
+    let cpu = CPUDevice(threads: 1)
+    let inputs = c.makeInputs()
+    var got = try Harness.run(c, on: cpu, inputs: inputs)
+    let want = Reference.run(c.op, inputs.map { $0.map(Double.init) })
+    XCTAssertLessThanOrEqual(Harness.nmse(got[0], want[0]), c.tolerance)
+    got[0][3] += 0.01
+    XCTAssertGreaterThan(Harness.nmse(got[0], want[0]), c.tolerance)
+  }
+
+  func testOutOfBoundsArgumentsAreRejected() throws {
+    let cpu = CPUDevice(threads: 1)
+    let a = try cpu.zeros([6]), b = try cpu.zeros([6]), c = try cpu.zeros([3])
+    XCTAssertThrowsError(try cpu.run(.gemm(GemmDesc(m: 2, n: 2, k: 3)), inputs: [a, b], outputs: [c]))
+    XCTAssertThrowsError(try cpu.run(.add(count: 6), inputs: [a], outputs: [b]))
+    let bad = ConvGeometry(batch: 1, inChannels: 1, inHeight: 2, inWidth: 2, outChannels: 1, kernel: (3, 3))
+    XCTAssertThrowsError(try cpu.run(.conv2d(bad, bias: false, activation: .identity), inputs: [a, b], outputs: [c]))
+  }
+
+  func testConvolutionWorkspaceIsReusedAcrossCalls() throws {
+    let cpu = CPUDevice(threads: 2)
+    let c = OpCases.all(.test).first { $0.name == "dcgan_g3_convT_256_128_8to16" }!
+    let (ins, outs, _) = try Harness.prepare(c, on: cpu, inputs: c.makeInputs())
+    try cpu.run(c.op, inputs: ins, outputs: outs)
+    let before = cpu.allocationCount
+    for _ in 0..<5 { try cpu.run(c.op, inputs: ins, outputs: outs) }
+    XCTAssertEqual(cpu.allocationCount, before, "steady-state convolutions must not allocate")
+  }
+}
