@@ -1,1 +1,332 @@
+import CCLBlast
+import COpenCL
 import Compute
+import Foundation
+import MendKernels
+
+/// An OpenCL buffer.
+final class CLBuffer: DeviceBuffer, @unchecked Sendable {
+  let mem: cl_mem
+
+  init(mem: cl_mem, byteCount: Int, device: OpenCLDevice) {
+    self.mem = mem
+    super.init(byteCount: byteCount, deviceID: ObjectIdentifier(device))
+  }
+
+  deinit { clReleaseMemObject(mem) }
+}
+
+/// A kernel argument.
+enum KArg {
+  case int(Int)
+  case float(Float)
+  /// A tensor: its buffer and its element offset (two arguments).
+  case tensor(TensorRef)
+}
+
+/// An OpenCL device: CLBlast for GEMM, `Kernels/*.cl` for everything else, convolutions lowered
+/// through `ConvLowering`. Work is enqueued in order on one queue; `read` and `synchronize` wait.
+///
+/// Not thread-safe: one op at a time per device.
+public final class OpenCLDevice: Device, @unchecked Sendable {
+  public let info: OpenCLDeviceInfo
+  public let index: Int
+  let context: cl_context
+  var queue: cl_command_queue?
+  let program: cl_program
+  private var kernels: [String: cl_kernel] = [:]
+  private var scratch: CLBuffer?
+  /// Seconds spent creating the context and building (or loading) the kernel program.
+  public let startupSeconds: Double
+  /// Whether the kernel program came from the on-disk cache.
+  public let programFromCache: Bool
+  public private(set) var allocationCount = 0
+
+  /// Opens device `index` of `OpenCLRuntime.devices()`. `cacheDirectory` overrides where compiled
+  /// kernel programs are kept (see `ProgramCache`).
+  public init(index: Int, cacheDirectory: URL? = nil) throws {
+    let t0 = Date()
+    let all = try OpenCLRuntime.devices()
+    guard !all.isEmpty else { throw ComputeError.deviceUnavailable("no OpenCL devices found") }
+    guard index >= 0 && index < all.count else {
+      throw ComputeError.deviceUnavailable("OpenCL device \(index) does not exist (found \(all.count))")
+    }
+    info = all[index]
+    self.index = index
+    var err: cl_int = 0
+    var dev: cl_device_id? = info.device
+    guard let ctx = clCreateContext(nil, 1, &dev, nil, nil, &err), err == CL_SUCCESS else {
+      throw ComputeError.backend("clCreateContext: \(CLErrors.name(err))")
+    }
+    context = ctx
+    guard let q = clCreateCommandQueue(ctx, info.device, 0, &err), err == CL_SUCCESS else {
+      clReleaseContext(ctx)
+      throw ComputeError.backend("clCreateCommandQueue: \(CLErrors.name(err))")
+    }
+    queue = q
+    do {
+      let source = try KernelSources.program()
+      (program, programFromCache) = try ProgramCache.build(source: source, options: "-cl-std=CL1.2",
+                                                          context: ctx, info: info,
+                                                          directory: cacheDirectory ?? ProgramCache.directory)
+    } catch {
+      clReleaseCommandQueue(q)
+      clReleaseContext(ctx)
+      throw error
+    }
+    startupSeconds = Date().timeIntervalSince(t0)
+  }
+
+  deinit {
+    for (_, k) in kernels { clReleaseKernel(k) }
+    scratch = nil
+    clReleaseProgram(program)
+    if let queue { clReleaseCommandQueue(queue) }
+    clReleaseContext(context)
+  }
+
+  public var name: String { "opencl:\(index)" }
+  public var summary: String { "opencl:\(index): \(info.summary)" }
+  public var threadCount: Int { info.isGPU ? 1 : info.computeUnits }
+
+  // MARK: - Memory
+
+  public func makeBuffer(byteCount: Int) throws -> DeviceBuffer {
+    guard byteCount >= 0 else { throw ComputeError.invalidArgument("negative buffer size") }
+    guard byteCount <= info.maxAllocation else {
+      throw ComputeError.invalidArgument("buffer of \(byteCount >> 20) MiB exceeds the device's max allocation "
+                                         + "(\(info.maxAllocation >> 20) MiB)")
+    }
+    var err: cl_int = 0
+    let size = max(byteCount, 4)
+    guard let mem = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), size, nil, &err), err == CL_SUCCESS else {
+      throw ComputeError.backend("clCreateBuffer(\(size) bytes): \(CLErrors.name(err))")
+    }
+    // Zero new memory so a GEMM with beta = 0 never meets NaN garbage (0·NaN = NaN).
+    var zero: Float = 0
+    try CLErrors.check(clEnqueueFillBuffer(queue, mem, &zero, 4, 0, size / 4 * 4, 0, nil, nil), "clEnqueueFillBuffer")
+    allocationCount += 1
+    return CLBuffer(mem: mem, byteCount: byteCount, device: self)
+  }
+
+  public func workspace(byteCount: Int) throws -> DeviceBuffer {
+    if let s = scratch, s.byteCount >= byteCount { return s }
+    let size = max(byteCount, (scratch?.byteCount ?? 0) * 3 / 2)
+    let b = try makeBuffer(byteCount: size) as! CLBuffer
+    scratch = b
+    return b
+  }
+
+  func mem(_ t: TensorRef) throws -> cl_mem {
+    guard let b = t.buffer as? CLBuffer, b.deviceID == ObjectIdentifier(self) else {
+      throw ComputeError.invalidArgument("tensor does not belong to device \(name)")
+    }
+    return b.mem
+  }
+
+  public func write(_ bytes: UnsafeRawBufferPointer, to ref: TensorRef) throws {
+    guard bytes.count == ref.byteCount else {
+      throw ComputeError.invalidArgument("write of \(bytes.count) bytes into a \(ref.byteCount)-byte tensor")
+    }
+    if bytes.isEmpty { return }
+    try CLErrors.check(clEnqueueWriteBuffer(queue, try mem(ref), cl_bool(CL_TRUE), ref.offset, bytes.count,
+                                            bytes.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
+  }
+
+  public func read(_ ref: TensorRef, into bytes: UnsafeMutableRawBufferPointer) throws {
+    guard bytes.count == ref.byteCount else {
+      throw ComputeError.invalidArgument("read of a \(ref.byteCount)-byte tensor into \(bytes.count) bytes")
+    }
+    if bytes.isEmpty { return }
+    try CLErrors.check(clEnqueueReadBuffer(queue, try mem(ref), cl_bool(CL_TRUE), ref.offset, bytes.count,
+                                           bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
+  }
+
+  public func synchronize() throws {
+    try CLErrors.check(clFinish(queue), "clFinish")
+  }
+
+  // MARK: - Kernels
+
+  func kernel(_ name: String) throws -> cl_kernel {
+    if let k = kernels[name] { return k }
+    var err: cl_int = 0
+    guard let k = clCreateKernel(program, name, &err), err == CL_SUCCESS else {
+      throw ComputeError.backend("clCreateKernel(\(name)): \(CLErrors.name(err))")
+    }
+    kernels[name] = k
+    return k
+  }
+
+  /// Enqueues `name` over `global` work-items (rounded up to whole work-groups of `local`).
+  func launch(_ name: String, global: Int, local: Int = 64, _ args: [KArg]) throws {
+    if global == 0 { return }
+    let k = try kernel(name)
+    var index: cl_uint = 0
+    func set<T>(_ value: T) throws {
+      var v = value
+      try CLErrors.check(clSetKernelArg(k, index, MemoryLayout<T>.size, &v), "clSetKernelArg(\(name), \(index))")
+      index += 1
+    }
+    for a in args {
+      switch a {
+      case .int(let v):
+        guard let v32 = Int32(exactly: v) else { throw ComputeError.invalidArgument("\(name): \(v) exceeds int32") }
+        try set(v32)
+      case .float(let v): try set(v)
+      case .tensor(let t):
+        try set(try mem(t) as cl_mem?)
+        try set(Int32(t.elementOffset))
+      }
+    }
+    var g = (global + local - 1) / local * local
+    var l = local
+    try CLErrors.check(clEnqueueNDRangeKernel(queue, k, 1, nil, &g, &l, 0, nil, nil), "clEnqueueNDRangeKernel(\(name))")
+  }
+
+  static func actArgs(_ a: Activation) -> [KArg] {
+    switch a {
+    case .identity: return [.int(0), .float(0)]
+    case .relu: return [.int(1), .float(0)]
+    case .leakyRelu(let s): return [.int(2), .float(s)]
+    case .tanh: return [.int(3), .float(0)]
+    case .sigmoid: return [.int(4), .float(0)]
+    }
+  }
+
+  public func supports(_ op: Op) -> Bool {
+    // Leaky slopes ≤ 0 would break the derivative-through-output rule the kernels share with the CPU.
+    true
+  }
+
+  // MARK: - GEMM (CLBlast)
+
+  func gemm(_ g: GemmDesc, a: TensorRef, b: TensorRef, c: TensorRef) throws {
+    if g.batch == 0 || g.m == 0 || g.n == 0 { return }
+    let ta = g.transA ? CLBlastTransposeYes : CLBlastTransposeNo
+    let tb = g.transB ? CLBlastTransposeYes : CLBlastTransposeNo
+    var event: cl_event? = nil
+    let status: CLBlastStatusCode
+    if g.k == 0 {
+      // CLBlast rejects K = 0; C = beta · C.
+      try run(.scale(count: c.count, alpha: g.beta, beta: 0), inputs: [c], outputs: [c])
+      return
+    }
+    if g.batch == 1 {
+      status = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
+                            try mem(a), a.elementOffset, g.lda, try mem(b), b.elementOffset, g.ldb,
+                            g.beta, try mem(c), c.elementOffset, g.ldc, &queue, &event)
+    } else {
+      status = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
+                                          try mem(a), a.elementOffset, g.lda, g.strideA,
+                                          try mem(b), b.elementOffset, g.ldb, g.strideB,
+                                          g.beta, try mem(c), c.elementOffset, g.ldc, g.strideC,
+                                          g.batch, &queue, &event)
+    }
+    if let event { clReleaseEvent(event) }
+    if status != CLBlastSuccess {
+      throw ComputeError.backend("CLBlast \(g.batch == 1 ? "CLBlastSgemm" : "CLBlastSgemmStridedBatched")"
+                                 + " (m \(g.m), n \(g.n), k \(g.k)): \(CLErrors.clblastName(status.rawValue))")
+    }
+  }
+
+  // MARK: - Dispatch
+
+  public func run(_ op: Op, inputs: [TensorRef], outputs: [TensorRef]) throws {
+    try op.validate(inputs: inputs, outputs: outputs)
+    let i = inputs, o = outputs
+    switch op {
+    case .gemm(let g):
+      try gemm(g, a: i[0], b: i[1], c: o[0])
+    case .conv2d(let c, let bias, let act):
+      try ConvLowering.conv2d(on: self, c, x: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, y: o[0])
+    case .conv2dBackwardData(let c, let bias, let act):
+      try ConvLowering.conv2dBackwardData(on: self, c, dy: i[0], w: i[1], bias: bias ? i[2] : nil,
+                                          activation: act, dx: o[0])
+    case .conv2dBackwardFilter(let c, let acc):
+      try ConvLowering.conv2dBackwardFilter(on: self, c, x: i[0], dy: i[1], accumulate: acc, dw: o[0])
+    case .im2col(let c, let images):
+      try launch("im2col", global: c.patchSize * images * c.outPixels, geometry(c, images) + [.tensor(i[0]), .tensor(o[0])])
+    case .col2im(let c, let images):
+      try launch("col2im", global: images * c.inChannels * c.inHeight * c.inWidth,
+                 geometry(c, images) + [.tensor(i[0]), .tensor(o[0])])
+    case .transposeBlocks(let a, let b, let n):
+      try launch("transpose_blocks", global: a * b * n, [.int(a), .int(b), .int(n), .tensor(i[0]), .tensor(o[0])])
+    case .batchNorm(let l, let eps, let act):
+      try launch("bn_infer", global: l.count, [.int(l.count), .int(l.channels), .int(l.spatial), .float(eps)]
+                 + Self.actArgs(act) + [.tensor(i[0]), .tensor(i[1]), .tensor(i[2]), .tensor(i[3]), .tensor(i[4]),
+                                        .tensor(o[0])])
+    case .batchNormTraining(let l, let eps, let momentum):
+      try launch("bn_train", global: l.channels * 64, [.int(l.batch), .int(l.channels), .int(l.spatial), .float(eps),
+                 .float(momentum)] + (i + o).map { .tensor($0) })
+    case .batchNormBackward(let l):
+      try launch("bn_bwd", global: l.channels * 64, [.int(l.batch), .int(l.channels), .int(l.spatial)]
+                 + (i + o).map { .tensor($0) })
+    case .batchNormInferenceBackward(let l, let eps):
+      try launch("bn_infer_bwd", global: l.count, [.int(l.count), .int(l.channels), .int(l.spatial), .float(eps)]
+                 + (i + o).map { .tensor($0) })
+    case .biasActivation(let l, let act):
+      try launch("bias_act", global: l.count, [.int(l.count), .int(l.channels), .int(l.spatial)] + Self.actArgs(act)
+                 + [.tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
+    case .channelSum(let l):
+      try launch("channel_sum", global: l.channels * 64, [.int(l.batch), .int(l.channels), .int(l.spatial),
+                                                          .tensor(i[0]), .tensor(o[0])])
+    case .activation(let act, let n):
+      try launch("activation_fwd", global: n, [.int(n)] + Self.actArgs(act) + [.tensor(i[0]), .tensor(o[0])])
+    case .activationBackward(let act, let n):
+      try launch("activation_bwd", global: n, [.int(n)] + Self.actArgs(act) + [.tensor(i[0]), .tensor(i[1]),
+                                                                                .tensor(o[0])])
+    case .prelu(let l):
+      try launch("prelu_fwd", global: l.count, [.int(l.count), .int(l.channels), .int(l.spatial), .tensor(i[0]),
+                                                .tensor(i[1]), .tensor(o[0])])
+    case .preluBackward(let l):
+      try launch("prelu_bwd_data", global: l.count, [.int(l.count), .int(l.channels), .int(l.spatial),
+                 .tensor(i[0]), .tensor(i[1]), .tensor(i[2]), .tensor(o[0])])
+      try launch("prelu_bwd_alpha", global: l.channels * 64, [.int(l.batch), .int(l.channels), .int(l.spatial),
+                 .tensor(i[0]), .tensor(i[2]), .tensor(o[1])])
+    case .depthToSpace(let n, let c, let h, let w, let r):
+      try launch("depth_to_space", global: n * c * h * w * r * r, [.int(n), .int(c), .int(h), .int(w), .int(r), .int(0),
+                                                                   .tensor(i[0]), .tensor(o[0])])
+    case .spaceToDepth(let n, let c, let h, let w, let r):
+      try launch("depth_to_space", global: n * c * h * w * r * r, [.int(n), .int(c), .int(h), .int(w), .int(r), .int(1),
+                                                                   .tensor(i[0]), .tensor(o[0])])
+    case .add(let n):
+      try launch("binary_op", global: n, [.int(n), .int(0), .float(1), .tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
+    case .mul(let n):
+      try launch("binary_op", global: n, [.int(n), .int(1), .float(1), .tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
+    case .axpy(let n, let alpha):
+      try launch("binary_op", global: n, [.int(n), .int(2), .float(alpha), .tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
+    case .scale(let n, let alpha, let beta):
+      try launch("scale_op", global: n, [.int(n), .float(alpha), .float(beta), .tensor(i[0]), .tensor(o[0])])
+    case .rowSum(let rows, let cols, let mean):
+      try launch("row_sum", global: rows * 64, [.int(rows), .int(cols), .int(mean ? 1 : 0), .tensor(i[0]), .tensor(o[0])])
+    case .weightedL1(let s, let n):
+      try loss(kind: 0, s, n, p: i[0], t: i[1], w: i[2], out: o[0])
+    case .mse(let s, let n):
+      try loss(kind: 1, s, n, p: i[0], t: i[1], w: i[0], out: o[0])
+    case .bceWithLogits(let s, let n):
+      try loss(kind: 2, s, n, p: i[0], t: i[1], w: i[0], out: o[0])
+    case .weightedL1Backward(let s, let n):
+      try lossBackward(kind: 0, s, n, p: i[0], t: i[1], w: i[2], dl: i[3], out: o[0])
+    case .mseBackward(let s, let n):
+      try lossBackward(kind: 1, s, n, p: i[0], t: i[1], w: i[0], dl: i[2], out: o[0])
+    case .bceWithLogitsBackward(let s, let n):
+      try lossBackward(kind: 2, s, n, p: i[0], t: i[1], w: i[0], dl: i[2], out: o[0])
+    }
+  }
+
+  func geometry(_ c: ConvGeometry, _ images: Int) -> [KArg] {
+    [.int(images), .int(c.inChannels), .int(c.inHeight), .int(c.inWidth), .int(c.kernelH), .int(c.kernelW),
+     .int(c.strideH), .int(c.strideW), .int(c.padH), .int(c.padW), .int(c.outHeight), .int(c.outWidth)]
+  }
+
+  func loss(kind: Int, _ s: Int, _ n: Int, p: TensorRef, t: TensorRef, w: TensorRef, out: TensorRef) throws {
+    try launch("loss_fwd", global: s * 64, [.int(s), .int(n), .int(kind), .tensor(p), .tensor(t), .tensor(w), .tensor(out)])
+  }
+
+  func lossBackward(kind: Int, _ s: Int, _ n: Int, p: TensorRef, t: TensorRef, w: TensorRef, dl: TensorRef,
+                    out: TensorRef) throws {
+    try launch("loss_bwd", global: s * n, [.int(s), .int(n), .int(kind), .tensor(p), .tensor(t), .tensor(w),
+                                           .tensor(dl), .tensor(out)])
+  }
+}

@@ -1,0 +1,61 @@
+import Compute
+import Foundation
+
+/// Timing of one op case on one device: median and min of repeated runs after warm-up.
+public struct BenchResult: Sendable {
+  public let name: String
+  public let kind: String
+  public let device: String
+  public let threads: Int
+  public let runs: Int
+  public let medianMs: Double
+  public let minMs: Double
+  public let gflops: Double
+  public let gbps: Double
+
+  /// One JSON object (a line of `--json` output).
+  public var json: String {
+    func f(_ x: Double) -> String { String(format: "%.4f", x) }
+    return "{\"case\":\"\(name)\",\"op\":\"\(kind)\",\"device\":\"\(device)\",\"threads\":\(threads),"
+      + "\"runs\":\(runs),\"median_ms\":\(f(medianMs)),\"min_ms\":\(f(minMs)),\"gflops\":\(f(gflops)),"
+      + "\"gbps\":\(f(gbps))}"
+  }
+}
+
+public enum Bench {
+  public static func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+  }
+
+  /// Times `body` (which must finish its device work before returning): `warmup` untimed runs, then
+  /// runs until `budget` seconds or `maxRuns`, at least `minRuns`. Returns (median, min) in ms.
+  public static func time(warmup: Int = 2, minRuns: Int = 5, maxRuns: Int = 200, budget: Double = 1.0,
+                          _ body: () throws -> Void) rethrows -> (median: Double, min: Double, runs: Int) {
+    for _ in 0..<warmup { try body() }
+    var samples: [Double] = []
+    let start = now()
+    while samples.count < minRuns || (samples.count < maxRuns && now() - start < budget) {
+      let t0 = now()
+      try body()
+      samples.append((now() - t0) * 1e3)
+    }
+    samples.sort()
+    let mid = samples.count / 2
+    let median = samples.count % 2 == 1 ? samples[mid] : (samples[mid - 1] + samples[mid]) / 2
+    return (median, samples[0], samples.count)
+  }
+
+  public static func run(_ c: OpCase, on device: Device, budget: Double = 1.0) throws -> BenchResult {
+    let (ins, outs, _) = try Harness.prepare(c, on: device, inputs: c.makeInputs())
+    let t = try time(budget: budget) {
+      try device.run(c.op, inputs: ins, outputs: outs)
+      try device.synchronize()
+    }
+    let s = t.median * 1e-3
+    return BenchResult(name: c.name, kind: c.op.kind, device: device.name, threads: device.threadCount, runs: t.runs,
+                       medianMs: t.median, minMs: t.min, gflops: c.op.flops / s / 1e9,
+                       gbps: c.op.bytesMoved / s / 1e9)
+  }
+}

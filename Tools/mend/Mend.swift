@@ -1,0 +1,38 @@
+import ArgumentParser
+import Compute
+import ComputeCPU
+import Foundation
+
+@main
+struct Mend: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "mend",
+    abstract: "Repair images with generative networks on OpenCL GPUs or the Swift CPU path.",
+    subcommands: [Devices.self, BenchCommand.self])
+
+  /// Prints one line to stderr and exits non-zero: the way every user-facing error leaves mend.
+  static func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("mend: error: \(message)\n".utf8))
+    Foundation.exit(1)
+  }
+}
+
+/// `--device auto|cpu|opencl|opencl:N` and `--threads`, shared by every compute command.
+struct DeviceOptions: ParsableArguments {
+  @Option(name: .long, help: ArgumentHelp(
+    "Device: auto (an OpenCL GPU if present, else CPU), cpu, opencl (first OpenCL device), or opencl:N. "
+      + "Default: $MEND_DEVICE or auto.", valueName: "device"))
+  var device: String?
+
+  @Option(name: .long, help: "CPU threads (default: $MEND_THREADS or every core).")
+  var threads: Int?
+
+  func makeDevice(notice: Bool = true) -> Device {
+    let spec = device ?? ProcessInfo.processInfo.environment["MEND_DEVICE"] ?? "auto"
+    do {
+      return try DeviceChoice.make(spec, threads: threads ?? ThreadSplitter.defaultThreads, notice: notice)
+    } catch {
+      Mend.fail("\(error)")
+    }
+  }
+}
