@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the system packages mend builds against (Debian/Ubuntu), once. Safe to re-run.
+#   ocl-icd-opencl-dev opencl-headers  OpenCL loader and headers
+#   libclblast-dev                     CLBlast (GEMM on OpenCL devices)
+#   libpng-dev                         PNG images
+#   pocl-opencl-icd                    a CPU OpenCL device, so the OpenCL path is tested everywhere
+#   pkg-config clinfo                  build helper; OpenCL diagnostics
+set -euo pipefail
+pkgs=(ocl-icd-opencl-dev opencl-headers libclblast-dev libpng-dev pocl-opencl-icd pkg-config clinfo)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "setup: swift 6.1+ is required (https://swift.org/install)" >&2; exit 1; }
