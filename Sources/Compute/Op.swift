@@ -132,6 +132,26 @@ public struct ConvGeometry: Hashable, Sendable, CustomStringConvertible {
   }
 }
 
+/// A tile of im2col columns: `images` consecutive images, output rows rowStart..<rowStart+rows.
+/// The column matrix is [inC·kH·kW, images·rows·oW]; column (img, oy, ox) is
+/// img·rows·oW + (oy − rowStart)·oW + ox.
+public struct PatchTile: Hashable, Sendable {
+  public var images: Int, rowStart: Int, rows: Int
+  /// col2im only: add into x instead of overwriting it (tiles of one image overlap in x).
+  public var accumulate: Bool
+
+  public init(images: Int, rowStart: Int, rows: Int, accumulate: Bool = false) {
+    self.images = images; self.rowStart = rowStart; self.rows = rows; self.accumulate = accumulate
+  }
+
+  /// Every output row of `images` images.
+  public static func whole(_ c: ConvGeometry, images: Int) -> PatchTile {
+    PatchTile(images: images, rowStart: 0, rows: c.outHeight)
+  }
+
+  public func columns(_ c: ConvGeometry) -> Int { images * rows * c.outWidth }
+}
+
 /// A [N, C, HW] activation tensor as batch norm, PReLU and bias ops see it.
 public struct ChannelLayout: Hashable, Sendable {
   public var batch: Int, channels: Int, spatial: Int
@@ -154,10 +174,11 @@ public enum Op: Hashable, Sendable {
   case conv2dBackwardData(ConvGeometry, bias: Bool, activation: Activation)
   /// in: x, dy · out: dw (overwritten, or accumulated into when `accumulate`).
   case conv2dBackwardFilter(ConvGeometry, accumulate: Bool)
-  /// in: x[images of N] · out: col[patchSize, images·oH·oW]. Lowering primitive.
-  case im2col(ConvGeometry, images: Int)
-  /// in: col[patchSize, images·oH·oW] · out: x[images] (overwritten; overlaps are summed).
-  case col2im(ConvGeometry, images: Int)
+  /// in: x[tile.images, inC, H, W] · out: col[patchSize, tile columns]. Lowering primitive.
+  case im2col(ConvGeometry, PatchTile)
+  /// in: col[patchSize, tile columns] · out: x[tile.images, inC, H, W] = (accumulate ? x : 0) + the
+  /// sum of every patch entry over the pixel it came from (in-place when accumulating).
+  case col2im(ConvGeometry, PatchTile)
 
   // MARK: Normalisation
   /// Inference batch norm. in: x, gamma, beta, mean, var · out: y = act(γ(x−μ)/√(σ²+eps)+β).

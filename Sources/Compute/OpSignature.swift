@@ -16,10 +16,10 @@ extension Op {
     case .conv2dBackwardFilter(let c, let acc):
       return [c.batch * c.inChannels * c.inHeight * c.inWidth, c.batch * c.outChannels * c.outPixels]
         + (acc ? [c.outChannels * c.patchSize] : [])
-    case .im2col(let c, let images):
-      return [images * c.inChannels * c.inHeight * c.inWidth]
-    case .col2im(let c, let images):
-      return [c.patchSize * images * c.outPixels]
+    case .im2col(let c, let t):
+      return [t.images * c.inChannels * c.inHeight * c.inWidth]
+    case .col2im(let c, let t):
+      return [c.patchSize * t.columns(c)] + (t.accumulate ? [t.images * c.inChannels * c.inHeight * c.inWidth] : [])
     case .batchNorm(let l, _, _):
       return [l.count, l.channels, l.channels, l.channels, l.channels]
     case .batchNormTraining(let l, _, _):
@@ -70,8 +70,8 @@ extension Op {
     case .conv2d(let c, _, _): return [c.batch * c.outChannels * c.outPixels]
     case .conv2dBackwardData(let c, _, _): return [c.batch * c.inChannels * c.inHeight * c.inWidth]
     case .conv2dBackwardFilter(let c, _): return [c.outChannels * c.patchSize]
-    case .im2col(let c, let images): return [c.patchSize * images * c.outPixels]
-    case .col2im(let c, let images): return [images * c.inChannels * c.inHeight * c.inWidth]
+    case .im2col(let c, let t): return [c.patchSize * t.columns(c)]
+    case .col2im(let c, let t): return [t.images * c.inChannels * c.inHeight * c.inWidth]
     case .batchNorm(let l, _, _): return [l.count]
     case .batchNormTraining(let l, _, _): return [l.count, l.channels, l.channels, l.channels, l.channels]
     case .batchNormBackward(let l): return [l.count, l.channels, l.channels]
@@ -177,6 +177,12 @@ extension Op {
     case .conv2d(let c, _, _), .conv2dBackwardData(let c, _, _), .conv2dBackwardFilter(let c, _),
          .im2col(let c, _), .col2im(let c, _):
       guard c.isValid else { throw ComputeError.invalidArgument("conv: invalid geometry \(c)") }
+      if case .im2col(_, let t) = self, t.rowStart < 0 || t.rows < 1 || t.rowStart + t.rows > c.outHeight {
+        throw ComputeError.invalidArgument("im2col: rows \(t.rowStart)..<\(t.rowStart + t.rows) outside 0..<\(c.outHeight)")
+      }
+      if case .col2im(_, let t) = self, t.rowStart < 0 || t.rows < 1 || t.rowStart + t.rows > c.outHeight {
+        throw ComputeError.invalidArgument("col2im: rows \(t.rowStart)..<\(t.rowStart + t.rows) outside 0..<\(c.outHeight)")
+      }
     case .depthToSpace(_, _, _, _, let r), .spaceToDepth(_, _, _, _, let r):
       guard r > 0 else { throw ComputeError.invalidArgument("\(kind): factor must be positive") }
     default: break

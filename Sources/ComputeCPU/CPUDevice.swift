@@ -114,10 +114,10 @@ public final class CPUDevice: Device, @unchecked Sendable {
     case .conv2dBackwardFilter(let c, let acc):
       try ConvLowering.conv2dBackwardFilter(on: self, c, x: inputs[0], dy: inputs[1], accumulate: acc,
                                             dw: outputs[0])
-    case .im2col(let c, let images):
-      CPUKernels.im2col(c, images: images, x: i[0], col: o[0], pool: splitter)
-    case .col2im(let c, let images):
-      CPUKernels.col2im(c, images: images, col: i[0], x: o[0], pool: splitter)
+    case .im2col(let c, let t):
+      CPUKernels.im2col(c, t, x: i[0], col: o[0], pool: splitter)
+    case .col2im(let c, let t):
+      CPUKernels.col2im(c, t, col: i[0], x: o[0], pool: splitter)
     case .transposeBlocks(let a, let b, let n):
       CPUKernels.transposeBlocks(a: a, b: b, inner: n, x: i[0], y: o[0], pool: splitter)
     case .batchNorm(let l, let eps, let act):

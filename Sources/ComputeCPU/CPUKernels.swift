@@ -10,40 +10,42 @@ typealias MP = UnsafeMutablePointer<Float>
 enum CPUKernels {
   // MARK: - Convolution lowering
 
-  static func im2col(_ c: ConvGeometry, images: Int, x: P, col: MP, pool: ThreadSplitter) {
-    let oh = c.outHeight, ow = c.outWidth, hw = oh * ow, h = c.inHeight, w = c.inWidth
-    let ldCol = images * hw
+  static func im2col(_ c: ConvGeometry, _ t: PatchTile, x: P, col: MP, pool: ThreadSplitter) {
+    let ow = c.outWidth, h = c.inHeight, w = c.inWidth
+    let tw = t.rows * ow, ldCol = t.images * tw, images = t.images
     let xb = UnsafeSendable(value: x), cb = UnsafeSendable(value: col)
-    // One task per (input channel): writes rows [ci*kh*kw ..< (ci+1)*kh*kw] of col.
-    pool.forRanges(c.inChannels, grain: max(1, 4096 / max(1, c.kernelH * c.kernelW * hw * images))) { chans in
+    // One task per input channel: writes rows [ci·kh·kw ..< (ci+1)·kh·kw] of col.
+    pool.forRanges(c.inChannels, grain: max(1, 4096 / max(1, c.kernelH * c.kernelW * ldCol))) { chans in
       let x = xb.value, col = cb.value
       for ci in chans {
         for ky in 0..<c.kernelH {
           for kx in 0..<c.kernelW {
             let row = (ci * c.kernelH + ky) * c.kernelW + kx
+            // Output columns whose input x stays inside the image, for this kx.
+            let lo = min(ow, max(0, (c.padW - kx + c.strideW - 1) / c.strideW))
+            let hi = max(lo, min(ow, (w + c.padW - kx + c.strideW - 1) / c.strideW))
             for img in 0..<images {
               let src = x + (img * c.inChannels + ci) * h * w
-              let dst = col + row * ldCol + img * hw
-              for oy in 0..<oh {
+              let dst = col + row * ldCol + img * tw
+              for oy in t.rowStart..<(t.rowStart + t.rows) {
                 let iy = oy * c.strideH - c.padH + ky
-                let d = dst + oy * ow
+                let d = dst + (oy - t.rowStart) * ow
                 if iy < 0 || iy >= h {
                   d.update(repeating: 0, count: ow)
                   continue
                 }
                 let s = src + iy * w
+                if lo > 0 { d.update(repeating: 0, count: lo) }
                 if c.strideW == 1 {
-                  // Contiguous run: zero the padded ends, copy the middle.
-                  let lo = max(0, c.padW - kx), hi = min(ow, w + c.padW - kx)
-                  if lo > 0 { d.update(repeating: 0, count: min(lo, ow)) }
                   if hi > lo { (d + lo).update(from: s + (lo - c.padW + kx), count: hi - lo) }
-                  if hi < ow { (d + max(hi, 0)).update(repeating: 0, count: ow - max(hi, 0)) }
                 } else {
-                  for ox in 0..<ow {
-                    let ix = ox * c.strideW - c.padW + kx
-                    d[ox] = (ix >= 0 && ix < w) ? s[ix] : 0
+                  var ix = lo * c.strideW - c.padW + kx
+                  for ox in lo..<hi {
+                    d[ox] = s[ix]
+                    ix += c.strideW
                   }
                 }
+                if hi < ow { (d + hi).update(repeating: 0, count: ow - hi) }
               }
             }
           }
@@ -52,9 +54,9 @@ enum CPUKernels {
     }
   }
 
-  static func col2im(_ c: ConvGeometry, images: Int, col: P, x: MP, pool: ThreadSplitter) {
-    let oh = c.outHeight, ow = c.outWidth, hw = oh * ow, h = c.inHeight, w = c.inWidth
-    let ldCol = images * hw
+  static func col2im(_ c: ConvGeometry, _ t: PatchTile, col: P, x: MP, pool: ThreadSplitter) {
+    let ow = c.outWidth, h = c.inHeight, w = c.inWidth
+    let tw = t.rows * ow, ldCol = t.images * tw, images = t.images
     let xb = UnsafeSendable(value: x), cb = UnsafeSendable(value: col)
     // Each input channel gathers only from its own col rows, so channels are independent.
     pool.forRanges(c.inChannels, grain: 1) { chans in
@@ -62,26 +64,26 @@ enum CPUKernels {
       for ci in chans {
         for img in 0..<images {
           let dst = x + (img * c.inChannels + ci) * h * w
-          dst.update(repeating: 0, count: h * w)
+          if !t.accumulate { dst.update(repeating: 0, count: h * w) }
           for ky in 0..<c.kernelH {
             for kx in 0..<c.kernelW {
               let row = (ci * c.kernelH + ky) * c.kernelW + kx
-              let src = col + row * ldCol + img * hw
-              for oy in 0..<oh {
+              let src = col + row * ldCol + img * tw
+              let lo = min(ow, max(0, (c.padW - kx + c.strideW - 1) / c.strideW))
+              let hi = max(lo, min(ow, (w + c.padW - kx + c.strideW - 1) / c.strideW))
+              for oy in t.rowStart..<(t.rowStart + t.rows) {
                 let iy = oy * c.strideH - c.padH + ky
                 if iy < 0 || iy >= h { continue }
                 let d = dst + iy * w
-                let s = src + oy * ow
+                let s = src + (oy - t.rowStart) * ow
                 if c.strideW == 1 {
-                  let lo = max(0, c.padW - kx), hi = min(ow, w + c.padW - kx)
-                  if hi > lo {
-                    let dd = d + (lo - c.padW + kx)
-                    for ox in 0..<(hi - lo) { dd[ox] += s[lo + ox] }
-                  }
+                  let dd = d + (lo - c.padW + kx)
+                  for ox in 0..<(hi - lo) { dd[ox] += s[lo + ox] }
                 } else {
-                  for ox in 0..<ow {
-                    let ix = ox * c.strideW - c.padW + kx
-                    if ix >= 0 && ix < w { d[ix] += s[ox] }
+                  var ix = lo * c.strideW - c.padW + kx
+                  for ox in lo..<hi {
+                    d[ix] += s[ox]
+                    ix += c.strideW
                   }
                 }
               }

@@ -107,6 +107,11 @@ public enum OpCases {
       conv("srresnet_up_conv3_64_256", sr(s, 64, 256, 3, scaleUp: 1), bias: true),
       conv("srresnet_up2_conv3_64_256", sr(s, 64, 256, 3, scaleUp: 2), bias: true),
       conv("srresnet_conv9_64_3_out_tanh", sr(s, 64, 3, 9, scaleUp: 4), bias: true, act: .tanh),
+      // Its patch matrix (5184 × 7680 at test scale) exceeds the im2col budget, so these three run
+      // the banded lowering (tiles of output rows) in every direction.
+      convT("srresnet_conv9_64_3_bwd_data_banded", sr(s, 64, 3, 9, scaleUp: 4)),
+      OpCase("srresnet_conv9_64_3_bwd_filter_banded", .conv2dBackwardFilter(sr(s, 64, 3, 9, scaleUp: 4),
+             accumulate: false), [u1, u1], tolerance: 1e-9, reason: "float32 sums over N·oH·oW = 7680+ terms"),
       // Odd geometries: non-square, stride > 1, kernel sizes 1, 2, 5, 7, rectangular kernels.
       conv("conv_odd_3_5_k3s2p1_7x13", ConvGeometry(batch: 2, inChannels: 3, inHeight: 7, inWidth: 13,
            outChannels: 5, kernel: (3, 3), stride: (2, 2), padding: (1, 1)), grad: true),
@@ -133,8 +138,11 @@ public enum OpCases {
     }
     let small = ConvGeometry(batch: 2, inChannels: 3, inHeight: 7, inWidth: 13, outChannels: 5, kernel: (3, 3),
                              stride: (2, 2), padding: (1, 1))
-    cases.append(OpCase("im2col_odd", .im2col(small, images: 2), [u1]))
-    cases.append(OpCase("col2im_odd", .col2im(small, images: 2), [u1]))
+    cases.append(OpCase("im2col_odd", .im2col(small, .whole(small, images: 2)), [u1]))
+    cases.append(OpCase("col2im_odd", .col2im(small, .whole(small, images: 2)), [u1]))
+    cases.append(OpCase("im2col_row_tile", .im2col(small, PatchTile(images: 1, rowStart: 1, rows: 2)), [u1]))
+    cases.append(OpCase("col2im_row_tile_accumulate", .col2im(small, PatchTile(images: 1, rowStart: 2, rows: 2,
+                        accumulate: true)), [u1, u1], inPlace: [0: 1]))
     return cases
   }
 

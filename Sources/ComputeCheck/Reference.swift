@@ -40,38 +40,39 @@ public enum Reference {
     case .conv2dBackwardFilter(let c, let acc):
       outs[0] = convBackwardFilter(c, x: i[0], dy: i[1])
       if acc { for j in outs[0].indices { outs[0][j] += i[2][j] } }
-    case .im2col(let c, let images):
-      let hw = c.outPixels
+    case .im2col(let c, let t):
+      let images = t.images, tileCols = t.rows * c.outWidth
       for img in 0..<images {
         for ci in 0..<c.inChannels {
           for ky in 0..<c.kernelH {
             for kx in 0..<c.kernelW {
               let row = (ci * c.kernelH + ky) * c.kernelW + kx
-              for oy in 0..<c.outHeight {
+              for oy in t.rowStart..<(t.rowStart + t.rows) {
                 for ox in 0..<c.outWidth {
                   let iy = oy * c.strideH - c.padH + ky, ix = ox * c.strideW - c.padW + kx
                   let v = (iy >= 0 && iy < c.inHeight && ix >= 0 && ix < c.inWidth)
                     ? i[0][((img * c.inChannels + ci) * c.inHeight + iy) * c.inWidth + ix] : 0
-                  outs[0][row * images * hw + img * hw + oy * c.outWidth + ox] = v
+                  outs[0][row * images * tileCols + img * tileCols + (oy - t.rowStart) * c.outWidth + ox] = v
                 }
               }
             }
           }
         }
       }
-    case .col2im(let c, let images):
-      let hw = c.outPixels
+    case .col2im(let c, let t):
+      let images = t.images, tileCols = t.rows * c.outWidth
+      if t.accumulate { outs[0] = i[1] }
       for img in 0..<images {
         for ci in 0..<c.inChannels {
           for ky in 0..<c.kernelH {
             for kx in 0..<c.kernelW {
               let row = (ci * c.kernelH + ky) * c.kernelW + kx
-              for oy in 0..<c.outHeight {
+              for oy in t.rowStart..<(t.rowStart + t.rows) {
                 for ox in 0..<c.outWidth {
                   let iy = oy * c.strideH - c.padH + ky, ix = ox * c.strideW - c.padW + kx
                   if iy >= 0 && iy < c.inHeight && ix >= 0 && ix < c.inWidth {
                     outs[0][((img * c.inChannels + ci) * c.inHeight + iy) * c.inWidth + ix] +=
-                      i[0][row * images * hw + img * hw + oy * c.outWidth + ox]
+                      i[0][row * images * tileCols + img * tileCols + (oy - t.rowStart) * c.outWidth + ox]
                   }
                 }
               }

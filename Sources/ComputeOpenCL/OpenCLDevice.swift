@@ -245,11 +245,11 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
                                           activation: act, dx: o[0])
     case .conv2dBackwardFilter(let c, let acc):
       try ConvLowering.conv2dBackwardFilter(on: self, c, x: i[0], dy: i[1], accumulate: acc, dw: o[0])
-    case .im2col(let c, let images):
-      try launch("im2col", global: c.patchSize * images * c.outPixels, geometry(c, images) + [.tensor(i[0]), .tensor(o[0])])
-    case .col2im(let c, let images):
-      try launch("col2im", global: images * c.inChannels * c.inHeight * c.inWidth,
-                 geometry(c, images) + [.tensor(i[0]), .tensor(o[0])])
+    case .im2col(let c, let t):
+      try launch("im2col", global: c.patchSize * t.columns(c), geometry(c, t) + [.tensor(i[0]), .tensor(o[0])])
+    case .col2im(let c, let t):
+      try launch("col2im", global: t.images * c.inChannels * c.inHeight * c.inWidth,
+                 geometry(c, t) + [.tensor(i[0]), .tensor(o[0])])
     case .transposeBlocks(let a, let b, let n):
       try launch("transpose_blocks", global: a * b * n, [.int(a), .int(b), .int(n), .tensor(i[0]), .tensor(o[0])])
     case .batchNorm(let l, let eps, let act):
@@ -315,9 +315,10 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     }
   }
 
-  func geometry(_ c: ConvGeometry, _ images: Int) -> [KArg] {
-    [.int(images), .int(c.inChannels), .int(c.inHeight), .int(c.inWidth), .int(c.kernelH), .int(c.kernelW),
-     .int(c.strideH), .int(c.strideW), .int(c.padH), .int(c.padW), .int(c.outHeight), .int(c.outWidth)]
+  func geometry(_ c: ConvGeometry, _ t: PatchTile) -> [KArg] {
+    [.int(t.images), .int(c.inChannels), .int(c.inHeight), .int(c.inWidth), .int(c.kernelH), .int(c.kernelW),
+     .int(c.strideH), .int(c.strideW), .int(c.padH), .int(c.padW), .int(c.outHeight), .int(c.outWidth),
+     .int(t.rowStart), .int(t.rows), .int(t.accumulate ? 1 : 0)]
   }
 
   func loss(kind: Int, _ s: Int, _ n: Int, p: TensorRef, t: TensorRef, w: TensorRef, out: TensorRef) throws {

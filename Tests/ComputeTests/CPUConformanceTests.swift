@@ -70,3 +70,33 @@ final class CPUConformanceTests: XCTestCase {
     XCTAssertEqual(cpu.allocationCount, before, "steady-state convolutions must not allocate")
   }
 }
+
+/// The op table must exercise every lowering shape, or the conformance tests above prove less than
+/// they claim.
+final class ConvLoweringCoverageTests: XCTestCase {
+  func testOpTableCoversEveryLoweringShape() {
+    var shapes: Set<String> = []
+    // Ops checked against the float64 reference, and backward ops checked by finite differences.
+    let ops = OpCases.all(.test).filter(\.referenceAffordable).map(\.op)
+      + OpCases.all(.test).flatMap { $0.gradients.map(\.backward) }
+    for op in ops {
+      switch op {
+      case .conv2d(let g, _, _), .conv2dBackwardData(let g, _, _), .conv2dBackwardFilter(let g, _):
+        switch ConvLowering.shape(g) {
+        case .fullyConnected: shapes.insert("fc-\(op.kind)")
+        case .pointwise: shapes.insert("pointwise-\(op.kind)")
+        case .tiled(let images, let rows):
+          if rows < g.outHeight { shapes.insert("banded-\(op.kind)") }
+          else if images > 1 { shapes.insert("grouped-\(op.kind)") }
+          else { shapes.insert("single-\(op.kind)") }
+        }
+      default: break
+      }
+    }
+    for kind in ["conv2d", "conv2d_bwd_data", "conv2d_bwd_filter"] {
+      for shape in ["fc", "pointwise", "banded", "grouped", "single"] {
+        XCTAssert(shapes.contains("\(shape)-\(kind)"), "no test case lowers \(kind) as \(shape)")
+      }
+    }
+  }
+}
