@@ -142,21 +142,21 @@ public final class CPUDevice: Device, @unchecked Sendable {
     case .activationBackward(let act, let n):
       CPUKernels.activationBackward(act, count: n, y: i[0], dy: i[1], dx: o[0], pool: splitter)
     case .prelu(let l):
-      CPUKernels.prelu(l, x: i[0], alpha: i[1], y: o[0])
+      CPUKernels.prelu(l, x: i[0], alpha: i[1], y: o[0], pool: splitter)
     case .preluBackward(let l):
-      CPUKernels.preluBackward(l, x: i[0], alpha: i[1], dy: i[2], dx: o[0], dalpha: o[1])
+      CPUKernels.preluBackward(l, x: i[0], alpha: i[1], dy: i[2], dx: o[0], dalpha: o[1], pool: splitter)
     case .depthToSpace(let n, let c, let h, let w, let r):
       CPUKernels.depthToSpace(n: n, c: c, h: h, w: w, r: r, x: i[0], y: o[0], inverse: false)
     case .spaceToDepth(let n, let c, let h, let w, let r):
       CPUKernels.depthToSpace(n: n, c: c, h: h, w: w, r: r, x: i[0], y: o[0], inverse: true)
     case .add(let n):
-      CPUKernels.binary(count: n, a: i[0], b: i[1], y: o[0], pool: splitter) { $0 + $1 }
+      CPUKernels.binary(.add, count: n, a: i[0], b: i[1], y: o[0], pool: splitter)
     case .mul(let n):
-      CPUKernels.binary(count: n, a: i[0], b: i[1], y: o[0], pool: splitter) { $0 * $1 }
+      CPUKernels.binary(.mul, count: n, a: i[0], b: i[1], y: o[0], pool: splitter)
     case .scale(let n, let alpha, let beta):
-      CPUKernels.unary(count: n, x: i[0], y: o[0], pool: splitter) { alpha * $0 + beta }
+      CPUKernels.scale(count: n, alpha: alpha, beta: beta, x: i[0], y: o[0], pool: splitter)
     case .axpy(let n, let alpha):
-      CPUKernels.binary(count: n, a: i[0], b: i[1], y: o[0], pool: splitter) { alpha * $0 + $1 }
+      CPUKernels.binary(.axpy(alpha), count: n, a: i[0], b: i[1], y: o[0], pool: splitter)
     case .rowSum(let rows, let cols, let mean):
       CPUKernels.rowSum(rows: rows, cols: cols, mean: mean, x: i[0], y: o[0])
     case .weightedL1(let s, let n):

@@ -266,28 +266,48 @@ enum CPUKernels {
     let b = UnsafeSendable(value: (y, dy, dx))
     pool.forRanges(count) { r in
       let (y, dy, dx) = b.value
-      for j in r { dx[j] = dy[j] * act.derivative(output: y[j]) }
-    }
-  }
-
-  static func prelu(_ l: ChannelLayout, x: P, alpha: P, y: MP) {
-    for t in 0..<(l.batch * l.channels) {
-      let a = alpha[t % l.channels], o = t * l.spatial
-      for j in 0..<l.spatial { let v = x[o + j]; y[o + j] = v > 0 ? v : a * v }
-    }
-  }
-
-  static func preluBackward(_ l: ChannelLayout, x: P, alpha: P, dy: P, dx: MP, dalpha: MP) {
-    for ch in 0..<l.channels { dalpha[ch] = 0 }
-    for t in 0..<(l.batch * l.channels) {
-      let ch = t % l.channels, a = alpha[ch], o = t * l.spatial
-      var da: Float = 0
-      for j in 0..<l.spatial {
-        let v = x[o + j], g = dy[o + j]
-        dx[o + j] = v > 0 ? g : a * g
-        da += v > 0 ? 0 : v * g
+      let n = r.count, ys = y + r.lowerBound, gs = dy + r.lowerBound, ds = dx + r.lowerBound
+      // One loop per activation so each vectorises (a switch per element does not).
+      switch act {
+      case .identity: ds.update(from: gs, count: n)
+      case .relu: for j in 0..<n { ds[j] = ys[j] > 0 ? gs[j] : 0 }
+      case .leakyRelu(let k): for j in 0..<n { ds[j] = ys[j] > 0 ? gs[j] : gs[j] * k }
+      case .tanh: for j in 0..<n { ds[j] = gs[j] * (1 - ys[j] * ys[j]) }
+      case .sigmoid: for j in 0..<n { ds[j] = gs[j] * ys[j] * (1 - ys[j]) }
       }
-      dalpha[ch] += da
+    }
+  }
+
+  static func prelu(_ l: ChannelLayout, x: P, alpha: P, y: MP, pool: ThreadSplitter) {
+    let b = UnsafeSendable(value: (x, alpha, y))
+    pool.forRanges(l.batch * l.channels, grain: max(1, 16384 / max(1, l.spatial))) { r in
+      let (x, alpha, y) = b.value
+      for t in r {
+        let a = alpha[t % l.channels], o = t * l.spatial
+        for j in 0..<l.spatial { let v = x[o + j]; y[o + j] = v > 0 ? v : a * v }
+      }
+    }
+  }
+
+  static func preluBackward(_ l: ChannelLayout, x: P, alpha: P, dy: P, dx: MP, dalpha: MP, pool: ThreadSplitter) {
+    let b = UnsafeSendable(value: (x, alpha, dy, dx, dalpha))
+    // By channel, so each thread owns its dalpha entries.
+    pool.forRanges(l.channels, grain: max(1, 16384 / max(1, l.batch * l.spatial))) { r in
+      let (x, alpha, dy, dx, dalpha) = b.value
+      for ch in r {
+        let a = alpha[ch]
+        var da: Float = 0
+        for n in 0..<l.batch {
+          let o = (n * l.channels + ch) * l.spatial
+          for j in 0..<l.spatial {
+            let v = x[o + j], g = dy[o + j]
+            let neg = v > 0 ? Float(0) : v
+            dx[o + j] = v > 0 ? g : a * g
+            da += neg * g
+          }
+        }
+        dalpha[ch] = da
+      }
     }
   }
 
@@ -316,19 +336,27 @@ enum CPUKernels {
 
   // MARK: - Element-wise and reductions
 
-  static func unary(count: Int, x: P, y: MP, pool: ThreadSplitter, _ f: @escaping (Float) -> Float) {
-    let b = UnsafeSendable(value: (x, y, f))
+  enum Binary { case add, mul, axpy(Float) }
+
+  static func scale(count: Int, alpha: Float, beta: Float, x: P, y: MP, pool: ThreadSplitter) {
+    let b = UnsafeSendable(value: (x, y))
     pool.forRanges(count) { r in
-      let (x, y, f) = b.value
-      for j in r { y[j] = f(x[j]) }
+      let (x, y) = b.value
+      let n = r.count, xs = x + r.lowerBound, ys = y + r.lowerBound
+      for j in 0..<n { ys[j] = alpha * xs[j] + beta }
     }
   }
 
-  static func binary(count: Int, a: P, b: P, y: MP, pool: ThreadSplitter, _ f: @escaping (Float, Float) -> Float) {
-    let bx = UnsafeSendable(value: (a, b, y, f))
+  static func binary(_ op: Binary, count: Int, a: P, b: P, y: MP, pool: ThreadSplitter) {
+    let bx = UnsafeSendable(value: (a, b, y))
     pool.forRanges(count) { r in
-      let (a, b, y, f) = bx.value
-      for j in r { y[j] = f(a[j], b[j]) }
+      let (a, b, y) = bx.value
+      let n = r.count, as_ = a + r.lowerBound, bs = b + r.lowerBound, ys = y + r.lowerBound
+      switch op {
+      case .add: for j in 0..<n { ys[j] = as_[j] + bs[j] }
+      case .mul: for j in 0..<n { ys[j] = as_[j] * bs[j] }
+      case .axpy(let alpha): for j in 0..<n { ys[j] = alpha * as_[j] + bs[j] }
+      }
     }
   }
 
