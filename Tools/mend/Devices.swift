@@ -1,6 +1,7 @@
 import ArgumentParser
 import Compute
 import ComputeCPU
+import ComputeCheck
 import Foundation
 #if OpenCL
 import ComputeOpenCL
@@ -10,15 +11,19 @@ struct Devices: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "List the CPU device and every OpenCL platform and device.")
 
+  @Flag(help: "Open each OpenCL device: time the kernel build (or cache load) and the first CLBlast GEMM.")
+  var probe = false
+
   func run() throws {
     let cpu = CPUDevice()
     print("cpu        \(cpu.summary)")
     #if OpenCL
     do {
       let list = try OpenCLRuntime.devices()
-      if list.isEmpty { print("opencl     no OpenCL devices found") }
+      if list.isEmpty { print("opencl     no OpenCL devices found (install an OpenCL driver, e.g. pocl-opencl-icd)") }
       for (i, d) in list.enumerated() {
         print("opencl:\(i)   \(d.summary)")
+        if probe { probeDevice(i) }
       }
     } catch {
       print("opencl     unavailable: \(error)")
@@ -27,4 +32,24 @@ struct Devices: ParsableCommand {
     print("opencl     not built (this mend was built without the OpenCL trait)")
     #endif
   }
+
+  #if OpenCL
+  func probeDevice(_ i: Int) {
+    do {
+      let dev = try OpenCLDevice(index: i)
+      let a = try dev.tensor([Float](repeating: 1, count: 64 * 64), shape: [64, 64])
+      let c = try dev.zeros([64, 64])
+      let t0 = Bench.now()
+      try dev.run(.gemm(GemmDesc(m: 64, n: 64, k: 64)), inputs: [a, a], outputs: [c])
+      try dev.synchronize()
+      let gemm = Bench.now() - t0
+      let ok = try dev.values(c).allSatisfy { $0 == 64 }
+      print(String(format: "           start %.3f s (kernels %@), first CLBlast GEMM %.3f s, result %@",
+                   dev.startupSeconds, dev.programFromCache ? "from cache" : "compiled", gemm,
+                   ok ? "correct" : "WRONG"))
+    } catch {
+      print("           probe failed: \(error)")
+    }
+  }
+  #endif
 }
