@@ -37,6 +37,7 @@ let package = Package(
     // MARK: - System library shims
     .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
     .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast"),
+    .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
 
     // MARK: - Compute core
     .target(name: "Compute", swiftSettings: fastMath),
@@ -54,11 +55,17 @@ let package = Package(
     // The op-case table, float64 reference implementations, conformance and benchmark harness.
     .target(name: "ComputeCheck", dependencies: ["Compute", "ComputeCPU"], swiftSettings: fastMath),
 
+    // MARK: - Graph, layers, models, images
+    .target(name: "Graph", dependencies: ["Compute"], swiftSettings: fastMath),
+    .target(name: "NN", dependencies: ["Compute", "Graph"], swiftSettings: fastMath),
+    .target(name: "Models", dependencies: ["Compute", "Graph", "NN"], swiftSettings: fastMath),
+    .target(name: "Imaging", dependencies: ["CPNG"], swiftSettings: fastMath),
+
     // MARK: - Command-line tool
     .executableTarget(
       name: "mend",
       dependencies: [
-        "Compute", "ComputeCPU", "ComputeCheck",
+        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging",
         .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -69,6 +76,14 @@ let package = Package(
     .testTarget(
       name: "ComputeTests", dependencies: ["Compute", "ComputeCPU", "ComputeCheck"],
       swiftSettings: fastMath),
+    .testTarget(
+      name: "ModelsTests",
+      dependencies: [
+        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging",
+        .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
+      ],
+      resources: [.copy("Fixtures")], swiftSettings: fastMath),
+    .testTarget(name: "ImagingTests", dependencies: ["Imaging"], swiftSettings: fastMath),
     .testTarget(
       name: "ComputeOpenCLTests",
       dependencies: [

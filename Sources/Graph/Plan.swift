@@ -1,0 +1,62 @@
+import Compute
+
+/// A graph compiled for one device: memory placed, parameters uploaded, every op's tensors
+/// resolved. `run()` replays the ops with no allocations (beyond the device's reused workspace,
+/// which settles after the first run).
+public final class Plan {
+  public let device: Device
+  public let graph: Graph
+  public let memory: Planner.Result
+  let tensors: [TensorRef]
+  let steps: [(op: Op, inputs: [TensorRef], outputs: [TensorRef])]
+  // Held so the tensors' buffers stay alive.
+  let buffers: [DeviceBuffer]
+
+  public init(graph: Graph, device: Device) throws {
+    self.graph = graph
+    self.device = device
+    let m = Planner.plan(graph)
+    memory = m
+    let params = try device.makeBuffer(byteCount: max(4, m.parameterBytes))
+    let pinned = try device.makeBuffer(byteCount: max(4, m.pinnedBytes))
+    let arena = try device.makeBuffer(byteCount: max(4, m.arenaBytes))
+    buffers = [params, pinned, arena]
+    var ts: [TensorRef] = []
+    for (id, info) in graph.values.enumerated() {
+      let p = m.placements[id]
+      let buf = p.region == .parameters ? params : (p.region == .pinned ? pinned : arena)
+      ts.append(TensorRef(buffer: buf, offset: p.offset, shape: info.shape))
+    }
+    tensors = ts
+    for (id, info) in graph.values.enumerated() {
+      if case .parameter(let data) = info.kind { try device.write(data, to: ts[id]) }
+    }
+    steps = graph.nodes.map { n in (n.op, n.inputs.map { ts[$0.id] }, n.outputs.map { ts[$0.id] }) }
+  }
+
+  public func tensor(_ v: Value) -> TensorRef { tensors[v.id] }
+
+  public func set(_ v: Value, _ data: [Float]) throws {
+    guard data.count == tensors[v.id].count else {
+      throw ComputeError.invalidArgument("\(graph.values[v.id].name): \(data.count) values for shape \(tensors[v.id].shape)")
+    }
+    try device.write(data, to: tensors[v.id])
+  }
+
+  public func read(_ v: Value) throws -> [Float] { try device.values(tensors[v.id]) }
+
+  public func run() throws {
+    for s in steps { try device.run(s.op, inputs: s.inputs, outputs: s.outputs) }
+  }
+
+  /// "naive X MB -> planned Y MB" for logs.
+  public var memorySummary: String {
+    func mb(_ b: Int) -> String { String(format: "%.1f MB", Double(b) / 1e6) }
+    return "activations: naive \(mb(memory.naiveArenaBytes)) -> planned \(mb(memory.arenaBytes)); "
+      + "parameters \(mb(memory.parameterBytes)), pinned \(mb(memory.pinnedBytes))"
+  }
+}
+
+extension Graph {
+  public func compile(on device: Device) throws -> Plan { try Plan(graph: self, device: device) }
+}

@@ -1,0 +1,114 @@
+import CPNG
+import Foundation
+
+public struct ImageError: Error, CustomStringConvertible {
+  public let description: String
+  public init(_ d: String) { description = d }
+}
+
+/// PNG through libpng's simplified API: 8- and 16-bit, gray, gray+alpha, RGB, RGBA and palette
+/// images are all read (16-bit samples are reduced to 8-bit sRGB). Dimensions are checked against
+/// a pixel limit before any pixel memory is allocated.
+public enum PNG {
+  /// Default limit: 64 megapixels (`MEND_MAX_PIXELS` overrides).
+  public static var defaultMaxPixels: Int {
+    if let s = ProcessInfo.processInfo.environment["MEND_MAX_PIXELS"], let n = Int(s), n > 0 { return n }
+    return 64 << 20
+  }
+
+  static let formatGray: UInt32 = 0, formatRGB: UInt32 = 2, formatRGBA: UInt32 = 3
+
+  /// Reads a PNG: the RGB image and, when the file has an alpha channel, the alpha plane.
+  public static func read(_ url: URL, maxPixels: Int = defaultMaxPixels) throws -> (rgb: Image, alpha: Image?) {
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch {
+      throw ImageError("\(url.path): cannot read (\(error.localizedDescription))")
+    }
+    return try decode(data, name: url.lastPathComponent, maxPixels: maxPixels)
+  }
+
+  public static func decode(_ data: Data, name: String = "image", maxPixels: Int = defaultMaxPixels) throws
+    -> (rgb: Image, alpha: Image?) {
+    var img = png_image()
+    img.version = UInt32(PNG_IMAGE_VERSION)
+    let ok = data.withUnsafeBytes { raw in png_image_begin_read_from_memory(&img, raw.baseAddress, raw.count) }
+    guard ok != 0 else { throw ImageError("\(name): not a readable PNG (\(message(&img)))") }
+    let w = Int(img.width), h = Int(img.height)
+    let hasAlpha = img.format & 1 != 0
+    guard w > 0, h > 0, w <= maxPixels / max(1, h) else {
+      png_image_free(&img)
+      throw ImageError("\(name): \(w)×\(h) exceeds the limit of \(maxPixels) pixels (set MEND_MAX_PIXELS to raise it)")
+    }
+    img.format = formatRGBA
+    var buf = [UInt8](repeating: 0, count: w * h * 4)
+    let done = data.withUnsafeBytes { _ in
+      buf.withUnsafeMutableBytes { png_image_finish_read(&img, nil, $0.baseAddress, Int32(w * 4), nil) }
+    }
+    guard done != 0 else {
+      let m = message(&img)
+      png_image_free(&img)
+      throw ImageError("\(name): corrupt or truncated PNG (\(m))")
+    }
+    var rgb = Image(width: w, height: h, channels: 3)
+    var alpha = hasAlpha ? Image(width: w, height: h, channels: 1) : nil
+    let plane = w * h
+    for i in 0..<plane {
+      rgb.data[i] = Float(buf[4 * i]) / 255
+      rgb.data[plane + i] = Float(buf[4 * i + 1]) / 255
+      rgb.data[2 * plane + i] = Float(buf[4 * i + 2]) / 255
+      if hasAlpha { alpha!.data[i] = Float(buf[4 * i + 3]) / 255 }
+    }
+    return (rgb, alpha)
+  }
+
+  /// Encodes an image (1 = gray, 3 = RGB, 4 = RGBA channels) as 8-bit PNG; values are clamped to
+  /// [0, 1] and rounded.
+  public static func encode(_ image: Image) throws -> Data {
+    guard [1, 3, 4].contains(image.channels) else { throw ImageError("cannot write a \(image.channels)-channel PNG") }
+    var img = png_image()
+    img.version = UInt32(PNG_IMAGE_VERSION)
+    img.width = UInt32(image.width)
+    img.height = UInt32(image.height)
+    img.format = image.channels == 1 ? formatGray : (image.channels == 3 ? formatRGB : formatRGBA)
+    let c = image.channels, plane = image.width * image.height
+    var buf = [UInt8](repeating: 0, count: plane * c)
+    for i in 0..<plane {
+      for k in 0..<c {
+        let v = image.data[k * plane + i]
+        buf[i * c + k] = UInt8(min(255, max(0, (v.isNaN ? 0 : v) * 255 + 0.5)))
+      }
+    }
+    var size = 0
+    let stride = Int32(image.width * c)
+    guard buf.withUnsafeBytes({ png_image_write_to_memory(&img, nil, &size, 0, $0.baseAddress, stride, nil) }) != 0,
+          size > 0 else {
+      throw ImageError("PNG encoding failed (\(message(&img)))")
+    }
+    var out = [UInt8](repeating: 0, count: size)
+    let ok = out.withUnsafeMutableBytes { o in
+      buf.withUnsafeBytes { png_image_write_to_memory(&img, o.baseAddress, &size, 0, $0.baseAddress, stride, nil) }
+    }
+    guard ok != 0 else { throw ImageError("PNG encoding failed (\(message(&img)))") }
+    return Data(out.prefix(size))
+  }
+
+  /// Writes atomically: a temporary file in the same folder, then rename, so a failure never
+  /// leaves a partial PNG.
+  public static func write(_ image: Image, to url: URL) throws {
+    try AtomicFile.write(try encode(image), to: url)
+  }
+
+  static func message(_ img: inout png_image) -> String {
+    withUnsafeBytes(of: &img.message) { raw in
+      String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+    }
+  }
+}
+
+public enum AtomicFile {
+  public static func write(_ data: Data, to url: URL) throws {
+    do { try data.write(to: url, options: .atomic) } catch {
+      throw ImageError("cannot write \(url.path): \(error.localizedDescription)")
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import Foundation
+
+/// Where pretrained weights live: `--weights DIR`, else `$MEND_WEIGHTS`, else
+/// `$XDG_DATA_HOME/mend/weights`, else `~/.local/share/mend/weights` (what Tools/fetch-weights fills).
+public enum WeightStore {
+  public static let faceGenerator = "dcgan-face-G.safetensors"
+  public static let faceDiscriminator = "dcgan-face-D.safetensors"
+  public static let srresnet = "srresnet-x4.safetensors"
+  public static let srgan = "srgan-x4.safetensors"
+
+  public static func directory(override: String? = nil) -> URL {
+    if let o = override { return URL(fileURLWithPath: o) }
+    let env = ProcessInfo.processInfo.environment
+    if let d = env["MEND_WEIGHTS"], !d.isEmpty { return URL(fileURLWithPath: d) }
+    if let x = env["XDG_DATA_HOME"], !x.isEmpty { return URL(fileURLWithPath: x).appendingPathComponent("mend/weights") }
+    return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/share/mend/weights")
+  }
+
+  /// The weights file `name`; a clear error when it is missing.
+  public static func url(_ name: String, override: String? = nil) throws -> URL {
+    let u = directory(override: override).appendingPathComponent(name)
+    guard FileManager.default.fileExists(atPath: u.path) else {
+      throw WeightsError("weights not found: \(u.path) (run Tools/fetch-weights, or pass --weights DIR / set MEND_WEIGHTS)")
+    }
+    return u
+  }
+
+  public static func load(_ name: String, override: String? = nil) throws -> WeightSet {
+    try WeightSet(contentsOf: try url(name, override: override))
+  }
+}

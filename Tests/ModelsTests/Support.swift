@@ -1,0 +1,45 @@
+import Compute
+import ComputeCPU
+import Foundation
+import Imaging
+import Models
+import XCTest
+#if OpenCL
+import ComputeOpenCL
+#endif
+
+enum Fixtures {
+  static func npy(_ name: String) throws -> (values: [Float], shape: [Int]) {
+    guard let url = Bundle.module.url(forResource: name, withExtension: "npy", subdirectory: "Fixtures") else {
+      throw WeightsError("fixture \(name).npy missing (Tools/make-fixtures.py writes it)")
+    }
+    return try NPY.read(url)
+  }
+}
+
+/// The pretrained weights, which Tools/test.sh fetches before the tests. Missing weights fail the
+/// test (they are part of what mend ships), with the command that fixes it.
+func pretrained(_ name: String) throws -> WeightSet {
+  do { return try WeightStore.load(name) } catch {
+    XCTFail("\(error)")
+    throw error
+  }
+}
+
+/// Every device the tests run on: the CPU, and each OpenCL device when built with OpenCL.
+func allDevices() throws -> [Device] {
+  var ds: [Device] = [CPUDevice(threads: 2)]
+  #if OpenCL
+  let n = (try? OpenCLRuntime.devices().count) ?? 0
+  if n == 0 && ProcessInfo.processInfo.environment["CI"] == "true" {
+    XCTFail("CI=true but no OpenCL device was found")
+  }
+  for i in 0..<n { ds.append(try OpenCLDevice(index: i)) }
+  #endif
+  return ds
+}
+
+func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
+  precondition(a.count == b.count)
+  return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+}
