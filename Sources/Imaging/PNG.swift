@@ -7,7 +7,7 @@ public struct ImageError: Error, CustomStringConvertible {
 }
 
 /// PNG through libpng's simplified API: 8- and 16-bit, gray, gray+alpha, RGB, RGBA and palette
-/// images are all read (16-bit samples are reduced to 8-bit sRGB). Dimensions are checked against
+/// images are all read (16-bit samples keep their precision as floats). Dimensions are checked against
 /// a pixel limit before any pixel memory is allocated.
 public enum PNG {
   /// Default limit: 64 megapixels (`MEND_MAX_PIXELS` overrides).
@@ -16,7 +16,7 @@ public enum PNG {
     return 64 << 20
   }
 
-  static let formatGray: UInt32 = 0, formatRGB: UInt32 = 2, formatRGBA: UInt32 = 3
+  static let formatGray: UInt32 = 0, formatRGB: UInt32 = 2, formatRGBA: UInt32 = 3, formatLinear: UInt32 = 4
 
   /// Reads a PNG: the RGB image and, when the file has an alpha channel, the alpha plane.
   public static func read(_ url: URL, maxPixels: Int = defaultMaxPixels) throws -> (rgb: Image, alpha: Image?) {
@@ -39,10 +39,29 @@ public enum PNG {
       png_image_free(&img)
       throw ImageError("\(name): \(w)×\(h) exceeds the limit of \(maxPixels) pixels (set MEND_MAX_PIXELS to raise it)")
     }
-    img.format = formatRGBA
-    var buf = [UInt8](repeating: 0, count: w * h * 4)
-    let done = data.withUnsafeBytes { _ in
-      buf.withUnsafeMutableBytes { png_image_finish_read(&img, nil, $0.baseAddress, Int32(w * 4), nil) }
+    // 16-bit files: the simplified API calls them "linear" and would gamma-encode them on the way
+    // to 8 bits. Reading them as 16-bit linear keeps the stored samples untouched (no conversion
+    // from linear to linear); only alpha is premultiplied there, which we undo.
+    let sixteen = img.format & formatLinear != 0
+    img.format = formatRGBA | (sixteen ? formatLinear : 0)
+    let plane = w * h
+    var samples = [Float](repeating: 0, count: plane * 4)
+    let done: Int32
+    if sixteen {
+      var buf = [UInt16](repeating: 0, count: plane * 4)
+      done = data.withUnsafeBytes { _ in
+        buf.withUnsafeMutableBytes { png_image_finish_read(&img, nil, $0.baseAddress, Int32(w * 4), nil) }
+      }
+      for i in buf.indices { samples[i] = Float(buf[i]) / 65535 }
+      for i in 0..<plane where samples[4 * i + 3] > 0 && samples[4 * i + 3] < 1 {
+        for k in 0..<3 { samples[4 * i + k] = min(1, samples[4 * i + k] / samples[4 * i + 3]) }
+      }
+    } else {
+      var buf = [UInt8](repeating: 0, count: plane * 4)
+      done = data.withUnsafeBytes { _ in
+        buf.withUnsafeMutableBytes { png_image_finish_read(&img, nil, $0.baseAddress, Int32(w * 4), nil) }
+      }
+      for i in buf.indices { samples[i] = Float(buf[i]) / 255 }
     }
     guard done != 0 else {
       let m = message(&img)
@@ -51,12 +70,11 @@ public enum PNG {
     }
     var rgb = Image(width: w, height: h, channels: 3)
     var alpha = hasAlpha ? Image(width: w, height: h, channels: 1) : nil
-    let plane = w * h
     for i in 0..<plane {
-      rgb.data[i] = Float(buf[4 * i]) / 255
-      rgb.data[plane + i] = Float(buf[4 * i + 1]) / 255
-      rgb.data[2 * plane + i] = Float(buf[4 * i + 2]) / 255
-      if hasAlpha { alpha!.data[i] = Float(buf[4 * i + 3]) / 255 }
+      rgb.data[i] = samples[4 * i]
+      rgb.data[plane + i] = samples[4 * i + 1]
+      rgb.data[2 * plane + i] = samples[4 * i + 2]
+      if hasAlpha { alpha!.data[i] = samples[4 * i + 3] }
     }
     return (rgb, alpha)
   }
