@@ -60,12 +60,13 @@ let package = Package(
     .target(name: "NN", dependencies: ["Compute", "Graph"], swiftSettings: fastMath),
     .target(name: "Models", dependencies: ["Compute", "Graph", "NN"], swiftSettings: fastMath),
     .target(name: "Imaging", dependencies: ["CPNG"], swiftSettings: fastMath),
+    .target(name: "SuperResolution", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
 
     // MARK: - Command-line tool
     .executableTarget(
       name: "mend",
       dependencies: [
-        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging",
+        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "SuperResolution",
         .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -79,7 +80,7 @@ let package = Package(
     .testTarget(
       name: "ModelsTests",
       dependencies: [
-        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging",
+        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "SuperResolution",
         .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
       ],
       resources: [.copy("Fixtures")], swiftSettings: fastMath),

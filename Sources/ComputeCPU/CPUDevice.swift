@@ -106,8 +106,14 @@ public final class CPUDevice: Device, @unchecked Sendable {
                          beta: g.beta, c: o[0] + bi * g.strideC, ldc: g.ldc)
       }
     case .conv2d(let c, let bias, let act):
-      try ConvLowering.conv2d(on: self, c, x: inputs[0], w: inputs[1], bias: bias ? inputs[2] : nil,
-                              activation: act, y: outputs[0])
+      if DirectConv.applies(c) {
+        let ws = try workspace(byteCount: DirectConv.workspaceFloats(c, threads: threadCount) * 4) as! CPUBuffer
+        DirectConv.run(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, y: o[0],
+                       workspace: ws.base.assumingMemoryBound(to: Float.self), pool: splitter)
+      } else {
+        try ConvLowering.conv2d(on: self, c, x: inputs[0], w: inputs[1], bias: bias ? inputs[2] : nil,
+                                activation: act, y: outputs[0])
+      }
     case .conv2dBackwardData(let c, let bias, let act):
       try ConvLowering.conv2dBackwardData(on: self, c, dy: inputs[0], w: inputs[1],
                                           bias: bias ? inputs[2] : nil, activation: act, dx: outputs[0])

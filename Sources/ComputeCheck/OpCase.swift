@@ -83,21 +83,6 @@ extension InputSpec {
   }
 }
 
-/// A small, fast, seedable generator (Steele et al.), so every run draws the same numbers.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-  var state: UInt64
-  public init(seed: UInt64) { state = seed }
-  public mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  /// Uniform in [0, 1).
-  public mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
-}
-
 extension String {
   /// FNV-1a: a hash that, unlike `hashValue`, is the same in every process.
   var hashValueStable: UInt64 {

@@ -60,3 +60,8 @@ public final class Plan {
 extension Graph {
   public func compile(on device: Device) throws -> Plan { try Plan(graph: self, device: device) }
 }
+
+extension Graph {
+  /// Floating-point operations of one run (multiply-add = 2).
+  public var flops: Double { nodes.reduce(0) { $0 + $1.op.flops } }
+}

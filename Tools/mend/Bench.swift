@@ -6,7 +6,7 @@ import Foundation
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench", abstract: "Benchmarks: median and min of repeated runs after warm-up.",
-    subcommands: [BenchOps.self])
+    subcommands: [BenchOps.self, BenchModels.self])
 }
 
 struct BenchOps: ParsableCommand {

@@ -1,0 +1,25 @@
+import Compute
+
+/// Randomly initialised weights with the DCGAN init (conv N(0, 0.02), BN γ N(1, 0.02), β 0) —
+/// for benchmarks of architectures whose trained weights do not ship, and for training from scratch.
+public enum RandomWeights {
+  public static func dcganDiscriminator(ndf: Int = 64, nc: Int = 3, seed: UInt64 = 1) -> WeightSet {
+    var rng = SplitMix64(seed: seed)
+    func normal(_ n: Int, _ mean: Float, _ std: Float) -> [Float] { (0..<n).map { _ in mean + std * rng.nextGaussian() } }
+    var t: [String: HostTensor] = [:]
+    let chans = [nc, ndf, ndf * 2, ndf * 4, ndf * 8]
+    for (i, idx) in [0, 2, 5, 8].enumerated() {
+      let shape = [chans[i + 1], chans[i], 4, 4]
+      t["main.\(idx).weight"] = HostTensor(shape: shape, data: normal(shape.reduce(1, *), 0, 0.02))
+      if i > 0 {
+        let c = chans[i + 1]
+        t["main.\(idx + 1).weight"] = HostTensor(shape: [c], data: normal(c, 1, 0.02))
+        t["main.\(idx + 1).bias"] = HostTensor(shape: [c], data: [Float](repeating: 0, count: c))
+        t["main.\(idx + 1).running_mean"] = HostTensor(shape: [c], data: [Float](repeating: 0, count: c))
+        t["main.\(idx + 1).running_var"] = HostTensor(shape: [c], data: [Float](repeating: 1, count: c))
+      }
+    }
+    t["main.11.weight"] = HostTensor(shape: [1, ndf * 8, 4, 4], data: normal(ndf * 8 * 16, 0, 0.02))
+    return WeightSet(tensors: t, metadata: ["format": "mend-dcgan-D", "init": "random"], source: "random DCGAN D")
+  }
+}
