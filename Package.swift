@@ -60,13 +60,14 @@ let package = Package(
     .target(name: "NN", dependencies: ["Compute", "Graph"], swiftSettings: fastMath),
     .target(name: "Models", dependencies: ["Compute", "Graph", "NN"], swiftSettings: fastMath),
     .target(name: "Imaging", dependencies: ["CPNG"], swiftSettings: fastMath),
+    .target(name: "Inpainting", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
     .target(name: "SuperResolution", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
 
     // MARK: - Command-line tool
     .executableTarget(
       name: "mend",
       dependencies: [
-        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "SuperResolution",
+        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "SuperResolution", "Inpainting",
         .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -84,6 +85,11 @@ let package = Package(
         .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
       ],
       resources: [.copy("Fixtures")], swiftSettings: fastMath),
+    .testTarget(
+      name: "InpaintingTests",
+      dependencies: ["Compute", "ComputeCPU", "ComputeCheck", "Graph", "Models", "Imaging", "Inpainting",
+                     .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"]))],
+      swiftSettings: fastMath),
     .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")],
                 swiftSettings: fastMath),
     .testTarget(

@@ -33,3 +33,23 @@ __kernel void loss_bwd(const int samples, const int count, const int kind,
   else r = g * (1.0f / (1.0f + exp(-p[po + i])) - t[to + i]) / (float)count;
   dp[dpo + i] = r;
 }
+
+// Adam, in place (PyTorch's update with bias corrections folded into hyper = (α_t, ε_t)), then a
+// clamp to [−limit, limit].
+__kernel void adam_step(const int n, const float beta1, const float beta2, const float limit,
+                        __global const float* p, const int po, __global const float* g, const int go,
+                        __global const float* m, const int mo, __global const float* v, const int vo,
+                        __global const float* hyper, const int ho,
+                        __global float* op, const int opo, __global float* om, const int omo,
+                        __global float* ov, const int ovo) {
+  const int i = get_global_id(0);
+  if (i >= n) return;
+  const float a = hyper[ho], e = hyper[ho + 1];
+  const float gi = g[go + i];
+  const float mi = beta1 * m[mo + i] + (1.0f - beta1) * gi;
+  const float vi = beta2 * v[vo + i] + (1.0f - beta2) * gi * gi;
+  const float pi = p[po + i] - a * mi / (sqrt(vi) + e);
+  om[omo + i] = mi;
+  ov[ovo + i] = vi;
+  op[opo + i] = clamp(pi, -limit, limit);
+}

@@ -227,6 +227,12 @@ public enum Op: Hashable, Sendable {
   /// in: x[rows, cols] · out: s[rows] = Σ_cols x (× 1/cols when `mean`)
   case rowSum(rows: Int, cols: Int, mean: Bool)
 
+  // MARK: Optimisation
+  /// Adam step, in place (PyTorch's update). in: param, grad, m, v, hyper[2] = (α_t, ε_t) with
+  /// α_t = lr·√(1−β2ᵗ)/(1−β1ᵗ), ε_t = ε·√(1−β2ᵗ) · out: param', m', v' (aliasing the inputs).
+  /// param' is clamped to [−limit, limit] (pass .infinity for none).
+  case adam(count: Int, beta1: Float, beta2: Float, limit: Float)
+
   // MARK: Losses (one value per sample; inputs are [samples, per-sample count])
   /// in: pred, target, weight · out: loss[samples] = Σ w·|pred − target|
   case weightedL1(samples: Int, count: Int)

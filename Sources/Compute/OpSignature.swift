@@ -52,6 +52,8 @@ extension Op {
       return [n, n]
     case .rowSum(let r, let c, _):
       return [r * c]
+    case .adam(let n, _, _, _):
+      return [n, n, n, n, 2]
     case .weightedL1(let s, let n):
       return [s * n, s * n, s * n]
     case .weightedL1Backward(let s, let n):
@@ -86,6 +88,7 @@ extension Op {
     case .transposeBlocks(let a, let b, let n): return [a * b * n]
     case .add(let n), .mul(let n), .scale(let n, _, _), .axpy(let n, _): return [n]
     case .rowSum(let r, _, _): return [r]
+    case .adam(let n, _, _, _): return [n, n, n]
     case .weightedL1(let s, _), .mse(let s, _), .bceWithLogits(let s, _): return [s]
     case .weightedL1Backward(let s, let n), .mseBackward(let s, let n), .bceWithLogitsBackward(let s, let n):
       return [s * n]
@@ -140,6 +143,7 @@ extension Op {
     case .scale: return "scale"
     case .axpy: return "axpy"
     case .rowSum(_, _, let mean): return mean ? "row_mean" : "row_sum"
+    case .adam: return "adam"
     case .weightedL1: return "weighted_l1"
     case .weightedL1Backward: return "weighted_l1_bwd"
     case .mse: return "mse"

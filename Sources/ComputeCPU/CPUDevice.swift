@@ -165,6 +165,9 @@ public final class CPUDevice: Device, @unchecked Sendable {
       CPUKernels.binary(.axpy(alpha), count: n, a: i[0], b: i[1], y: o[0], pool: splitter)
     case .rowSum(let rows, let cols, let mean):
       CPUKernels.rowSum(rows: rows, cols: cols, mean: mean, x: i[0], y: o[0])
+    case .adam(let n, let b1, let b2, let limit):
+      CPUKernels.adam(count: n, beta1: b1, beta2: b2, limit: limit, param: i[0], grad: i[1], m: i[2], v: i[3],
+                      hyper: i[4], outParam: o[0], outM: o[1], outV: o[2])
     case .weightedL1(let s, let n):
       CPUKernels.weightedL1(samples: s, count: n, pred: i[0], target: i[1], weight: i[2], loss: o[0])
     case .weightedL1Backward(let s, let n):

@@ -376,6 +376,22 @@ enum CPUKernels {
     }
   }
 
+  // MARK: - Optimisation
+
+  static func adam(count: Int, beta1: Float, beta2: Float, limit: Float, param: P, grad: P, m: P, v: P, hyper: P,
+                   outParam: MP, outM: MP, outV: MP) {
+    let a = hyper[0], e = hyper[1]
+    for j in 0..<count {
+      let g = grad[j]
+      let mj = beta1 * m[j] + (1 - beta1) * g
+      let vj = beta2 * v[j] + (1 - beta2) * g * g
+      let p = param[j] - a * mj / (vj.squareRoot() + e)
+      outM[j] = mj
+      outV[j] = vj
+      outParam[j] = min(limit, max(-limit, p))
+    }
+  }
+
   // MARK: - Losses
 
   static func weightedL1(samples: Int, count: Int, pred: P, target: P, weight: P, loss: MP) {

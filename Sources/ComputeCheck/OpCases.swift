@@ -8,7 +8,7 @@ public enum OpCases {
 
   public static func all(_ scale: Scale = .test) -> [OpCase] {
     gemm(scale) + convolution(scale) + normalization(scale) + activations(scale) + layout(scale)
-      + elementwise(scale) + losses(scale)
+      + elementwise(scale) + losses(scale) + optimisation(scale)
   }
 
   static let u1 = InputSpec.uniform(-1, 1)
@@ -237,6 +237,19 @@ public enum OpCases {
       OpCase("row_mean_1x1", .rowSum(rows: 1, cols: 1, mean: true), [u1]),
       OpCase("row_mean_64x12288", .rowSum(rows: 64, cols: 12288, mean: true), [u1], tolerance: 1e-9,
              reason: "float32 partial sums over 12288 terms"),
+    ]
+  }
+
+  // MARK: - Optimisation
+
+  static func optimisation(_ s: Scale) -> [OpCase] {
+    let n = s == .test ? 1000 : 64 * 100
+    return [
+      OpCase("adam_\(n)", .adam(count: n, beta1: 0.9, beta2: 0.999, limit: 1.5),
+             [.uniform(-2, 2), u1, .uniform(-0.1, 0.1), .uniform(0, 0.01), .uniform(0.001, 0.01)],
+             inPlace: [0: 0, 1: 2, 2: 3]),
+      OpCase("adam_unclamped", .adam(count: 7, beta1: 0.5, beta2: 0.9, limit: .infinity),
+             [u1, u1, u1, .uniform(0, 1), .uniform(0.01, 0.1)], inPlace: [0: 0, 1: 2, 2: 3]),
     ]
   }
 

@@ -174,6 +174,17 @@ public enum Reference {
         let s = i[0][(r * cols)..<((r + 1) * cols)].reduce(0, +)
         outs[0][r] = mean && cols > 0 ? s / Double(cols) : s
       }
+    case .adam(let n, let b1, let b2, let limit):
+      let (a, e) = (i[4][0], i[4][1])
+      for j in 0..<n {
+        let g = i[1][j]
+        let m = Double(b1) * i[2][j] + (1 - Double(b1)) * g
+        let v = Double(b2) * i[3][j] + (1 - Double(b2)) * g * g
+        let p = i[0][j] - a * m / (v.squareRoot() + e)
+        outs[0][j] = min(Double(limit), max(-Double(limit), p))
+        outs[1][j] = m
+        outs[2][j] = v
+      }
     case .weightedL1(let s, let n):
       for b in 0..<s { for j in 0..<n { let k = b * n + j; outs[0][b] += i[2][k] * abs(i[0][k] - i[1][k]) } }
     case .weightedL1Backward(let s, let n):

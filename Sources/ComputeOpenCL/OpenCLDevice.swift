@@ -300,6 +300,9 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
       try launch("scale_op", global: n, [.int(n), .float(alpha), .float(beta), .tensor(i[0]), .tensor(o[0])])
     case .rowSum(let rows, let cols, let mean):
       try launch("row_sum", global: rows * 64, [.int(rows), .int(cols), .int(mean ? 1 : 0), .tensor(i[0]), .tensor(o[0])])
+    case .adam(let n, let b1, let b2, let limit):
+      try launch("adam_step", global: n, [.int(n), .float(b1), .float(b2), .float(limit.isFinite ? limit : Float.greatestFiniteMagnitude)]
+                 + (i + o).map { .tensor($0) })
     case .weightedL1(let s, let n):
       try loss(kind: 0, s, n, p: i[0], t: i[1], w: i[2], out: o[0])
     case .mse(let s, let n):

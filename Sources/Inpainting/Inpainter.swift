@@ -1,0 +1,199 @@
+import Compute
+import Foundation
+import Graph
+import Imaging
+import Models
+
+/// Settings of the latent optimisation (defaults documented in the README and `mend inpaint --help`).
+public struct InpaintConfig: Sendable {
+  public enum Prior: String, Sendable, CaseIterable {
+    /// λ·log(1 − D(G(z))), as in Yeh et al.
+    case logOneMinusD = "log1md"
+    /// λ·(−log D(G(z))), the non-saturating form.
+    case nonSaturating = "nonsat"
+  }
+
+  public var iterations = 1000
+  /// Latents optimised together per image; the best by total loss wins.
+  public var starts = 8
+  public var lambda: Float = 0.1
+  public var prior: Prior = .logOneMinusD
+  /// Importance-weight window (odd).
+  public var window = 7
+  public var learningRate: Float = 0.03
+  public var beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8
+  /// z is clamped to [−zLimit, zLimit] after every step (the generator was trained on N(0, 1)).
+  public var zLimit: Float = 3
+  /// Weight γ of a Gaussian prior γ/2·‖z‖² (0 turns it off).
+  public var gaussianPrior: Float = 0
+  public var seed: UInt64 = 0
+  /// Read the losses back every this many iterations (for progress and logs).
+  public var logEvery = 10
+
+  public init() {}
+}
+
+/// One image's outcome.
+public struct InpaintResult: Sendable {
+  /// G(ẑ) for the best start, [0, 1].
+  public let generated: Image
+  public let latent: [Float]
+  public let contextualLoss: Float
+  public let priorLoss: Float
+  public let totalLoss: Float
+  public let bestStart: Int
+}
+
+/// Semantic inpainting (Yeh et al. 2016): find ẑ = argmin_z ‖W⊙(G(z) − y)‖₁ + λ·prior(D(G(z))) by
+/// backpropagating to z with Adam, for several images and several starting latents per image in
+/// one batch. The forward and backward graph is compiled once; the loop replays it with no
+/// allocations and copies back only the per-sample losses every `logEvery` iterations.
+public final class Inpainter {
+  public let config: InpaintConfig
+  public let device: Device
+  public let images: Int
+  public let batch: Int
+  let nz: Int
+  public let plan: Plan
+  public let z: Value, dz: Value, generated: Value, target: Value, weights: Value
+  let contextual: Value
+  let priorValue: Value?
+  let gaussValue: Value?
+  let m: TensorRef, v: TensorRef, hyper: TensorRef
+
+  /// `discriminator` must be built with `logits: true`; nil means the contextual loss only (plus
+  /// the Gaussian prior when `config.gaussianPrior > 0`).
+  public init(generator: DCGANGenerator, discriminator: DCGANDiscriminator?, device: Device, images: Int,
+              config: InpaintConfig) throws {
+    guard images > 0, config.starts > 0, config.iterations >= 0, config.window % 2 == 1, config.window > 0 else {
+      throw ComputeError.invalidArgument("inpaint: need images ≥ 1, starts ≥ 1, iterations ≥ 0 and an odd window")
+    }
+    self.config = config
+    self.device = device
+    self.images = images
+    batch = images * config.starts
+    nz = generator.nz
+    let g = Graph()
+    z = g.input([batch, nz, 1, 1], name: "z")
+    generated = try generator.layers.fusedForInference()(z, in: g)
+    let shape = g.shape(generated)
+    let per = shape.dropFirst().reduce(1, *)
+    target = g.input(shape, name: "target")
+    weights = g.input(shape, name: "importance")
+    contextual = try g.apply(.weightedL1(samples: batch, count: per), [generated, target, weights],
+                             outputShapes: [[batch]], name: "contextual")[0]
+    var seeds: [(value: Value, seed: Value)] = [(contextual, g.parameter([Float](repeating: 1, count: batch), shape: [batch]))]
+    if let d = discriminator {
+      let logit = try d.layers.fusedForInference()(generated, in: g)
+      let t: Float = config.prior == .logOneMinusD ? 0 : 1
+      let bce = try g.apply(.bceWithLogits(samples: batch, count: 1),
+                            [logit, g.parameter([Float](repeating: t, count: batch), shape: [batch])],
+                            outputShapes: [[batch]], name: "prior")[0]
+      // log(1 − D) = −BCE(l, 0); −log D = +BCE(l, 1).
+      let sign: Float = config.prior == .logOneMinusD ? -1 : 1
+      seeds.append((bce, g.parameter([Float](repeating: sign * config.lambda, count: batch), shape: [batch])))
+      priorValue = bce
+      g.output(bce)
+    } else {
+      priorValue = nil
+    }
+    if config.gaussianPrior > 0 {
+      // mean(z²) per sample; seed γ·nz/2 makes its gradient γ·z.
+      let sq = try g.apply(.mse(samples: batch, count: nz), [z, g.parameter([Float](repeating: 0, count: batch * nz),
+                                                                            shape: [batch, nz, 1, 1])],
+                           outputShapes: [[batch]], name: "gaussian")[0]
+      seeds.append((sq, g.parameter([Float](repeating: config.gaussianPrior * Float(nz) / 2, count: batch), shape: [batch])))
+      gaussValue = sq
+      g.output(sq)
+    } else {
+      gaussValue = nil
+    }
+    dz = try g.backward(seeds: seeds, wrt: [z])[z]!
+    g.output(generated)
+    g.output(contextual)
+    g.output(dz)
+    plan = try g.compile(on: device)
+    m = try device.zeros([batch * nz])
+    v = try device.zeros([batch * nz])
+    hyper = try device.zeros([2])
+  }
+
+  public var memorySummary: String { plan.memorySummary }
+
+  /// Inpaints `images` (64×64, [0, 1]) with their `masks`. `progress(iteration, losses)` reports the
+  /// best total loss per image every `logEvery` iterations and at the end.
+  public func run(_ inputs: [Image], masks: [Mask], progress: (Int, [Float]) -> Void = { _, _ in }) throws -> [InpaintResult] {
+    guard inputs.count == images, masks.count == images else {
+      throw ComputeError.invalidArgument("inpaint: \(inputs.count) images and \(masks.count) masks for a plan of \(images)")
+    }
+    let k = config.starts
+    let shape = plan.graph.shape(generated)
+    let (c, h, w) = (shape[1], shape[2], shape[3])
+    var y: [Float] = [], wt: [Float] = []
+    for (im, mask) in zip(inputs, masks) {
+      guard im.width == w, im.height == h, im.channels == c else {
+        throw ComputeError.invalidArgument("inpaint: images must be \(w)×\(h) with \(c) channels, got \(im.width)×\(im.height)")
+      }
+      try mask.validate(for: im)
+      let wi = ImportanceWeights.compute(mask, window: config.window)
+      let ys = im.signed
+      for _ in 0..<k {
+        y += ys
+        for _ in 0..<c { wt += wi }
+      }
+    }
+    try plan.set(target, y)
+    try plan.set(weights, wt)
+    var rng = SplitMix64(seed: config.seed)
+    try plan.set(z, (0..<(batch * nz)).map { _ in min(config.zLimit, max(-config.zLimit, rng.nextGaussian())) })
+    try device.write([Float](repeating: 0, count: batch * nz), to: m)
+    try device.write([Float](repeating: 0, count: batch * nz), to: v)
+    let zt = plan.tensor(z), gt = plan.tensor(dz)
+    let adam = Op.adam(count: batch * nz, beta1: config.beta1, beta2: config.beta2, limit: config.zLimit)
+    for t in 1...max(1, config.iterations) where config.iterations > 0 {
+      try plan.run()
+      let b1t = 1 - pow(config.beta1, Float(t)), b2t = 1 - pow(config.beta2, Float(t))
+      try device.write([config.learningRate * b2t.squareRoot() / b1t, config.eps * b2t.squareRoot()], to: hyper)
+      try device.run(adam, inputs: [zt, gt, m, v, hyper], outputs: [zt, m, v])
+      if t % config.logEvery == 0 && t < config.iterations { progress(t, try bestLosses().map(\.total)) }
+    }
+    // Evaluate at the final latents.
+    try plan.run()
+    let best = try bestLosses()
+    progress(config.iterations, best.map(\.total))
+    let gen = try plan.read(generated), zs = try plan.read(z)
+    let per = c * h * w
+    return best.enumerated().map { i, b in
+      let s = i * k + b.start
+      return InpaintResult(generated: Image.fromSigned(Array(gen[(s * per)..<((s + 1) * per)]), width: w, height: h, channels: c),
+                           latent: Array(zs[(s * nz)..<((s + 1) * nz)]), contextualLoss: b.ctx, priorLoss: b.prior,
+                           totalLoss: b.total, bestStart: b.start)
+    }
+  }
+
+  /// Per-sample losses as optimised: total = contextual + λ·prior (+ Gaussian term).
+  public func sampleLosses() throws -> (ctx: [Float], prior: [Float], total: [Float]) {
+    let ctx = try plan.read(contextual)
+    var prior = [Float](repeating: 0, count: batch)
+    if let p = priorValue {
+      let bce = try plan.read(p)
+      prior = config.prior == .logOneMinusD ? bce.map { -$0 } : bce
+    }
+    var total = zip(ctx, prior).map { $0 + config.lambda * $1 }
+    if let gv = gaussValue {
+      let sq = try plan.read(gv)
+      for i in total.indices { total[i] += config.gaussianPrior * Float(nz) / 2 * sq[i] }
+    }
+    return (ctx, prior, total)
+  }
+
+  func bestLosses() throws -> [(start: Int, ctx: Float, prior: Float, total: Float)] {
+    let l = try sampleLosses()
+    let k = config.starts
+    return (0..<images).map { i in
+      let r = (i * k)..<((i + 1) * k)
+      let s = r.min { l.total[$0] < l.total[$1] }!
+      return (s - i * k, l.ctx[s], l.prior[s], l.total[s])
+    }
+  }
+}
