@@ -65,3 +65,18 @@ extension Graph {
   /// Floating-point operations of one run (multiply-add = 2).
   public var flops: Double { nodes.reduce(0) { $0 + $1.op.flops } }
 }
+
+extension Plan {
+  /// Runs once, synchronising after every op, and returns the time per node (for profiling).
+  public func runProfiled(now: () -> Double) throws -> [(node: Int, op: Op, seconds: Double)] {
+    var out: [(Int, Op, Double)] = []
+    try device.synchronize()
+    for (i, s) in steps.enumerated() {
+      let t0 = now()
+      try device.run(s.op, inputs: s.inputs, outputs: s.outputs)
+      try device.synchronize()
+      out.append((i, s.op, now() - t0))
+    }
+    return out
+  }
+}

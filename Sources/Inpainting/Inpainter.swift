@@ -148,13 +148,8 @@ public final class Inpainter {
     try plan.set(z, (0..<(batch * nz)).map { _ in min(config.zLimit, max(-config.zLimit, rng.nextGaussian())) })
     try device.write([Float](repeating: 0, count: batch * nz), to: m)
     try device.write([Float](repeating: 0, count: batch * nz), to: v)
-    let zt = plan.tensor(z), gt = plan.tensor(dz)
-    let adam = Op.adam(count: batch * nz, beta1: config.beta1, beta2: config.beta2, limit: config.zLimit)
     for t in 1...max(1, config.iterations) where config.iterations > 0 {
-      try plan.run()
-      let b1t = 1 - pow(config.beta1, Float(t)), b2t = 1 - pow(config.beta2, Float(t))
-      try device.write([config.learningRate * b2t.squareRoot() / b1t, config.eps * b2t.squareRoot()], to: hyper)
-      try device.run(adam, inputs: [zt, gt, m, v, hyper], outputs: [zt, m, v])
+      try step(t)
       if t % config.logEvery == 0 && t < config.iterations { progress(t, try bestLosses().map(\.total)) }
     }
     // Evaluate at the final latents.
@@ -170,6 +165,17 @@ public final class Inpainter {
                            totalLoss: b.total, bestStart: b.start)
     }
   }
+
+  /// One iteration t ≥ 1: forward G and D, losses, backward to z, and an Adam step on z — all on
+  /// the device; only the two Adam scalars for step t are written from the host.
+  public func step(_ t: Int) throws {
+    try plan.run()
+    let b1t = 1 - pow(config.beta1, Float(t)), b2t = 1 - pow(config.beta2, Float(t))
+    try device.write([config.learningRate * b2t.squareRoot() / b1t, config.eps * b2t.squareRoot()], to: hyper)
+    try device.run(adamOp, inputs: [plan.tensor(z), plan.tensor(dz), m, v, hyper], outputs: [plan.tensor(z), m, v])
+  }
+
+  var adamOp: Op { .adam(count: batch * nz, beta1: config.beta1, beta2: config.beta2, limit: config.zLimit) }
 
   /// Per-sample losses as optimised: total = contextual + λ·prior (+ Gaussian term).
   public func sampleLosses() throws -> (ctx: [Float], prior: [Float], total: [Float]) {

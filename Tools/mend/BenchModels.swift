@@ -3,18 +3,36 @@ import Compute
 import ComputeCheck
 import Foundation
 import Graph
+import Imaging
+import Inpainting
 import Models
 
 struct BenchModels: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "models",
-    abstract: "Time whole model forward passes: G_fwd_b1, G_fwd_b64, D_fwd_b1, D_fwd_b64, SR_fwd_b1 (64→256).")
+    abstract: "Time whole models: G_fwd_b1/b64, D_fwd_b1/b64, SR_fwd_b1 (64→256), z_iter_b1/b64 (G+D forward, losses, backward to z, Adam).")
 
   @OptionGroup var deviceOptions: DeviceOptions
   @OptionGroup var weightOptions: WeightOptions
   @Option(help: "Only cases whose name contains this text.") var filter: String?
   @Option(help: "Seconds of timed runs per case (after 2 warm-up runs; at least 5 runs).") var budget: Double = 2.0
   @Flag(help: "One JSON object per line.") var json = false
+  @Flag(help: "After each case, print where the time goes (per op, synchronised; one run).") var profile = false
+
+  func printProfile(_ plan: Plan) throws {
+    var rows = try plan.runProfiled(now: Bench.now)
+    rows.sort { $0.seconds > $1.seconds }
+    let total = rows.reduce(0) { $0 + $1.seconds }
+    for r in rows.prefix(25) {
+      let detail: String
+      switch r.op {
+      case .conv2d(let c, _, _), .conv2dBackwardData(let c, _, _), .conv2dBackwardFilter(let c, _): detail = "\(c)"
+      case .gemm(let g): detail = "m\(g.m) n\(g.n) k\(g.k) b\(g.batch)"
+      default: detail = ""
+      }
+      print(String(format: "    %6.3f ms %5.1f%%  #%-3d %@ %@", r.seconds * 1e3, r.seconds / total * 100, r.node, r.op.kind, detail))
+    }
+  }
 
   func run() throws {
     guarded {
@@ -37,6 +55,24 @@ struct BenchModels: ParsableCommand {
         print(pad("case", 12) + lpad("median ms", 11) + lpad("min ms", 10) + lpad("GFLOP/s", 10) + "  memory")
       }
       var rng = SplitMix64(seed: 5)
+      // z iterations: one image, b starting latents (b in the GEMM batch), λ = 0.1 with the D.
+      for b in [1, 64] where filter.map({ "z_iter_b\(b)".contains($0) }) ?? true {
+        var cfg = InpaintConfig()
+        cfg.starts = b; cfg.iterations = 0
+        let inp = try Inpainter(generator: gen, discriminator: try DCGANDiscriminator(weights: RandomWeights.dcganDiscriminator(), logits: true),
+                                device: device, images: 1, config: cfg)
+        var face = Image(width: 64, height: 64, channels: 3)
+        for i in face.data.indices { face.data[i] = rng.nextFloat() }
+        _ = try inp.run([face], masks: [Mask.center(width: 64, height: 64)])
+        var t = 0
+        let r = try Bench.time(budget: budget) {
+          t += 1
+          try inp.step(t)
+          try device.synchronize()
+        }
+        report("z_iter_b\(b)", r, flops: inp.plan.graph.flops, memory: inp.memorySummary)
+        if profile { try printProfile(inp.plan) }
+      }
       for (name, make) in cases where filter.map({ name.contains($0) }) ?? true {
         let (g, input) = try make()
         let plan = try g.compile(on: device)
@@ -46,14 +82,18 @@ struct BenchModels: ParsableCommand {
           try plan.run()
           try device.synchronize()
         }
-        let gflops = g.flops / (t.median * 1e-3) / 1e9
+        report(name, t, flops: g.flops, memory: plan.memorySummary)
+        if profile { try printProfile(plan) }
+      }
+      func report(_ name: String, _ t: (median: Double, min: Double, runs: Int), flops: Double, memory: String) {
+        let gflops = flops / (t.median * 1e-3) / 1e9
         if json {
           print("{\"case\":\"\(name)\",\"device\":\"\(device.name)\",\"threads\":\(device.threadCount),"
                 + "\"median_ms\":\(String(format: "%.3f", t.median)),\"min_ms\":\(String(format: "%.3f", t.min)),"
-                + "\"runs\":\(t.runs),\"gflops\":\(String(format: "%.2f", gflops)),\"flop\":\(g.flops)}")
+                + "\"runs\":\(t.runs),\"gflops\":\(String(format: "%.2f", gflops)),\"flop\":\(flops)}")
         } else {
           print(pad(name, 12) + lpad(String(format: "%.3f", t.median), 11) + lpad(String(format: "%.3f", t.min), 10)
-                + lpad(String(format: "%.1f", gflops), 10) + "  " + plan.memorySummary)
+                + lpad(String(format: "%.1f", gflops), 10) + "  " + memory)
         }
         fflush(nil)
       }
