@@ -61,13 +61,15 @@ let package = Package(
     .target(name: "Models", dependencies: ["Compute", "Graph", "NN"], swiftSettings: fastMath),
     .target(name: "Imaging", dependencies: ["CPNG"], swiftSettings: fastMath),
     .target(name: "Inpainting", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
+    .target(name: "Pipeline", dependencies: ["Compute", "Models", "Imaging", "Inpainting", "SuperResolution"],
+            swiftSettings: fastMath),
     .target(name: "SuperResolution", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
 
     // MARK: - Command-line tool
     .executableTarget(
       name: "mend",
       dependencies: [
-        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "SuperResolution", "Inpainting",
+        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "SuperResolution", "Inpainting", "Pipeline",
         .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -88,6 +90,7 @@ let package = Package(
     .testTarget(
       name: "InpaintingTests",
       dependencies: ["Compute", "ComputeCPU", "ComputeCheck", "Graph", "Models", "Imaging", "Inpainting",
+                     "SuperResolution", "Pipeline",
                      .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"]))],
       swiftSettings: fastMath),
     .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")],
