@@ -46,6 +46,18 @@ public final class SGEMMEngine: @unchecked Sendable {
       scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc)
       return
     }
+    // A single row of C: solve the transposed problem, which has a single column.
+    if m == 1 && n > 1 {
+      sgemm(transA: !transB, transB: false, m: n, n: 1, k: k, alpha: alpha, a: b, lda: ldb, b: a,
+            ldb: transA ? lda : 1, beta: beta, c: c, ldc: 1)
+      return
+    }
+    // Few columns (batch-1 convolutions, GEMV): packing A would cost more than the product.
+    if n <= Self.skinnyN && n * k <= Self.kc * Self.nc {
+      skinny(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+             beta: beta, c: c, ldc: ldc)
+      return
+    }
     let mr = Self.mr, nr = Self.nr, kcMax = Self.kc, mcMax = Self.mc, ncMax = Self.nc
     let threads = splitter.threads
     // Small problems are not worth waking a second thread for.
@@ -109,6 +121,88 @@ public final class SGEMMEngine: @unchecked Sendable {
         pc += kc
       }
       jc += nc
+    }
+  }
+
+  /// Largest n handled by the skinny path.
+  public static let skinnyN = 16
+
+  /// C = alpha·op(A)·op(B) + beta·C for n ≤ 16: op(B) is gathered once as n contiguous rows of
+  /// length k, then each C row is n dot products (A rows contiguous) or each block of C rows is
+  /// accumulated along k (A transposed, rows of Aᵀ contiguous). A is read exactly once.
+  private func skinny(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    typealias V = SIMD16<Float>
+    let bt = packedB  // n·k floats: bt[j·k + kk] = op(B)(kk, j)
+    for j in 0..<n {
+      for kk in 0..<k { bt[j * k + kk] = transB ? b[j * ldb + kk] : b[kk * ldb + j] }
+    }
+    let work = Double(m) * Double(n) * Double(k)
+    let pool = ThreadSplitter(threads: work < 262_144 ? 1 : splitter.threads)
+    let box = UnsafeSendable(value: (a, UnsafePointer(bt), c))
+    if !transA {
+      pool.forRanges(m, grain: 8) { rows in
+        let (a, bt, c) = box.value
+        for i in rows {
+          let arow = a + i * lda
+          var j = 0
+          while j < n {
+            let nj = min(4, n - j)
+            var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+            var kk = 0
+            let b0 = bt + j * k, b1 = bt + min(j + 1, n - 1) * k, b2 = bt + min(j + 2, n - 1) * k, b3 = bt + min(j + 3, n - 1) * k
+            while kk + 16 <= k {
+              let av = UnsafeRawPointer(arow + kk).loadUnaligned(as: V.self)
+              s0.addProduct(av, UnsafeRawPointer(b0 + kk).loadUnaligned(as: V.self))
+              s1.addProduct(av, UnsafeRawPointer(b1 + kk).loadUnaligned(as: V.self))
+              s2.addProduct(av, UnsafeRawPointer(b2 + kk).loadUnaligned(as: V.self))
+              s3.addProduct(av, UnsafeRawPointer(b3 + kk).loadUnaligned(as: V.self))
+              kk += 16
+            }
+            var r = SIMD4<Float>(s0.sum(), s1.sum(), s2.sum(), s3.sum())
+            while kk < k {
+              let av = arow[kk]
+              r[0] += av * b0[kk]; r[1] += av * b1[kk]; r[2] += av * b2[kk]; r[3] += av * b3[kk]
+              kk += 1
+            }
+            for t in 0..<nj {
+              let dst = c + i * ldc + j + t
+              dst.pointee = beta == 0 ? alpha * r[t] : beta * dst.pointee + alpha * r[t]
+            }
+            j += 4
+          }
+        }
+      }
+    } else {
+      // op(A)(i, kk) = a[kk·lda + i]: accumulate 64-row blocks of C along k.
+      let block = 64
+      pool.forRanges((m + block - 1) / block, grain: 1) { blocks in
+        let (a, bt, c) = box.value
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.skinnyN * block) { accBuf in
+          let acc = accBuf.baseAddress!
+          for blk in blocks {
+            let i0 = blk * block, rows = min(block, m - i0)
+            acc.update(repeating: 0, count: n * block)
+            for kk in 0..<k {
+              let arow = a + kk * lda + i0
+              for j in 0..<n {
+                let bv = bt[j * k + kk]
+                if bv == 0 { continue }
+                let accj = acc + j * block
+                for t in 0..<rows { accj[t] += bv * arow[t] }
+              }
+            }
+            for t in 0..<rows {
+              for j in 0..<n {
+                let dst = c + (i0 + t) * ldc + j
+                let v = alpha * acc[j * block + t]
+                dst.pointee = beta == 0 ? v : beta * dst.pointee + v
+              }
+            }
+          }
+        }
+      }
     }
   }
 

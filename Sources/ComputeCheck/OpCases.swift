@@ -40,6 +40,13 @@ public enum OpCases {
     add("gemm_ld_padded", GemmDesc(m: 9, n: 40, k: 300, lda: 310, ldb: 47, ldc: 45, beta: 1))
     add("gemm_batched_bcastA", GemmDesc(m: 12, n: 50, k: 20, batch: 3, strideA: 0))
     add("gemm_1023", GemmDesc(m: 1023, n: 1023, k: 1023), tol: 1e-9)
+    // The skinny path (n ≤ 16) and the single-row path (m = 1), every transpose combination.
+    add("gemm_skinny_n5_k70", GemmDesc(m: 300, n: 5, k: 70))
+    add("gemm_skinny_tB_beta", GemmDesc(transB: true, m: 300, n: 5, k: 70, alpha: 0.5, beta: 0.5))
+    add("gemm_skinny_tA_n16_k37", GemmDesc(transA: true, m: 130, n: 16, k: 37))
+    add("gemm_skinny_tAtB_n3", GemmDesc(transA: true, transB: true, m: 70, n: 3, k: 19, beta: -1))
+    add("gemm_row_m1", GemmDesc(m: 1, n: 300, k: 50))
+    add("gemm_row_m1_tA_tB_beta", GemmDesc(transA: true, transB: true, m: 1, n: 40, k: 33, lda: 3, ldb: 35, beta: 2))
     add("gemm_100x8192x1", GemmDesc(transA: true, m: 8192, n: 1, k: 100))
     if s == .bench {
       for n in [256, 512, 1024, 2048] { add("gemm_\(n)", GemmDesc(m: n, n: n, k: n), tol: 1e-9) }

@@ -40,33 +40,72 @@ public enum Metrics {
 
   /// SSIM of two single-channel [0, 255] images (mean over valid 11×11 windows).
   public static func ssim(_ x: [Double], _ y: [Double], _ w: Int, _ h: Int) -> Double {
+    guard w > 10, h > 10 else { return .nan }
+    let (map, _, _) = ssimMap(x, y, w, h)
+    return map.reduce(0, +) / Double(map.count)
+  }
+
+  public static func quantized(_ im: Image) -> Image {
+    Image(width: im.width, height: im.height, channels: im.channels,
+          data: im.data.map { (min(1, max(0, $0.isNaN ? 0 : $0)) * 255).rounded() / 255 })
+  }
+}
+
+extension Metrics {
+  /// PSNR over the masked pixels only (all channels, [0, 1] scale, after 8-bit rounding).
+  public static func maskedPSNR(_ a: Image, _ b: Image, missing: [Bool]) -> Double {
+    let qa = quantized(a), qb = quantized(b), n = a.width * a.height
+    var se = 0.0, count = 0
+    for c in 0..<a.channels {
+      for i in 0..<n where missing[i] {
+        let d = Double(qa.data[c * n + i] - qb.data[c * n + i])
+        se += d * d
+        count += 1
+      }
+    }
+    return count == 0 || se == 0 ? .infinity : 10 * log10(Double(count) / se)
+  }
+
+  /// SSIM on Y averaged over the windows centred on masked pixels (11×11 Gaussian windows that fit
+  /// inside the image; masked pixels within 5 of the border use the nearest full window).
+  public static func maskedSSIM(_ a: Image, _ b: Image, missing: [Bool]) -> Double {
+    let x = luma(quantized(a)), y = luma(quantized(b))
+    let (map, mw, mh) = ssimMap(x, y, a.width, a.height)
+    let r = 5
+    var total = 0.0, count = 0
+    for yy in 0..<a.height {
+      for xx in 0..<a.width where missing[yy * a.width + xx] {
+        let my = min(mh - 1, max(0, yy - r)), mx = min(mw - 1, max(0, xx - r))
+        total += map[my * mw + mx]
+        count += 1
+      }
+    }
+    return count == 0 ? .nan : total / Double(count)
+  }
+
+  /// The SSIM map over valid 11×11 windows: (values, width, height), entry (x, y) for the window
+  /// centred at (x + 5, y + 5).
+  public static func ssimMap(_ x: [Double], _ y: [Double], _ w: Int, _ h: Int) -> ([Double], Int, Int) {
     let r = 5
     let g = (-r...r).map { exp(-Double($0 * $0) / (2 * 1.5 * 1.5)) }
     let gs = g.reduce(0, +)
     let k = g.map { $0 / gs }
-    func blur(_ v: [Double]) -> [Double] {  // separable, valid region only
-      let vw = w - 2 * r, vh = h - 2 * r
+    let vw = w - 2 * r, vh = h - 2 * r
+    func blur(_ v: [Double]) -> [Double] {
       var t = [Double](repeating: 0, count: vw * h)
       for yy in 0..<h { for xx in 0..<vw { var s = 0.0; for i in 0...(2 * r) { s += k[i] * v[yy * w + xx + i] }; t[yy * vw + xx] = s } }
       var o = [Double](repeating: 0, count: vw * vh)
       for yy in 0..<vh { for xx in 0..<vw { var s = 0.0; for i in 0...(2 * r) { s += k[i] * t[(yy + i) * vw + xx] }; o[yy * vw + xx] = s } }
       return o
     }
-    guard w > 2 * r, h > 2 * r else { return .nan }
-    let mx = blur(x), my = blur(y)
     func prod(_ a: [Double], _ b: [Double]) -> [Double] { zip(a, b).map { $0.0 * $0.1 } }
-    let xx = blur(prod(x, x)), yy = blur(prod(y, y)), xy = blur(prod(x, y))
-    let c1: Double = 6.5025, c2: Double = 58.5225  // (0.01·255)², (0.03·255)²
-    var total = 0.0
-    for i in mx.indices {
+    let mx = blur(x), my = blur(y), xx = blur(prod(x, x)), yy = blur(prod(y, y)), xy = blur(prod(x, y))
+    let c1: Double = 6.5025, c2: Double = 58.5225
+    var map = [Double](repeating: 0, count: vw * vh)
+    for i in map.indices {
       let sx = xx[i] - mx[i] * mx[i], sy = yy[i] - my[i] * my[i], sxy = xy[i] - mx[i] * my[i]
-      total += ((2 * mx[i] * my[i] + c1) * (2 * sxy + c2)) / ((mx[i] * mx[i] + my[i] * my[i] + c1) * (sx + sy + c2))
+      map[i] = ((2 * mx[i] * my[i] + c1) * (2 * sxy + c2)) / ((mx[i] * mx[i] + my[i] * my[i] + c1) * (sx + sy + c2))
     }
-    return total / Double(mx.count)
-  }
-
-  public static func quantized(_ im: Image) -> Image {
-    Image(width: im.width, height: im.height, channels: im.channels,
-          data: im.data.map { (min(1, max(0, $0.isNaN ? 0 : $0)) * 255).rounded() / 255 })
+    return (map, vw, vh)
   }
 }

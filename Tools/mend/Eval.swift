@@ -7,7 +7,7 @@ import SuperResolution
 
 struct EvalCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "eval", abstract: "Quality evaluations on folders of images.", subcommands: [EvalSuperRes.self])
+    commandName: "eval", abstract: "Quality evaluations on folders of images.", subcommands: [EvalSuperRes.self, EvalInpaint.self, EvalComplete.self])
 }
 
 struct EvalSuperRes: ParsableCommand {

@@ -1,0 +1,141 @@
+import ArgumentParser
+import Compute
+import Foundation
+import Imaging
+import Inpainting
+import Models
+import Pipeline
+import SuperResolution
+
+/// Loads the PNGs of a folder (sorted), as RGB.
+func loadFolder(_ dir: String) throws -> [(String, Image)] {
+  let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.lowercased().hasSuffix(".png") }.sorted()
+  guard !files.isEmpty else { throw ValidationError("\(dir): no PNG images") }
+  return try files.map { ($0, try PNG.read(fileURL(dir).appendingPathComponent($0)).rgb) }
+}
+
+/// Writes image, mask and results for Tools/opencv_baseline.py (which scores OpenCV on the same
+/// images and masks with the same metrics).
+func saveCase(_ dir: String?, _ name: String, image: Image, mask: Mask, results: [(String, Image)]) throws {
+  guard let dir else { return }
+  let u = fileURL(dir)
+  try FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
+  let stem = (name as NSString).deletingPathExtension
+  try PNG.write(image, to: u.appendingPathComponent("\(stem).image.png"))
+  try PNG.write(mask.image, to: u.appendingPathComponent("\(stem).mask.png"))
+  for (method, im) in results { try PNG.write(im, to: u.appendingPathComponent("\(stem).\(method).png")) }
+}
+
+func scoreRow(_ name: String, _ size: String, _ scores: [(Double, Double)]) -> String {
+  pad(name, 24) + pad(size, 10) + scores.map { lpad(String(format: "%.2f / %.4f", $0.0, $0.1), 18) }.joined()
+}
+
+struct EvalInpaint: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "inpaint",
+    abstract: "Masked-region PSNR/SSIM of 64×64 inpainting (all images in one batch) against a mean fill.",
+    discussion: "Images are area-resized to 64×64. With --out, images, masks and results are saved for Tools/opencv_baseline.py.")
+
+  @Argument(help: "Folder of face PNGs.") var dir: String
+  @OptionGroup var maskOptions: MaskOptions
+  @OptionGroup var opt: OptimisationOptions
+  @Option(help: "Save images, masks and results here.") var out: String?
+  @OptionGroup var weightOptions: WeightOptions
+  @OptionGroup var deviceOptions: DeviceOptions
+
+  func run() throws {
+    guarded {
+      let items = try loadFolder(dir).map { ($0.0, Resize.resize($0.1, width: 64, height: 64, filter: .area).clamped()) }
+      let masks = try items.map { try maskOptions.make(for: $0.1, alpha: nil) }
+      let (gen, disc) = try opt.loadModels(weightOptions)
+      let cfg = try opt.config(haveDiscriminator: disc != nil)
+      let device = deviceOptions.makeDevice()
+      let inp = try Inpainter(generator: gen, discriminator: disc, device: device, images: items.count, config: cfg)
+      let progress = Progress(label: "eval inpaint (\(items.count) images × \(cfg.starts) starts) on \(device.name): iteration")
+      let results = try inp.run(items.map(\.1), masks: masks) { it, _ in progress.update(it, cfg.iterations) }
+      print("# inpainting at 64×64 on \(device.name), λ \(cfg.lambda)\(disc == nil ? " (no discriminator)" : ""), "
+            + "\(cfg.iterations) iterations, \(cfg.starts) starts; masked PSNR dB / masked SSIM")
+      print(pad("image", 24) + pad("size", 10) + ["mean fill", "ours (poisson)", "ours (alpha)"].map { lpad($0, 18) }.joined())
+      var sums = [Double](repeating: 0, count: 6)
+      for (k, (name, im)) in items.enumerated() {
+        let m = masks[k]
+        let pois = Blend.blend(source: results[k].generated, into: im, mask: m, mode: .poisson).0
+        let alpha = Blend.blend(source: results[k].generated, into: im, mask: m, mode: .alpha).0
+        let fill = meanFill(im, m)
+        let s = [fill, pois, alpha].map { (Metrics.maskedPSNR($0, im, missing: m.missing), Metrics.maskedSSIM($0, im, missing: m.missing)) }
+        for (i, v) in s.enumerated() { sums[2 * i] += v.0; sums[2 * i + 1] += v.1 }
+        print(scoreRow(name, "64×64", s))
+        try saveCase(out, name, image: im, mask: m, results: [("mend", pois), ("meanfill", fill)])
+      }
+      let n = Double(items.count)
+      print(scoreRow("mean", "", (0..<3).map { (sums[2 * $0] / n, sums[2 * $0 + 1] / n) }))
+    }
+  }
+}
+
+/// Known pixels kept, each hole pixel set to the mean of the known pixels (per channel).
+func meanFill(_ im: Image, _ m: Mask) -> Image {
+  var o = im
+  let n = im.width * im.height
+  for c in 0..<im.channels {
+    var s: Float = 0, k = 0
+    for i in 0..<n where !m.missing[i] { s += im.data[c * n + i]; k += 1 }
+    for i in 0..<n where m.missing[i] { o.data[c * n + i] = s / Float(max(1, k)) }
+  }
+  return o
+}
+
+struct EvalComplete: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "complete",
+    abstract: "Masked PSNR/SSIM at full resolution of the pipeline vs the same pipeline with bicubic instead of SR.",
+    discussion: "With --out, images, masks and results are saved for Tools/opencv_baseline.py (OpenCV Telea/NS at full resolution).")
+
+  @Argument(help: "Folder of PNGs up to 256×256 (larger ones use a 256×256 window around the hole).") var dir: String
+  @OptionGroup var maskOptions: MaskOptions
+  @OptionGroup var opt: OptimisationOptions
+  @Option(help: "srresnet or srgan.") var srModel: SRModel = .srresnet
+  @Option(help: "Save images, masks and results here.") var out: String?
+  @OptionGroup var weightOptions: WeightOptions
+  @OptionGroup var deviceOptions: DeviceOptions
+
+  func run() throws {
+    guarded {
+      let items = try loadFolder(dir)
+      let (gen, disc) = try opt.loadModels(weightOptions)
+      let cfg = try opt.config(haveDiscriminator: disc != nil)
+      let device = deviceOptions.makeDevice()
+      let sr = try SRResNet(weights: try WeightStore.load(srModel.file, override: weightOptions.weights))
+      let completer = Completer(inpainter: try Inpainter(generator: gen, discriminator: disc, device: device, images: 1, config: cfg),
+                                upscaler: Upscaler(model: sr, device: device))
+      print("# completion at full resolution on \(device.name), \(cfg.iterations) iterations, \(cfg.starts) starts, "
+            + "\(srModel.rawValue); masked PSNR dB / masked SSIM")
+      print(pad("image", 24) + pad("size", 10) + ["64 + bicubic", "64 + \(srModel.rawValue)"].map { lpad($0, 18) }.joined())
+      var sums = [Double](repeating: 0, count: 4)
+      for (name, im) in items {
+        let m = try maskOptions.make(for: im, alpha: nil)
+        let st = try completer.complete(im, mask: m)
+        // The same 64×64 inpainting, upscaled by bicubic instead of SR, merged the same way.
+        let w = st.window
+        let crop = im.crop(x: w.x, y: w.y, width: w.width, height: w.height)
+        var cm = Mask(width: w.width, height: w.height)
+        for y in 0..<w.height { for x in 0..<w.width { cm[x, y] = m[w.x + x, w.y + y] } }
+        let up = Resize.resize(st.inpainted64, width: w.width, height: w.height, filter: .bicubic).clamped()
+        let mergedCrop = Blend.blend(source: up, into: crop, mask: cm, mode: .poisson).0
+        var bic = im
+        let n = im.width * im.height
+        for c in 0..<3 { for y in 0..<w.height { for x in 0..<w.width {
+          let i = (w.y + y) * im.width + w.x + x
+          if m.missing[i] { bic.data[c * n + i] = mergedCrop[c, y, x] }
+        } } }
+        let s = [bic, st.merged].map { (Metrics.maskedPSNR($0, im, missing: m.missing), Metrics.maskedSSIM($0, im, missing: m.missing)) }
+        for (i, v) in s.enumerated() { sums[2 * i] += v.0; sums[2 * i + 1] += v.1 }
+        print(scoreRow(name, "\(im.width)×\(im.height)", s))
+        fflush(nil)
+        try saveCase(out, name, image: im, mask: m, results: [("mend", st.merged), ("mend64bicubic", bic)])
+      }
+      let n = Double(items.count)
+      print(scoreRow("mean", "", (0..<2).map { (sums[2 * $0] / n, sums[2 * $0 + 1] / n) }))
+    }
+  }
+}
