@@ -142,33 +142,48 @@ public final class SGEMMEngine: @unchecked Sendable {
     let pool = ThreadSplitter(threads: work < 262_144 ? 1 : splitter.threads)
     let box = UnsafeSendable(value: (a, UnsafePointer(bt), c))
     if !transA {
-      pool.forRanges(m, grain: 8) { rows in
+      // 4 rows of A × 4 rows of Bᵀ per register tile: 16 SIMD16 accumulators, 8 loads per 16 FMAs.
+      pool.forRanges((m + 3) / 4, grain: 2) { quads in
         let (a, bt, c) = box.value
-        for i in rows {
-          let arow = a + i * lda
+        for q in quads {
+          let i0 = q * 4, ni = min(4, m - i0)
+          let ar0 = a + i0 * lda, ar1 = a + min(i0 + 1, m - 1) * lda
+          let ar2 = a + min(i0 + 2, m - 1) * lda, ar3 = a + min(i0 + 3, m - 1) * lda
           var j = 0
           while j < n {
             let nj = min(4, n - j)
-            var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+            let br0 = bt + j * k, br1 = bt + min(j + 1, n - 1) * k
+            let br2 = bt + min(j + 2, n - 1) * k, br3 = bt + min(j + 3, n - 1) * k
+            var acc = (V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V())
             var kk = 0
-            let b0 = bt + j * k, b1 = bt + min(j + 1, n - 1) * k, b2 = bt + min(j + 2, n - 1) * k, b3 = bt + min(j + 3, n - 1) * k
             while kk + 16 <= k {
-              let av = UnsafeRawPointer(arow + kk).loadUnaligned(as: V.self)
-              s0.addProduct(av, UnsafeRawPointer(b0 + kk).loadUnaligned(as: V.self))
-              s1.addProduct(av, UnsafeRawPointer(b1 + kk).loadUnaligned(as: V.self))
-              s2.addProduct(av, UnsafeRawPointer(b2 + kk).loadUnaligned(as: V.self))
-              s3.addProduct(av, UnsafeRawPointer(b3 + kk).loadUnaligned(as: V.self))
+              let a0 = UnsafeRawPointer(ar0 + kk).loadUnaligned(as: V.self)
+              let a1 = UnsafeRawPointer(ar1 + kk).loadUnaligned(as: V.self)
+              let a2 = UnsafeRawPointer(ar2 + kk).loadUnaligned(as: V.self)
+              let a3 = UnsafeRawPointer(ar3 + kk).loadUnaligned(as: V.self)
+              var bv = UnsafeRawPointer(br0 + kk).loadUnaligned(as: V.self)
+              acc.0.addProduct(a0, bv); acc.1.addProduct(a1, bv); acc.2.addProduct(a2, bv); acc.3.addProduct(a3, bv)
+              bv = UnsafeRawPointer(br1 + kk).loadUnaligned(as: V.self)
+              acc.4.addProduct(a0, bv); acc.5.addProduct(a1, bv); acc.6.addProduct(a2, bv); acc.7.addProduct(a3, bv)
+              bv = UnsafeRawPointer(br2 + kk).loadUnaligned(as: V.self)
+              acc.8.addProduct(a0, bv); acc.9.addProduct(a1, bv); acc.10.addProduct(a2, bv); acc.11.addProduct(a3, bv)
+              bv = UnsafeRawPointer(br3 + kk).loadUnaligned(as: V.self)
+              acc.12.addProduct(a0, bv); acc.13.addProduct(a1, bv); acc.14.addProduct(a2, bv); acc.15.addProduct(a3, bv)
               kk += 16
             }
-            var r = SIMD4<Float>(s0.sum(), s1.sum(), s2.sum(), s3.sum())
-            while kk < k {
-              let av = arow[kk]
-              r[0] += av * b0[kk]; r[1] += av * b1[kk]; r[2] += av * b2[kk]; r[3] += av * b3[kk]
-              kk += 1
-            }
-            for t in 0..<nj {
-              let dst = c + i * ldc + j + t
-              dst.pointee = beta == 0 ? alpha * r[t] : beta * dst.pointee + alpha * r[t]
+            let kTail = kk
+            withUnsafeBytes(of: &acc) { raw in
+              let sums = raw.bindMemory(to: V.self)
+              for tj in 0..<nj {
+                let brow = tj == 0 ? br0 : (tj == 1 ? br1 : (tj == 2 ? br2 : br3))
+                for ti in 0..<ni {
+                  let arow = ti == 0 ? ar0 : (ti == 1 ? ar1 : (ti == 2 ? ar2 : ar3))
+                  var r = sums[tj * 4 + ti].sum()
+                  for t in kTail..<k { r += arow[t] * brow[t] }
+                  let dst = c + (i0 + ti) * ldc + j + tj
+                  dst.pointee = beta == 0 ? alpha * r : beta * dst.pointee + alpha * r
+                }
+              }
             }
             j += 4
           }
