@@ -75,3 +75,20 @@ final class GraphTests: XCTestCase {
     XCTAssertLessThan(maxAbsDiff(outs[0], outs[1]), 1e-5)
   }
 }
+
+final class SRGANDiscriminatorTests: XCTestCase {
+  func testForwardShapesAndRange() throws {
+    let d = try SRGANDiscriminator(weights: RandomWeights.srganDiscriminator(size: 32), size: 32)
+    let (g, x, y) = try d.graph(batch: 2)
+    XCTAssertEqual(g.shape(y), [2, 1, 1, 1])
+    let p = try g.compile(on: CPUDevice(threads: 2))
+    var rng = SplitMix64(seed: 1)
+    try p.set(x, (0..<(2 * 3 * 32 * 32)).map { _ in rng.nextFloat() })
+    try p.run()
+    let out = try p.read(y)
+    XCTAssert(out.allSatisfy { $0 > 0 && $0 < 1 }, "\(out)")
+    XCTAssertThrowsError(try SRGANDiscriminator(weights: RandomWeights.srganDiscriminator(size: 32), size: 96)) {
+      XCTAssert("\($0)".contains("dense1.weight"))
+    }
+  }
+}
