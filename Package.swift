@@ -61,6 +61,7 @@ let package = Package(
     .target(name: "Models", dependencies: ["Compute", "Graph", "NN"], swiftSettings: fastMath),
     .target(name: "Imaging", dependencies: ["CPNG"], swiftSettings: fastMath),
     .target(name: "Inpainting", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
+    .target(name: "Training", dependencies: ["Compute", "Graph", "NN", "Models", "Imaging"], swiftSettings: fastMath),
     .target(name: "Pipeline", dependencies: ["Compute", "Models", "Imaging", "Inpainting", "SuperResolution"],
             swiftSettings: fastMath),
     .target(name: "SuperResolution", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
@@ -69,7 +70,7 @@ let package = Package(
     .executableTarget(
       name: "mend",
       dependencies: [
-        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "SuperResolution", "Inpainting", "Pipeline",
+        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "SuperResolution", "Inpainting", "Pipeline", "Training",
         .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -91,6 +92,11 @@ let package = Package(
       name: "InpaintingTests",
       dependencies: ["Compute", "ComputeCPU", "ComputeCheck", "Graph", "Models", "Imaging", "Inpainting",
                      "SuperResolution", "Pipeline",
+                     .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"]))],
+      swiftSettings: fastMath),
+    .testTarget(
+      name: "TrainingTests",
+      dependencies: ["Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Training",
                      .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"]))],
       swiftSettings: fastMath),
     .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")],

@@ -2,7 +2,7 @@ import Foundation
 
 /// A small, fast, seedable generator (Steele et al.), so every run draws the same numbers.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
-  var state: UInt64
+  public var state: UInt64
   public init(seed: UInt64) { state = seed }
   public mutating func next() -> UInt64 {
     state &+= 0x9E37_79B9_7F4A_7C15

@@ -80,6 +80,14 @@ extension Graph {
       // frozen networks (training uses batchNormTraining).
       let dpre = try preActivation(act, y[0], dy)
       try acc(x[0], try op(.batchNormInferenceBackward(l, eps: eps), [dpre, x[1], x[4]], [sh(x[0])])[0])
+    case .batchNormTraining(let l, _, _):
+      let needG = needs.contains(x[1].id), needB = needs.contains(x[2].id)
+      if needs.contains(x[0].id) || needG || needB {
+        let g = try op(.batchNormBackward(l), [dy, x[0], x[1], y[1], y[2]], [sh(x[0]), sh(x[1]), sh(x[2])])
+        try acc(x[0], g[0])
+        try acc(x[1], g[1])
+        try acc(x[2], g[2])
+      }
     case .biasActivation(let l, let act):
       let dpre = try preActivation(act, y[0], dy)
       try acc(x[0], dpre)

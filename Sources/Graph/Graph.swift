@@ -16,6 +16,9 @@ public final class Graph {
     case input
     case parameter([Float])
     case intermediate
+    /// Memory owned outside the plan (trainable parameters, optimizer state shared by several
+    /// plans); ops may update it in place.
+    case external(TensorRef)
   }
 
   public struct ValueInfo: Sendable {
@@ -35,7 +38,18 @@ public final class Graph {
   public private(set) var nodes: [Node] = []
   public private(set) var outputs: [Value] = []
 
+  /// When set, `parameter(_:shape:name:)` asks it first: a returned value (typically `external`)
+  /// replaces the constant. Training binds every layer's weights to a parameter store this way,
+  /// without the layers knowing.
+  public var parameterBinder: ((_ name: String, _ shape: [Int], _ data: [Float]) throws -> Value?)?
+  public private(set) var binderErrors: [Error] = []
+
   public init() {}
+
+  /// A value bound to existing device memory.
+  public func external(_ t: TensorRef, name: String) -> Value {
+    add(ValueInfo(shape: t.shape, kind: .external(t), name: name))
+  }
 
   public func shape(_ v: Value) -> [Int] { values[v.id].shape }
 
@@ -47,7 +61,19 @@ public final class Graph {
   /// A constant uploaded once at compile time.
   public func parameter(_ data: [Float], shape: [Int], name: String = "param") -> Value {
     precondition(data.count == shape.reduce(1, *), "\(name): \(data.count) values for shape \(shape)")
+    if let binder = parameterBinder {
+      do { if let v = try binder(name, shape, data) { return v } } catch { binderErrors.append(error) }
+    }
     return add(ValueInfo(shape: shape, kind: .parameter(data), name: name))
+  }
+
+  /// Adds `op` writing into existing values (in-place updates of external memory, such as batch
+  /// norm's running statistics).
+  public func apply(_ op: Op, _ inputs: [Value], into outs: [Value]) throws {
+    for (v, n) in zip(outs, op.outputCounts) where values[v.id].count < n {
+      throw ComputeError.invalidArgument("\(op.kind): output \(values[v.id].name) too small")
+    }
+    nodes.append(Node(op: op, inputs: inputs, outputs: outs))
   }
 
   /// Adds `op` reading `inputs` and producing fresh values of `outputShapes`.

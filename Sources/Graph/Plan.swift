@@ -22,7 +22,12 @@ public final class Plan {
     let arena = try device.makeBuffer(byteCount: max(4, m.arenaBytes))
     buffers = [params, pinned, arena]
     var ts: [TensorRef] = []
+    if let e = graph.binderErrors.first { throw e }
     for (id, info) in graph.values.enumerated() {
+      if case .external(let t) = info.kind {
+        ts.append(t)
+        continue
+      }
       let p = m.placements[id]
       let buf = p.region == .parameters ? params : (p.region == .pinned ? pinned : arena)
       ts.append(TensorRef(buffer: buf, offset: p.offset, shape: info.shape))

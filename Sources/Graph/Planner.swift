@@ -2,7 +2,7 @@ import Compute
 
 /// Where each value lives: which region and at what byte offset.
 public struct Placement: Sendable {
-  public enum Region: Sendable { case parameters, pinned, arena }
+  public enum Region: Sendable { case parameters, pinned, arena, external }
   public let region: Region
   public let offset: Int
 }
@@ -46,6 +46,8 @@ public enum Planner {
       case .input:
         placements[id] = Placement(region: .pinned, offset: pinnedOffset)
         pinnedOffset += bytes
+      case .external:
+        placements[id] = Placement(region: .external, offset: 0)
       case .intermediate:
         if pinned.contains(id) || last[id] < 0 {
           placements[id] = Placement(region: .pinned, offset: pinnedOffset)

@@ -23,3 +23,25 @@ public enum RandomWeights {
     return WeightSet(tensors: t, metadata: ["format": "mend-dcgan-D", "init": "random"], source: "random DCGAN D")
   }
 }
+
+extension RandomWeights {
+  /// The pytorch/examples DCGAN generator with the DCGAN init.
+  public static func dcganGenerator(nz: Int = 100, ngf: Int = 64, nc: Int = 3, seed: UInt64 = 2) -> WeightSet {
+    var rng = SplitMix64(seed: seed)
+    func normal(_ n: Int, _ mean: Float, _ std: Float) -> [Float] { (0..<n).map { _ in mean + std * rng.nextGaussian() } }
+    var t: [String: HostTensor] = [:]
+    let chans = [nz, ngf * 8, ngf * 4, ngf * 2, ngf, nc]
+    for i in 0..<5 {
+      let shape = [chans[i], chans[i + 1], 4, 4]
+      t["main.\(i * 3).weight"] = HostTensor(shape: shape, data: normal(shape.reduce(1, *), 0, 0.02))
+      if i < 4 {
+        let c = chans[i + 1], p = "main.\(i * 3 + 1)"
+        t["\(p).weight"] = HostTensor(shape: [c], data: normal(c, 1, 0.02))
+        t["\(p).bias"] = HostTensor(shape: [c], data: [Float](repeating: 0, count: c))
+        t["\(p).running_mean"] = HostTensor(shape: [c], data: [Float](repeating: 0, count: c))
+        t["\(p).running_var"] = HostTensor(shape: [c], data: [Float](repeating: 1, count: c))
+      }
+    }
+    return WeightSet(tensors: t, metadata: ["format": "mend-dcgan-G", "init": "random"], source: "random DCGAN G")
+  }
+}

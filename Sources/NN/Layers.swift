@@ -117,12 +117,16 @@ public struct TransposedConv2D: Layer {
   }
 }
 
-/// Inference batch norm with running statistics, per-layer eps, fused activation.
+/// Batch norm with per-layer eps and fused activation: inference uses the running statistics;
+/// `training` uses batch statistics and updates the running statistics in place (momentum as in
+/// PyTorch, unbiased variance).
 public struct BatchNorm: Layer {
   public let gamma: [Float], beta: [Float], mean: [Float], variance: [Float]
   public let eps: Float
   public var activation: Activation
   public var name: String
+  public var training = false
+  public var momentum: Float = 0.1
   public var channels: Int { gamma.count }
 
   public init(gamma: [Float], beta: [Float], mean: [Float], variance: [Float], eps: Float,
@@ -139,7 +143,14 @@ public struct BatchNorm: Layer {
     let ps = [gamma, beta, mean, variance].enumerated().map { i, v in
       g.parameter(v, shape: [c], name: "\(name).\(["weight", "bias", "running_mean", "running_var"][i])")
     }
-    return try g.apply(.batchNorm(l, eps: eps, activation: activation), [x] + ps, outputShapes: [g.shape(x)], name: name)[0]
+    guard training else {
+      return try g.apply(.batchNorm(l, eps: eps, activation: activation), [x] + ps, outputShapes: [g.shape(x)], name: name)[0]
+    }
+    let outs = try g.apply(.batchNormTraining(l, eps: eps, momentum: momentum), [x] + ps,
+                           outputShapes: [g.shape(x), [c], [c], [c], [c]], name: name)
+    try g.apply(.scale(count: c, alpha: 1, beta: 0), [outs[3]], into: [ps[2]])
+    try g.apply(.scale(count: c, alpha: 1, beta: 0), [outs[4]], into: [ps[3]])
+    return activation == .identity ? outs[0] : try Activate(activation)(outs[0], in: g)
   }
 }
 
@@ -191,6 +202,16 @@ public struct Sequential: Layer {
     return v
   }
 
+  /// The same layers with every batch norm in training mode (batch statistics).
+  public func training() -> Sequential {
+    Sequential(layers.map { l -> any Layer in
+      if var bn = l as? BatchNorm { bn.training = true; return bn }
+      if let s = l as? Sequential { return s.training() }
+      if let r = l as? Residual { return Residual(r.body.training()) }
+      return l
+    })
+  }
+
   /// The same computation with inference batch norms folded into the preceding convolution and
   /// element-wise activations fused into the preceding convolution's epilogue (recursively).
   public func fusedForInference() -> Sequential {
@@ -199,7 +220,7 @@ public struct Sequential: Layer {
       var l: any Layer = layer
       if let s = l as? Sequential { l = s.fusedForInference() }
       if let r = l as? Residual { l = Residual(r.body.fusedForInference()) }
-      if let bn = l as? BatchNorm, let prev = out.last {
+      if let bn = l as? BatchNorm, !bn.training, let prev = out.last {
         if let c = prev as? Conv2D, c.activation == .identity {
           out[out.count - 1] = c.folding(bn); continue
         }

@@ -1,0 +1,99 @@
+import Compute
+import Foundation
+import Graph
+import Models
+
+/// Trainable parameters on a device, with their Adam state, shared by every plan that binds them.
+/// Names are the weight-file names ("main.0.weight"); running statistics are stored too (updated
+/// in place by training-mode batch norm) but never optimised.
+public final class ParameterStore {
+  public struct Entry {
+    public let shape: [Int]
+    public let value: TensorRef
+    public let m: TensorRef
+    public let v: TensorRef
+    public var trainable: Bool
+  }
+
+  public let device: Device
+  public private(set) var entries: [String: Entry] = [:]
+  public let names: [String]
+  public let metadata: [String: String]
+
+  public init(_ weights: WeightSet, device: Device) throws {
+    self.device = device
+    metadata = weights.metadata
+    names = weights.tensors.keys.sorted()
+    for n in names {
+      let t = weights.tensors[n]!
+      let trainable = !(n.hasSuffix("running_mean") || n.hasSuffix("running_var"))
+      entries[n] = Entry(shape: t.shape, value: try device.tensor(t.data, shape: t.shape),
+                         m: try device.zeros(t.shape), v: try device.zeros(t.shape), trainable: trainable)
+      if trainable {
+        try device.write([Float](repeating: 0, count: t.data.count), to: entries[n]!.m)
+        try device.write([Float](repeating: 0, count: t.data.count), to: entries[n]!.v)
+      }
+    }
+  }
+
+  /// Installs a binder on `g` that maps every parameter a layer asks for to this store's tensor.
+  /// Returns the values it created, by name (the trainable ones are what to differentiate).
+  @discardableResult
+  public func bind(_ g: Graph) -> () -> [String: Value] {
+    var bound: [String: Value] = [:]
+    let entries = self.entries
+    g.parameterBinder = { name, shape, _ in
+      if let v = bound[name] { return v }
+      guard let e = entries[name] else { throw WeightsError("parameter store has no \(name)") }
+      guard e.shape == shape else { throw WeightsError("\(name): store shape \(e.shape), layer wants \(shape)") }
+      let v = g.external(e.value, name: name)
+      bound[name] = v
+      return v
+    }
+    return { bound }
+  }
+
+  /// One Adam step (PyTorch semantics) on every trainable parameter that has a gradient.
+  public func adamStep(step t: Int, lr: Float, beta1: Float, beta2: Float, eps: Float = 1e-8,
+                       gradients: [String: TensorRef], hyper: TensorRef) throws {
+    let b1t = 1 - pow(beta1, Float(t)), b2t = 1 - pow(beta2, Float(t))
+    try device.write([lr * b2t.squareRoot() / b1t, eps * b2t.squareRoot()], to: hyper)
+    for n in names {
+      guard let e = entries[n], e.trainable, let g = gradients[n] else { continue }
+      let count = e.shape.reduce(1, *)
+      try device.run(.adam(count: count, beta1: beta1, beta2: beta2, limit: .infinity),
+                     inputs: [e.value, g, e.m, e.v, hyper], outputs: [e.value, e.m, e.v])
+    }
+  }
+
+  /// Current values (and, with `optimizer`, the Adam moments as "NAME.adam_m" / "NAME.adam_v").
+  public func snapshot(optimizer: Bool = false) throws -> [String: HostTensor] {
+    var out: [String: HostTensor] = [:]
+    for n in names {
+      let e = entries[n]!
+      out[n] = HostTensor(shape: e.shape, data: try device.values(e.value))
+      if optimizer && e.trainable {
+        out[n + ".adam_m"] = HostTensor(shape: e.shape, data: try device.values(e.m))
+        out[n + ".adam_v"] = HostTensor(shape: e.shape, data: try device.values(e.v))
+      }
+    }
+    return out
+  }
+
+  /// Restores values and optimizer moments from a snapshot (names must match).
+  public func restore(_ t: [String: HostTensor]) throws {
+    for n in names {
+      let e = entries[n]!
+      guard let v = t[n], v.shape == e.shape else { throw WeightsError("checkpoint lacks \(n) \(e.shape)") }
+      try device.write(v.data, to: e.value)
+      if e.trainable {
+        if let m = t[n + ".adam_m"] { try device.write(m.data, to: e.m) }
+        if let s = t[n + ".adam_v"] { try device.write(s.data, to: e.v) }
+      }
+    }
+  }
+
+  public var weightSet: WeightSet {
+    get throws { WeightSet(tensors: try snapshot(), metadata: metadata, source: "parameter store") }
+  }
+}
