@@ -8,7 +8,7 @@ struct Mend: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mend",
     abstract: "Repair images with generative networks on OpenCL GPUs or the Swift CPU path.",
-    subcommands: [Complete.self, Inpaint.self, Generate.self, SuperRes.self, EvalCommand.self, Devices.self, BenchCommand.self])
+    subcommands: [Complete.self, Inpaint.self, Generate.self, SuperRes.self, TrainCommand.self, EvalCommand.self, Devices.self, BenchCommand.self])
 
   /// Prints one line to stderr and exits non-zero: the way every user-facing error leaves mend.
   static func fail(_ message: String) -> Never {
