@@ -99,6 +99,8 @@ let package = Package(
       dependencies: ["Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Training",
                      .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"]))],
       swiftSettings: fastMath),
+    // Runs the built `mend` binary (Tools/test.sh builds it first).
+    .testTarget(name: "CLITests"),
     .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")],
                 swiftSettings: fastMath),
     .testTarget(

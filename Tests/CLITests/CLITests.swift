@@ -1,0 +1,71 @@
+import Foundation
+import XCTest
+
+/// End-to-end checks of the `mend` binary built next to the tests: bad input gives one line on
+/// stderr, a non-zero status, and no output file.
+final class CLITests: XCTestCase {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+  var binary: URL {
+    get throws {
+      for config in ["release", "debug"] {
+        let u = Self.root.appendingPathComponent(".build/\(config)/mend")
+        if FileManager.default.isExecutableFile(atPath: u.path) { return u }
+      }
+      throw XCTSkip("mend binary not built")
+    }
+  }
+
+  func run(_ args: [String]) throws -> (status: Int32, stderr: String) {
+    let p = Process()
+    p.executableURL = try binary
+    p.arguments = args
+    let err = Pipe()
+    p.standardError = err
+    p.standardOutput = Pipe()
+    try p.run()
+    let data = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+  }
+
+  func tmp(_ name: String) -> String { FileManager.default.temporaryDirectory.appendingPathComponent("mend-cli-\(getpid())-\(name)").path }
+
+  func assertFails(_ args: [String], mentions: String, output: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
+    let (status, stderr) = try run(args)
+    XCTAssertNotEqual(status, 0, "\(args) should fail", file: file, line: line)
+    let lines = stderr.split(separator: "\n").filter { $0.hasPrefix("mend: error:") }
+    XCTAssertEqual(lines.count, 1, "one error line expected, got: \(stderr)", file: file, line: line)
+    XCTAssert(stderr.contains(mentions), "\(stderr) should mention \(mentions)", file: file, line: line)
+    XCTAssertFalse(stderr.contains("Fatal error"), "crashed: \(stderr)", file: file, line: line)
+    if let output { XCTAssertFalse(FileManager.default.fileExists(atPath: output), "partial output left: \(output)", file: file, line: line) }
+  }
+
+  func testBadInputsFailCleanly() throws {
+    let fixtures = Self.root.appendingPathComponent("Tests/ImagingTests/Fixtures")
+    let face = Self.root.appendingPathComponent("docs/example/astronaut-face.png").path
+    let out = tmp("out.png")
+    try assertFails(["superres", fixtures.appendingPathComponent("truncated.png").path, "-o", out], mentions: "truncated", output: out)
+    try assertFails(["superres", fixtures.appendingPathComponent("huge.png").path, "-o", out], mentions: "exceeds the limit", output: out)
+    try assertFails(["complete", face, "--mask", fixtures.appendingPathComponent("rgb8.png").path, "-o", out],
+                    mentions: "5×3 but the image is 150×150", output: out)
+    try assertFails(["complete", face, "-o", out], mentions: "no mask", output: out)
+    try assertFails(["inpaint", face, "--mask-type", "center", "-o", out], mentions: "64×64", output: out)
+    try assertFails(["generate", "--seed", "1", "-o", out, "--device", "tpu"], mentions: "unknown device", output: out)
+    try assertFails(["generate", "--seed", "1", "-o", out, "--weights", "/nonexistent"], mentions: "fetch-weights", output: out)
+    let broken = tmp("broken")
+    try FileManager.default.createDirectory(atPath: broken, withIntermediateDirectories: true)
+    try Data("not safetensors".utf8).write(to: URL(fileURLWithPath: broken).appendingPathComponent("dcgan-face-G.safetensors"))
+    try assertFails(["generate", "--seed", "1", "-o", out, "--weights", broken], mentions: "not a valid safetensors", output: out)
+    try assertFails(["generate", "--seed", "1", "-o", "/nonexistent-dir/x.png"], mentions: "cannot write")
+  }
+
+  func testGenerateWritesAPNG() throws {
+    let out = tmp("faces.png")
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let (status, stderr) = try run(["generate", "--seed", "3", "--count", "4", "-o", out])
+    XCTAssertEqual(status, 0, stderr)
+    let data = try Data(contentsOf: URL(fileURLWithPath: out))
+    XCTAssertEqual(Array(data.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+  }
+}
