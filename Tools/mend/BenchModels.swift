@@ -6,11 +6,12 @@ import Graph
 import Imaging
 import Inpainting
 import Models
+import Training
 
 struct BenchModels: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "models",
-    abstract: "Time whole models: G_fwd_b1/b64, D_fwd_b1/b64, SR_fwd_b1 (64→256), z_iter_b1/b64 (G+D forward, losses, backward to z, Adam).")
+    abstract: "Time whole models: G_fwd_b1/b64, D_fwd_b1/b64, SR_fwd_b1 (64→256), z_iter_b1/b64 (G+D forward, losses, backward to z, Adam), dcgan_train_step_b64.")
 
   @OptionGroup var deviceOptions: DeviceOptions
   @OptionGroup var weightOptions: WeightOptions
@@ -55,6 +56,20 @@ struct BenchModels: ParsableCommand {
         print(pad("case", 12) + lpad("median ms", 11) + lpad("min ms", 10) + lpad("GFLOP/s", 10) + "  memory")
       }
       var rng = SplitMix64(seed: 5)
+      // One DCGAN training step (D on real and fake, G through D, both Adam updates), batch 64.
+      if filter.map({ "dcgan_train_step_b64".contains($0) }) ?? true {
+        var cfg = DCGANTrainer.Config()
+        cfg.batch = 64
+        let tr = try DCGANTrainer(generator: RandomWeights.dcganGenerator(), discriminator: RandomWeights.dcganDiscriminator(),
+                                  device: device, config: cfg)
+        let real = (0..<(64 * 3 * 64 * 64)).map { _ in rng.nextFloat() * 2 - 1 }
+        let r = try Bench.time(warmup: 1, minRuns: 3, budget: budget) {
+          try tr.train(real: real)
+          try device.synchronize()
+        }
+        report("dcgan_train_step_b64", r, flops: tr.planD.graph.flops + tr.planG.graph.flops,
+               memory: "D step: " + tr.planD.memorySummary)
+      }
       // z iterations: one image, b starting latents (b in the GEMM batch), λ = 0.1 with the D.
       for b in [1, 64] where filter.map({ "z_iter_b\(b)".contains($0) }) ?? true {
         var cfg = InpaintConfig()
