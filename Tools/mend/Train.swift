@@ -8,7 +8,7 @@ import Training
 
 struct TrainCommand: ParsableCommand {
   static let configuration = CommandConfiguration(commandName: "train", abstract: "Train the GANs.",
-                                                  subcommands: [TrainDCGAN.self])
+                                                  subcommands: [TrainDCGAN.self, TrainSRGAN.self])
 }
 
 /// Set by SIGINT; the training loop saves a checkpoint and stops.

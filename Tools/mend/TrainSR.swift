@@ -1,0 +1,102 @@
+import ArgumentParser
+import Compute
+import Foundation
+import Imaging
+import Models
+import SuperResolution
+import Training
+
+struct TrainSRGAN: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "srgan",
+    abstract: "Train SRResNet with the MSE content loss (SRGAN stage 1) on a folder of photos.",
+    discussion: """
+      Random HR crops (--crop, default 96) and their bicubic 4× downscales; Adam. Writes OUT/checkpoint.safetensors \
+      every --checkpoint-every steps and at the end (with the optimizer state), OUT/log.csv, and OUT/srresnet.safetensors; \
+      with --val DIR reports PSNR (Y, border 4) on held-out images at each checkpoint. --init srresnet fine-tunes the \
+      fetched weights. Stage 2 (adversarial loss with the SRGAN discriminator) and the VGG content loss are not \
+      implemented yet.
+      """)
+
+  @Option(help: "Folder of training photos (PNG, larger than the crop).") var data: String
+  @Option(help: "Folder of held-out photos for PSNR.") var val: String?
+  @Option(help: "Output folder.") var out: String
+  @Option(help: "Start from: srresnet (the fetched weights), srgan, or none (random).") var initFrom: String = "srresnet"
+  @Option(help: "Stage: 1 (MSE). Stage 2 is not implemented.") var stage: Int = 1
+  @Option(help: "Steps (total, including resumed ones).") var steps: Int = 200
+  @Option(help: "Batch size.") var batch: Int = 16
+  @Option(help: "HR crop size (multiple of 4).") var crop: Int = 96
+  @Option(help: "Adam learning rate.") var lr: Float = 1e-5
+  @Option(help: "Checkpoint every N steps.") var checkpointEvery: Int = 50
+  @Option(help: "Seed.") var seed: UInt64 = 0
+  @Flag(help: "Resume from OUT/checkpoint.safetensors.") var resume = false
+  @OptionGroup var weightOptions: WeightOptions
+  @OptionGroup var deviceOptions: DeviceOptions
+
+  func run() throws {
+    guarded {
+      guard stage == 1 else { throw ValidationError("--stage 2 (adversarial SRGAN training) is not implemented yet") }
+      let images = try loadFolder(data).map(\.1).filter { $0.width >= crop && $0.height >= crop }
+      guard !images.isEmpty else { throw ValidationError("\(data): no PNG at least \(crop)×\(crop)") }
+      let valImages = try val.map { try loadFolder($0).map(\.1) } ?? []
+      let weights: WeightSet
+      switch initFrom {
+      case "srresnet": weights = try WeightStore.load(WeightStore.srresnet, override: weightOptions.weights)
+      case "srgan": weights = try WeightStore.load(WeightStore.srgan, override: weightOptions.weights)
+      case "none": weights = RandomWeights.srresnet(seed: seed)
+      default: throw ValidationError("--init-from must be srresnet, srgan or none")
+      }
+      let device = deviceOptions.makeDevice()
+      var cfg = SRTrainer.Config()
+      cfg.batch = batch; cfg.crop = crop; cfg.lr = lr
+      let trainer = try SRTrainer(weights: weights, device: device, config: cfg)
+      let outURL = fileURL(out)
+      try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
+      let ckpt = outURL.appendingPathComponent("checkpoint.safetensors")
+      var rng = SplitMix64(seed: seed)
+      if resume { rng.state = try trainer.loadCheckpoint(ckpt) }
+      let logURL = outURL.appendingPathComponent("log.csv")
+      if !resume || !FileManager.default.fileExists(atPath: logURL.path) {
+        try AtomicFile.write(Data("step,mse,val_psnr_y\n".utf8), to: logURL)
+      }
+      let log = try FileHandle(forWritingTo: logURL)
+      log.seekToEndOfFile()
+      signal(SIGINT) { _ in interrupted = true }
+      func validate() throws -> Double? {
+        guard !valImages.isEmpty else { return nil }
+        let model = try SRResNet(weights: try trainer.store.weightSet)
+        let up = Upscaler(model: model, device: device)
+        var total = 0.0
+        for hr0 in valImages {
+          let w = min(256, hr0.width) / 4 * 4, h = min(256, hr0.height) / 4 * 4
+          let hr = hr0.crop(x: (hr0.width - w) / 2, y: (hr0.height - h) / 2, width: w, height: h)
+          let lr = Resize.resize(hr, width: w / 4, height: h / 4, filter: .bicubic).clamped()
+          total += Metrics.psnrY(try up.upscale(lr).clamped(), hr)
+        }
+        return total / Double(valImages.count)
+      }
+      if trainer.step == 0, let p = try validate() {
+        log.write(Data("0,,\(String(format: "%.3f", p))\n".utf8))
+        FileHandle.standardError.write(Data(String(format: "train srgan: validation PSNR before training %.3f dB\n", p).utf8))
+      }
+      let progress = Progress(label: "train srgan (stage 1, MSE) on \(device.name): step")
+      let start = trainer.step
+      while trainer.step < steps && !interrupted {
+        let (l, h) = SRTrainer.batch(from: images, count: batch, crop: crop, rng: &rng)
+        let mse = try trainer.train(lr: l, hr: h)
+        var psnr = ""
+        if trainer.step % checkpointEvery == 0 || trainer.step == steps {
+          try trainer.saveCheckpoint(to: ckpt, rngState: rng.state)
+          if let p = try validate() { psnr = String(format: "%.3f", p) }
+        }
+        log.write(Data("\(trainer.step),\(mse),\(psnr)\n".utf8))
+        progress.update(trainer.step - start, steps - start, String(format: "mse %.5f%@", mse, psnr.isEmpty ? "" : " val PSNR \(psnr) dB"))
+      }
+      try trainer.saveCheckpoint(to: ckpt, rngState: rng.state)
+      try SafeTensors.write(try trainer.store.snapshot(), metadata: trainer.store.metadata.merging(
+        ["source": "mend train srgan stage 1", "steps": "\(trainer.step)"]) { $1 }, to: outURL.appendingPathComponent("srresnet.safetensors"))
+      FileHandle.standardError.write(Data("train srgan: \(interrupted ? "interrupted, saved" : "done") at step \(trainer.step) -> \(out)\n".utf8))
+      if interrupted { throw ExitCode(130) }
+    }
+  }
+}
