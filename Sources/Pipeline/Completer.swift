@@ -75,6 +75,29 @@ public final class Completer {
     return (x, y, ww, wh)
   }
 
+  /// Step 4: `upscaled` (any size) is resized to the window, blended into the window of `image`
+  /// inside the hole, and pasted back. Pixels outside the hole are returned bit-identical.
+  public static func merge(_ upscaled: Image, into image: Image, mask: Mask,
+                           window win: (x: Int, y: Int, width: Int, height: Int), mode: BlendMode) -> Image {
+    let crop = image.crop(x: win.x, y: win.y, width: win.width, height: win.height)
+    var cmask = Mask(width: win.width, height: win.height)
+    for y in 0..<win.height { for x in 0..<win.width { cmask[x, y] = mask[win.x + x, win.y + y] } }
+    let resized = (upscaled.width == win.width && upscaled.height == win.height)
+      ? upscaled : Resize.resize(upscaled, width: win.width, height: win.height, filter: .bicubic).clamped()
+    let (mergedCrop, _) = Blend.blend(source: resized, into: crop, mask: cmask, mode: mode == .none ? .alpha : mode)
+    var out = image
+    let n = image.width * image.height
+    for c in 0..<image.channels {
+      for y in 0..<win.height {
+        for x in 0..<win.width {
+          let i = (win.y + y) * image.width + win.x + x
+          if mask.missing[i] { out.data[c * n + i] = mergedCrop[c, y, x] }
+        }
+      }
+    }
+    return out
+  }
+
   public func complete(_ image: Image, mask: Mask, progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> Stages {
     guard image.channels == 3 else { throw CompletionError("expected an RGB image") }
     try mask.validate(for: image)
@@ -91,21 +114,8 @@ public final class Completer {
     let r = try inpainter.run([small], masks: [m64]) { it, _ in progress("inpaint", it, inpainter.config.iterations) }[0]
     let (inp64, _) = Blend.blend(source: r.generated, into: small, mask: m64, mode: blend64 == .none ? .alpha : blend64)
     let sr = try upscaler.upscale(inp64) { d, t in progress("superres", d, t) }.clamped()
-    let resized = (sr.width == win.width && sr.height == win.height)
-      ? sr : Resize.resize(sr, width: win.width, height: win.height, filter: .bicubic).clamped()
     progress("merge", 0, 1)
-    let (mergedCrop, _) = Blend.blend(source: resized, into: crop, mask: cmask, mode: merge == .none ? .alpha : merge)
-    // Paste the window back; outside the hole every pixel is the input's own value.
-    var out = image
-    let n = image.width * image.height
-    for c in 0..<3 {
-      for y in 0..<win.height {
-        for x in 0..<win.width {
-          let i = (win.y + y) * image.width + win.x + x
-          if mask.missing[i] { out.data[c * n + i] = mergedCrop[c, y, x] }
-        }
-      }
-    }
+    let out = Self.merge(sr, into: image, mask: mask, window: win, mode: merge)
     progress("merge", 1, 1)
     return Stages(window: win, input64: small, mask64: m64, generated64: r.generated, inpainted64: inp64,
                   superResolved: sr, merged: out, result: r)

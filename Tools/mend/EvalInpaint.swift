@@ -116,18 +116,7 @@ struct EvalComplete: ParsableCommand {
         let m = try maskOptions.make(for: im, alpha: nil)
         let st = try completer.complete(im, mask: m)
         // The same 64×64 inpainting, upscaled by bicubic instead of SR, merged the same way.
-        let w = st.window
-        let crop = im.crop(x: w.x, y: w.y, width: w.width, height: w.height)
-        var cm = Mask(width: w.width, height: w.height)
-        for y in 0..<w.height { for x in 0..<w.width { cm[x, y] = m[w.x + x, w.y + y] } }
-        let up = Resize.resize(st.inpainted64, width: w.width, height: w.height, filter: .bicubic).clamped()
-        let mergedCrop = Blend.blend(source: up, into: crop, mask: cm, mode: .poisson).0
-        var bic = im
-        let n = im.width * im.height
-        for c in 0..<3 { for y in 0..<w.height { for x in 0..<w.width {
-          let i = (w.y + y) * im.width + w.x + x
-          if m.missing[i] { bic.data[c * n + i] = mergedCrop[c, y, x] }
-        } } }
+        let bic = Completer.merge(st.inpainted64, into: im, mask: m, window: st.window, mode: completer.merge)
         let s = [bic, st.merged].map { (Metrics.maskedPSNR($0, im, missing: m.missing), Metrics.maskedSSIM($0, im, missing: m.missing)) }
         for (i, v) in s.enumerated() { sums[2 * i] += v.0; sums[2 * i + 1] += v.1 }
         print(scoreRow(name, "\(im.width)×\(im.height)", s))
