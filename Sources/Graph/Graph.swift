@@ -10,7 +10,7 @@ public struct Value: Hashable, Sendable {
 /// Build with `input`, `parameter` and `apply`; mark what you want to read with `output`; then
 /// `compile(on:)` places every value: parameters in one buffer uploaded once, inputs and outputs
 /// pinned, intermediates sharing an arena by lifetime. The resulting `Plan` runs with no
-/// allocations.
+/// device-memory allocations.
 public final class Graph {
   public enum Kind: Sendable {
     case input

@@ -1,8 +1,8 @@
 import Compute
 
 /// A graph compiled for one device: memory placed, parameters uploaded, every op's tensors
-/// resolved. `run()` replays the ops with no allocations (beyond the device's reused workspace,
-/// which settles after the first run).
+/// resolved. `run()` replays the ops without allocating device memory (beyond the device's reused
+/// workspace, which settles after the first run; small host-side argument arrays are still made).
 public final class Plan {
   public let device: Device
   public let graph: Graph

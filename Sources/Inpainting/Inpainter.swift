@@ -47,7 +47,7 @@ public struct InpaintResult: Sendable {
 /// Semantic inpainting (Yeh et al. 2016): find ẑ = argmin_z ‖W⊙(G(z) − y)‖₁ + λ·prior(D(G(z))) by
 /// backpropagating to z with Adam, for several images and several starting latents per image in
 /// one batch. The forward and backward graph is compiled once; the loop replays it with no
-/// allocations and copies back only the per-sample losses every `logEvery` iterations.
+/// device-memory allocations and copies back only the per-sample losses every `logEvery` iterations.
 public final class Inpainter {
   public let config: InpaintConfig
   public let device: Device

@@ -11,7 +11,7 @@ import NN
 ///
 /// Two compiled plans share the parameters through `ParameterStore`s: the D step (G forward,
 /// D on real and fake, BCE, backward to D's parameters) and the G step (G forward, D, BCE with
-/// target 1, backward to G's parameters). Neither allocates after the first step.
+/// target 1, backward to G's parameters). Neither allocates device memory after the first step.
 public final class DCGANTrainer {
   public struct Config: Sendable {
     public var batch = 64
