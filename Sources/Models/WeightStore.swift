@@ -7,6 +7,8 @@ public enum WeightStore {
   public static let faceDiscriminator = "dcgan-face-D.safetensors"
   public static let srresnet = "srresnet-x4.safetensors"
   public static let srgan = "srgan-x4.safetensors"
+  /// krasserm's trained SRGAN discriminator (96×96, Keras 'same' padding).
+  public static let srganDiscriminator = "srgan-x4-D.safetensors"
 
   public static func directory(override: String? = nil) -> URL {
     if let o = override { return URL(fileURLWithPath: o) }

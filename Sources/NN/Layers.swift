@@ -12,29 +12,38 @@ func shape4(_ g: Graph, _ x: Value, _ who: String) throws -> (Int, Int, Int, Int
   return (s[0], s[1], s[2], s[3])
 }
 
-/// 2-D convolution, weight [out, in, kH, kW], optional bias, fused activation.
+/// 2-D convolution, weight [out, in, kH, kW], optional bias, fused activation. Padding is
+/// symmetric (`padding` on every side, PyTorch) or, with `tensorflowSame`, TensorFlow's 'same'
+/// computed from the input size (output ⌈in/stride⌉, the odd pixel at the bottom/right).
 public struct Conv2D: Layer {
   public let inputChannels: Int, outputChannels: Int
   public let kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int)
+  public let tensorflowSame: Bool
   public var weight: [Float]
   public var bias: [Float]?
   public var activation: Activation
   public var name: String
 
   public init(inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
-              padding: (Int, Int) = (0, 0), weight: [Float], bias: [Float]? = nil,
+              padding: (Int, Int) = (0, 0), tensorflowSame: Bool = false, weight: [Float], bias: [Float]? = nil,
               activation: Activation = .identity, name: String = "conv") {
     precondition(weight.count == outputChannels * inputChannels * kernelSize.0 * kernelSize.1,
                  "\(name): weight count \(weight.count) does not match [\(outputChannels), \(inputChannels), \(kernelSize)]")
     precondition(bias == nil || bias!.count == outputChannels, "\(name): bias count")
     self.inputChannels = inputChannels; self.outputChannels = outputChannels
-    self.kernelSize = kernelSize; self.stride = stride; self.padding = padding
+    self.kernelSize = kernelSize; self.stride = stride; self.padding = padding; self.tensorflowSame = tensorflowSame
     self.weight = weight; self.bias = bias; self.activation = activation; self.name = name
   }
 
   public func geometry(batch: Int, height: Int, width: Int) -> ConvGeometry {
-    ConvGeometry(batch: batch, inChannels: inputChannels, inHeight: height, inWidth: width,
-                 outChannels: outputChannels, kernel: kernelSize, stride: stride, padding: padding)
+    if tensorflowSame {
+      let p = ConvGeometry.samePadding(input: (height, width), kernel: kernelSize, stride: stride)
+      return ConvGeometry(batch: batch, inChannels: inputChannels, inHeight: height, inWidth: width,
+                          outChannels: outputChannels, kernel: kernelSize, stride: stride, padding: p.begin,
+                          paddingEnd: p.end)
+    }
+    return ConvGeometry(batch: batch, inChannels: inputChannels, inHeight: height, inWidth: width,
+                        outChannels: outputChannels, kernel: kernelSize, stride: stride, padding: padding)
   }
 
   public func callAsFunction(_ x: Value, in g: Graph) throws -> Value {
@@ -60,7 +69,8 @@ public struct Conv2D: Layer {
       b[o] = (b[o] - bn.mean[o]) * s + bn.beta[o]
     }
     return Conv2D(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize, stride: stride,
-                  padding: padding, weight: w, bias: b, activation: bn.activation, name: name)
+                  padding: padding, tensorflowSame: tensorflowSame, weight: w, bias: b, activation: bn.activation,
+                  name: name)
   }
 }
 

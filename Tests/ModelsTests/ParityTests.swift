@@ -47,3 +47,41 @@ final class ParityTests: XCTestCase {
     }
   }
 }
+
+extension ParityTests {
+  /// krasserm's trained discriminator: Keras 'same' padding (stride-2 convolutions pad only the
+  /// bottom/right) and the NHWC flatten before Dense(1024), against float64 numpy on the .h5.
+  func testSRGANDiscriminatorMatchesReference() throws {
+    let weights = try pretrained(WeightStore.srganDiscriminator)
+    XCTAssertEqual(weights.metadata["padding"], "same")
+    let input = try Fixtures.npy("srgan_d_in"), want = try Fixtures.npy("srgan_d_logits")
+    let d = try SRGANDiscriminator(weights: weights, logits: true)
+    XCTAssertTrue(d.tensorflowSame)
+    for device in try allDevices() {
+      for fold in [true, false] {
+        let (g, x, y) = try d.graph(batch: input.shape[0], fold: fold)
+        let plan = try g.compile(on: device)
+        try plan.set(x, input.values)
+        try plan.run()
+        let got = try plan.read(y)
+        XCTAssertEqual(got.count, want.values.count)
+        // Logits of order 1–10 after ten layers with sums up to 18432 terms in float32: ~1e-4
+        // relative; 1e-3 absolute + 1e-4 relative is the bound. Symmetric padding gives errors
+        // of order 1 here (checked below), so the bound tells the two apart.
+        for (a, b) in zip(got, want.values) {
+          XCTAssertEqual(a, b, accuracy: 1e-3 + 1e-4 * abs(b), "\(device.name) fold \(fold)")
+        }
+      }
+    }
+    // The same weights with PyTorch's symmetric padding are a different function.
+    var meta = weights.metadata
+    meta["padding"] = "symmetric"
+    let symmetric = WeightSet(tensors: weights.tensors, metadata: meta, source: weights.source)
+    let ds = try SRGANDiscriminator(weights: symmetric, logits: true)
+    let (g, x, y) = try ds.graph(batch: input.shape[0])
+    let plan = try g.compile(on: CPUDevice())
+    try plan.set(x, input.values)
+    try plan.run()
+    XCTAssertGreaterThan(maxAbsDiff(try plan.read(y), want.values), 0.05)
+  }
+}
