@@ -1,7 +1,7 @@
 import Foundation
 
 /// A named float32 tensor on the host.
-public struct HostTensor: Sendable {
+public struct HostTensor: Sendable, Equatable {
   public let shape: [Int]
   public let data: [Float]
   public init(shape: [Int], data: [Float]) {

@@ -9,20 +9,25 @@ import Training
 struct TrainSRGAN: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "srgan",
-    abstract: "Train SRResNet with the MSE content loss (SRGAN stage 1) on a folder of photos.",
+    abstract: "Train SRResNet (stage 1, MSE) or SRGAN (stage 2, MSE + adversarial) on a folder of photos.",
     discussion: """
       Random HR crops (--crop, default 96) and their bicubic 4× downscales; Adam. Writes OUT/checkpoint.safetensors \
       every --checkpoint-every steps and at the end (with the optimizer state), OUT/log.csv, and OUT/srresnet.safetensors; \
-      with --val DIR reports PSNR (Y, border 4) on held-out images at each checkpoint. --init srresnet fine-tunes the \
-      fetched weights. Stage 2 (adversarial loss with the SRGAN discriminator) and the VGG content loss are not \
-      implemented yet.
+      with --val DIR reports PSNR (Y, border 4) on held-out images at each checkpoint. --init-from srresnet fine-tunes the \
+      fetched weights. \
+      Stage 2 adds the SRGAN discriminator: the generator's loss is MSE + --adversarial-weight · BCE(D(G(lr)), real), \
+      D is trained on the HR crops against G(lr) with the same learning rate. --discriminator picks D's start: \
+      krasserm (the fetched trained D, 96×96 crops only; default) or none (random). Stage 2 writes OUT/srgan.safetensors \
+      and OUT/discriminator.safetensors. The VGG content loss is not implemented yet (MSE only).
       """)
 
   @Option(help: "Folder of training photos (PNG, larger than the crop).") var data: String
   @Option(help: "Folder of held-out photos for PSNR.") var val: String?
   @Option(help: "Output folder.") var out: String
   @Option(help: "Start from: srresnet (the fetched weights), srgan, or none (random).") var initFrom: String = "srresnet"
-  @Option(help: "Stage: 1 (MSE). Stage 2 is not implemented.") var stage: Int = 1
+  @Option(help: "Stage: 1 (MSE) or 2 (MSE + adversarial, with the SRGAN discriminator).") var stage: Int = 1
+  @Option(help: "Stage 2: the discriminator to start from: krasserm (fetched) or none (random).") var discriminator: String = "krasserm"
+  @Option(help: "Stage 2: weight of the adversarial loss.") var adversarialWeight: Float = 1e-3
   @Option(help: "Steps (total, including resumed ones).") var steps: Int = 200
   @Option(help: "Batch size.") var batch: Int = 16
   @Option(help: "HR crop size (multiple of 4).") var crop: Int = 96
@@ -35,7 +40,7 @@ struct TrainSRGAN: ParsableCommand {
 
   func run() throws {
     guarded {
-      guard stage == 1 else { throw ValidationError("--stage 2 (adversarial SRGAN training) is not implemented yet") }
+      guard stage == 1 || stage == 2 else { throw ValidationError("--stage must be 1 or 2") }
       let images = try loadFolder(data).map(\.1).filter { $0.width >= crop && $0.height >= crop }
       guard !images.isEmpty else { throw ValidationError("\(data): no PNG at least \(crop)×\(crop)") }
       let valImages = try val.map { try loadFolder($0).map(\.1) } ?? []
@@ -46,10 +51,22 @@ struct TrainSRGAN: ParsableCommand {
       case "none": weights = RandomWeights.srresnet(seed: seed)
       default: throw ValidationError("--init-from must be srresnet, srgan or none")
       }
+      var dWeights: WeightSet?
+      if stage == 2 {
+        switch discriminator {
+        case "krasserm":
+          guard crop == 96 else { throw ValidationError("the fetched discriminator takes 96×96 crops (--crop 96), or use --discriminator none") }
+          dWeights = try WeightStore.load(WeightStore.srganDiscriminator, override: weightOptions.weights)
+        case "none":
+          guard crop % 16 == 0 else { throw ValidationError("stage 2 needs --crop a multiple of 16") }
+          dWeights = RandomWeights.srganDiscriminator(size: crop, seed: seed &+ 1)
+        default: throw ValidationError("--discriminator must be krasserm or none")
+        }
+      }
       let device = deviceOptions.makeDevice()
       var cfg = SRTrainer.Config()
-      cfg.batch = batch; cfg.crop = crop; cfg.lr = lr
-      let trainer = try SRTrainer(weights: weights, device: device, config: cfg)
+      cfg.batch = batch; cfg.crop = crop; cfg.lr = lr; cfg.adversarialWeight = adversarialWeight
+      let trainer = try SRTrainer(weights: weights, discriminator: dWeights, device: device, config: cfg)
       let outURL = fileURL(out)
       try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
       let ckpt = outURL.appendingPathComponent("checkpoint.safetensors")
@@ -57,7 +74,7 @@ struct TrainSRGAN: ParsableCommand {
       if resume { rng.state = try trainer.loadCheckpoint(ckpt) }
       let logURL = outURL.appendingPathComponent("log.csv")
       if !resume || !FileManager.default.fileExists(atPath: logURL.path) {
-        try AtomicFile.write(Data("step,mse,val_psnr_y\n".utf8), to: logURL)
+        try AtomicFile.write(Data("step,mse,adversarial,loss_d,d_real,d_fake,val_psnr_y\n".utf8), to: logURL)
       }
       let log = try FileHandle(forWritingTo: logURL)
       log.seekToEndOfFile()
@@ -76,25 +93,34 @@ struct TrainSRGAN: ParsableCommand {
         return total / Double(valImages.count)
       }
       if trainer.step == 0, let p = try validate() {
-        log.write(Data("0,,\(String(format: "%.3f", p))\n".utf8))
+        log.write(Data("0,,,,,,\(String(format: "%.3f", p))\n".utf8))
         FileHandle.standardError.write(Data(String(format: "train srgan: validation PSNR before training %.3f dB\n", p).utf8))
       }
-      let progress = Progress(label: "train srgan (stage 1, MSE) on \(device.name): step")
+      let progress = Progress(label: "train srgan (stage \(stage)\(stage == 1 ? ", MSE" : ", MSE + adversarial")) on \(device.name): step")
       let start = trainer.step
       while trainer.step < steps && !interrupted {
         let (l, h) = SRTrainer.batch(from: images, count: batch, crop: crop, rng: &rng)
-        let mse = try trainer.train(lr: l, hr: h)
+        let st = try trainer.train(lr: l, hr: h)
         var psnr = ""
         if trainer.step % checkpointEvery == 0 || trainer.step == steps {
           try trainer.saveCheckpoint(to: ckpt, rngState: rng.state)
           if let p = try validate() { psnr = String(format: "%.3f", p) }
         }
-        log.write(Data("\(trainer.step),\(mse),\(psnr)\n".utf8))
-        progress.update(trainer.step - start, steps - start, String(format: "mse %.5f%@", mse, psnr.isEmpty ? "" : " val PSNR \(psnr) dB"))
+        log.write(Data("\(trainer.step),\(st.content),\(st.adversarial),\(st.lossD),\(st.dReal),\(st.dFake),\(psnr)\n".utf8))
+        var msg = String(format: "mse %.5f", st.content)
+        if stage == 2 { msg += String(format: " adv %.3f D %.3f D(hr) %.2f D(sr) %.2f", st.adversarial, st.lossD, st.dReal, st.dFake) }
+        if !psnr.isEmpty { msg += " val PSNR \(psnr) dB" }
+        progress.update(trainer.step - start, steps - start, msg)
       }
       try trainer.saveCheckpoint(to: ckpt, rngState: rng.state)
       try SafeTensors.write(try trainer.store.snapshot(), metadata: trainer.store.metadata.merging(
-        ["source": "mend train srgan stage 1", "steps": "\(trainer.step)"]) { $1 }, to: outURL.appendingPathComponent("srresnet.safetensors"))
+        ["source": "mend train srgan stage \(stage)", "steps": "\(trainer.step)"]) { $1 },
+        to: outURL.appendingPathComponent(stage == 1 ? "srresnet.safetensors" : "srgan.safetensors"))
+      if let d = trainer.discriminator {
+        try SafeTensors.write(try d.snapshot(), metadata: d.metadata.merging(
+          ["source": "mend train srgan stage 2", "steps": "\(trainer.step)"]) { $1 },
+          to: outURL.appendingPathComponent("discriminator.safetensors"))
+      }
       FileHandle.standardError.write(Data("train srgan: \(interrupted ? "interrupted, saved" : "done") at step \(trainer.step) -> \(out)\n".utf8))
       if interrupted { throw ExitCode(130) }
     }
