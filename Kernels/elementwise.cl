@@ -102,3 +102,49 @@ __kernel void depth_to_space(const int n, const int c, const int h, const int w,
   const int small = ((b * c * r * r + ch * r * r + (yy % r) * r + (xx % r)) * h + yy / r) * w + xx / r;
   if (inverse) y[yo + small] = x[xo + i]; else y[yo + i] = x[xo + small];
 }
+
+// Max pooling over convolution windows of one (n, c) plane; padded cells never win. The first
+// maximum in row-major order wins, as in PyTorch (and the CPU path).
+inline int pool_argmax(__global const float* plane, const int h, const int w, const int kh, const int kw,
+                       const int sh, const int sw, const int ph, const int pw, const int oy, const int ox) {
+  const int y0 = oy * sh - ph, x0 = ox * sw - pw;
+  float best = -INFINITY;
+  int at = -1;
+  for (int iy = max(0, y0); iy < min(h, y0 + kh); ++iy)
+    for (int ix = max(0, x0); ix < min(w, x0 + kw); ++ix) {
+      const float v = plane[iy * w + ix];
+      if (v > best || at < 0) { best = v; at = iy * w + ix; }
+    }
+  return at;
+}
+
+__kernel void max_pool_fwd(const int planes, const int h, const int w, const int oh, const int ow, const int kh,
+                           const int kw, const int sh, const int sw, const int ph, const int pw,
+                           __global const float* x, const int xo, __global float* y, const int yo) {
+  const int i = get_global_id(0);
+  if (i >= planes * oh * ow) return;
+  const int ox = i % ow, oy = (i / ow) % oh, p = i / (ow * oh);
+  __global const float* plane = x + xo + p * h * w;
+  y[yo + i] = plane[pool_argmax(plane, h, w, kh, kw, sh, sw, ph, pw, oy, ox)];
+}
+
+// One work item per input element: the sum of dy over the windows whose argmax it is (a gather,
+// so overlapping windows need no atomics).
+__kernel void max_pool_bwd(const int planes, const int h, const int w, const int oh, const int ow, const int kh,
+                           const int kw, const int sh, const int sw, const int ph, const int pw,
+                           __global const float* x, const int xo, __global const float* dy, const int dyo,
+                           __global float* dx, const int dxo) {
+  const int i = get_global_id(0);
+  if (i >= planes * h * w) return;
+  const int ix = i % w, iy = (i / w) % h, p = i / (w * h);
+  __global const float* plane = x + xo + p * h * w;
+  const int ly = iy + ph - kh + 1, lx = ix + pw - kw + 1;
+  const int oy0 = ly <= 0 ? 0 : (ly + sh - 1) / sh, oy1 = min(oh - 1, (iy + ph) / sh);
+  const int ox0 = lx <= 0 ? 0 : (lx + sw - 1) / sw, ox1 = min(ow - 1, (ix + pw) / sw);
+  float sum = 0.0f;
+  for (int oy = oy0; oy <= oy1; ++oy)
+    for (int ox = ox0; ox <= ox1; ++ox)
+      if (pool_argmax(plane, h, w, kh, kw, sh, sw, ph, pw, oy, ox) == iy * w + ix)
+        sum += dy[dyo + (p * oh + oy) * ow + ox];
+  dx[dxo + i] = sum;
+}

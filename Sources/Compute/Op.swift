@@ -229,6 +229,14 @@ public enum Op: Hashable, Sendable {
   /// in: x, alpha, dy · out: dx, dalpha[C]
   case preluBackward(ChannelLayout)
 
+  // MARK: Pooling
+  /// Max pooling over the windows of a convolution geometry (outChannels = inChannels; padded
+  /// cells never win). in: x[N, C, H, W] · out: y[N, C, oH, oW]
+  case maxPool(ConvGeometry)
+  /// Routes dy to each window's first maximum (row-major, as PyTorch); overlapping windows add.
+  /// in: x, dy · out: dx
+  case maxPoolBackward(ConvGeometry)
+
   // MARK: Layout
   /// Pixel shuffle. in: x[N, C·r², H, W] · out: y[N, C, H·r, W·r]
   case depthToSpace(batch: Int, channels: Int, height: Int, width: Int, factor: Int)

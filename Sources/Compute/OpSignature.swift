@@ -42,6 +42,10 @@ extension Op {
       return [l.count, l.channels, l.count]
     case .depthToSpace(let n, let c, let h, let w, let r), .spaceToDepth(let n, let c, let h, let w, let r):
       return [n * c * h * w * r * r]
+    case .maxPool(let c):
+      return [c.batch * c.inChannels * c.inHeight * c.inWidth]
+    case .maxPoolBackward(let c):
+      return [c.batch * c.inChannels * c.inHeight * c.inWidth, c.batch * c.outChannels * c.outPixels]
     case .transposeBlocks(let a, let b, let n):
       return [a * b * n]
     case .add(let n), .mul(let n):
@@ -85,6 +89,8 @@ extension Op {
     case .preluBackward(let l): return [l.count, l.channels]
     case .depthToSpace(let n, let c, let h, let w, let r), .spaceToDepth(let n, let c, let h, let w, let r):
       return [n * c * h * w * r * r]
+    case .maxPool(let c): return [c.batch * c.outChannels * c.outPixels]
+    case .maxPoolBackward(let c): return [c.batch * c.inChannels * c.inHeight * c.inWidth]
     case .transposeBlocks(let a, let b, let n): return [a * b * n]
     case .add(let n), .mul(let n), .scale(let n, _, _), .axpy(let n, _): return [n]
     case .rowSum(let r, _, _): return [r]
@@ -106,6 +112,7 @@ extension Op {
     case .batchNormBackward(let l): return 9 * Double(l.count)
     case .batchNormInferenceBackward(let l, _), .channelSum(let l): return Double(l.count)
     case .preluBackward(let l): return 4 * Double(l.count)
+    case .maxPool(let c): return Double(c.batch * c.outChannels * c.outPixels * c.kernelH * c.kernelW)
     default:
       return Double(inputCounts.first ?? 0)
     }
@@ -137,6 +144,8 @@ extension Op {
     case .preluBackward: return "prelu_bwd"
     case .depthToSpace: return "depth_to_space"
     case .spaceToDepth: return "space_to_depth"
+    case .maxPool: return "max_pool"
+    case .maxPoolBackward: return "max_pool_bwd"
     case .transposeBlocks: return "transpose_blocks"
     case .add: return "add"
     case .mul: return "mul"
@@ -186,6 +195,11 @@ extension Op {
       }
       if case .col2im(_, let t) = self, t.rowStart < 0 || t.rows < 1 || t.rowStart + t.rows > c.outHeight {
         throw ComputeError.invalidArgument("col2im: rows \(t.rowStart)..<\(t.rowStart + t.rows) outside 0..<\(c.outHeight)")
+      }
+    case .maxPool(let c), .maxPoolBackward(let c):
+      guard c.isValid, c.inChannels == c.outChannels, c.padH < c.kernelH, c.padW < c.kernelW,
+            c.padBottom < c.kernelH, c.padRight < c.kernelW else {
+        throw ComputeError.invalidArgument("\(kind): invalid pooling geometry \(c) (channels must match; padding < kernel)")
       }
     case .depthToSpace(_, _, _, _, let r), .spaceToDepth(_, _, _, _, let r):
       guard r > 0 else { throw ComputeError.invalidArgument("\(kind): factor must be positive") }

@@ -151,6 +151,10 @@ public final class CPUDevice: Device, @unchecked Sendable {
       CPUKernels.prelu(l, x: i[0], alpha: i[1], y: o[0], pool: splitter)
     case .preluBackward(let l):
       CPUKernels.preluBackward(l, x: i[0], alpha: i[1], dy: i[2], dx: o[0], dalpha: o[1], pool: splitter)
+    case .maxPool(let c):
+      CPUKernels.maxPool(c, x: i[0], y: o[0], pool: splitter)
+    case .maxPoolBackward(let c):
+      CPUKernels.maxPoolBackward(c, x: i[0], dy: i[1], dx: o[0], pool: splitter)
     case .depthToSpace(let n, let c, let h, let w, let r):
       CPUKernels.depthToSpace(n: n, c: c, h: h, w: w, r: r, x: i[0], y: o[0], inverse: false)
     case .spaceToDepth(let n, let c, let h, let w, let r):

@@ -89,6 +89,13 @@ public enum OpCases {
                   tolerance: tol, reason: "float32 sums over outC·k² terms", gradients: grads)
   }
 
+  /// Max pooling with its gradient (random inputs: ties within the finite-difference step are
+  /// vanishingly rare, so the argmax does not move).
+  static func pool(_ name: String, _ c: ConvGeometry) -> OpCase {
+    OpCase(name, .maxPool(c), [u1], tolerance: 0, reason: "a maximum is exact",
+           gradients: [GradSpec(.maxPoolBackward(c), [.input(0), .upstream], grads: [(0, 0)])])
+  }
+
   static func convolution(_ s: Scale) -> [OpCase] {
     let nG = s == .test ? 2 : 64
     let t = ConvGeometry.transposed
@@ -228,6 +235,14 @@ public enum OpCases {
       OpCase("depth_to_space_r2_srresnet", .depthToSpace(batch: 1, channels: 64, height: h, width: w, factor: 2), [u1],
              gradients: [GradSpec(.spaceToDepth(batch: 1, channels: 64, height: h, width: w, factor: 2), [.upstream],
                                   grads: [(0, 0)])]),
+      // VGG's 2×2/2 pooling (odd size: the last row/column is dropped) and overlapping 3×3/2
+      // windows with padding (an input can win several windows; the backward gathers them).
+      pool("max_pool_k2s2_vgg_6_9x11", ConvGeometry(batch: 2, inChannels: 6, inHeight: 9, inWidth: 11, outChannels: 6,
+           kernel: (2, 2), stride: (2, 2))),
+      pool("max_pool_k3s2p1_overlap_3_8x7", ConvGeometry(batch: 1, inChannels: 3, inHeight: 8, inWidth: 7, outChannels: 3,
+           kernel: (3, 3), stride: (2, 2), padding: (1, 1))),
+      OpCase("max_pool_bwd_k3s2p1_overlap_3_8x7", .maxPoolBackward(ConvGeometry(batch: 1, inChannels: 3, inHeight: 8,
+             inWidth: 7, outChannels: 3, kernel: (3, 3), stride: (2, 2), padding: (1, 1))), [u1, u1]),
       OpCase("depth_to_space_r3_odd", .depthToSpace(batch: 2, channels: 3, height: 4, width: 3, factor: 3), [u1]),
       OpCase("space_to_depth_r2", .spaceToDepth(batch: 2, channels: 5, height: 3, width: 4, factor: 2), [u1]),
       OpCase("transpose_blocks_512x64x16", .transposeBlocks(a: 512, b: s == .test ? 3 : 64, inner: 16), [u1]),

@@ -151,6 +151,23 @@ public enum Reference {
           if v <= 0 { outs[1][ch] += v * g }
         }
       }
+    case .maxPool(let c):
+      for p in 0..<(c.batch * c.inChannels) {
+        for oy in 0..<c.outHeight {
+          for ox in 0..<c.outWidth {
+            outs[0][(p * c.outHeight + oy) * c.outWidth + ox] = maxPoolArgmax(c, i[0], plane: p, oy: oy, ox: ox).1
+          }
+        }
+      }
+    case .maxPoolBackward(let c):
+      for p in 0..<(c.batch * c.inChannels) {
+        for oy in 0..<c.outHeight {
+          for ox in 0..<c.outWidth {
+            let (at, _) = maxPoolArgmax(c, i[0], plane: p, oy: oy, ox: ox)
+            outs[0][p * c.inHeight * c.inWidth + at] += i[1][(p * c.outHeight + oy) * c.outWidth + ox]
+          }
+        }
+      }
     case .depthToSpace(let n, let c, let h, let w, let r), .spaceToDepth(let n, let c, let h, let w, let r):
       let inverse: Bool
       if case .spaceToDepth = op { inverse = true } else { inverse = false }
@@ -294,5 +311,23 @@ public enum Reference {
         }
       }
     }
+  }
+}
+
+extension Reference {
+  /// The first maximum (row-major) of one pooling window: (index in the plane, value).
+  static func maxPoolArgmax(_ c: ConvGeometry, _ x: [Double], plane p: Int, oy: Int, ox: Int) -> (Int, Double) {
+    var best = -Double.infinity, at = -1
+    for ky in 0..<c.kernelH {
+      let iy = oy * c.strideH - c.padH + ky
+      if iy < 0 || iy >= c.inHeight { continue }
+      for kx in 0..<c.kernelW {
+        let ix = ox * c.strideW - c.padW + kx
+        if ix < 0 || ix >= c.inWidth { continue }
+        let v = x[(p * c.inHeight + iy) * c.inWidth + ix]
+        if v > best { best = v; at = iy * c.inWidth + ix }
+      }
+    }
+    return (at, best)
   }
 }

@@ -184,6 +184,11 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     try CLErrors.check(clEnqueueNDRangeKernel(queue, k, 1, nil, &g, &l, 0, nil, nil), "clEnqueueNDRangeKernel(\(name))")
   }
 
+  static func poolArgs(_ c: ConvGeometry) -> [KArg] {
+    [.int(c.batch * c.inChannels), .int(c.inHeight), .int(c.inWidth), .int(c.outHeight), .int(c.outWidth),
+     .int(c.kernelH), .int(c.kernelW), .int(c.strideH), .int(c.strideW), .int(c.padH), .int(c.padW)]
+  }
+
   static func actArgs(_ a: Activation) -> [KArg] {
     switch a {
     case .identity: return [.int(0), .float(0)]
@@ -284,6 +289,11 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
                  .tensor(i[0]), .tensor(i[1]), .tensor(i[2]), .tensor(o[0])])
       try launch("prelu_bwd_alpha", global: l.channels * 64, [.int(l.batch), .int(l.channels), .int(l.spatial),
                  .tensor(i[0]), .tensor(i[2]), .tensor(o[1])])
+    case .maxPool(let c):
+      try launch("max_pool_fwd", global: c.batch * c.outChannels * c.outPixels, Self.poolArgs(c) + [.tensor(i[0]), .tensor(o[0])])
+    case .maxPoolBackward(let c):
+      try launch("max_pool_bwd", global: c.batch * c.inChannels * c.inHeight * c.inWidth,
+                 Self.poolArgs(c) + [.tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
     case .depthToSpace(let n, let c, let h, let w, let r):
       try launch("depth_to_space", global: n * c * h * w * r * r, [.int(n), .int(c), .int(h), .int(w), .int(r), .int(0),
                                                                    .tensor(i[0]), .tensor(o[0])])

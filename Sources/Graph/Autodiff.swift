@@ -98,6 +98,8 @@ extension Graph {
       let g = try op(.preluBackward(l), [x[0], x[1], dy], [sh(x[0]), sh(x[1])])
       try acc(x[0], g[0])
       try acc(x[1], g[1])
+    case .maxPool(let c):
+      try acc(x[0], try op(.maxPoolBackward(c), [x[0], dy], [sh(x[0])])[0])
     case .depthToSpace(let b, let c, let h, let w, let r):
       try acc(x[0], try op(.spaceToDepth(batch: b, channels: c, height: h, width: w, factor: r), [dy], [sh(x[0])])[0])
     case .spaceToDepth(let b, let c, let h, let w, let r):

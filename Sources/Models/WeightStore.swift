@@ -9,6 +9,9 @@ public enum WeightStore {
   public static let srgan = "srgan-x4.safetensors"
   /// krasserm's trained SRGAN discriminator (96×96, Keras 'same' padding).
   public static let srganDiscriminator = "srgan-x4-D.safetensors"
+  /// torchvision's VGG19 features, converted by the user (`Tools/fetch-weights --convert-vgg19`);
+  /// none ship (no package in reach carries them).
+  public static let vgg19 = "vgg19.safetensors"
 
   public static func directory(override: String? = nil) -> URL {
     if let o = override { return URL(fileURLWithPath: o) }

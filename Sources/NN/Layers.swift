@@ -188,6 +188,21 @@ public struct PReLU: Layer {
   }
 }
 
+/// Max pooling (PyTorch MaxPool2d, no dilation, floor mode): `kernelSize` windows every `stride`.
+public struct MaxPool2D: Layer {
+  public let kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int)
+  public init(kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) {
+    self.kernelSize = kernelSize; self.stride = stride ?? kernelSize; self.padding = padding
+  }
+  public func callAsFunction(_ x: Value, in g: Graph) throws -> Value {
+    let (n, c, h, w) = try shape4(g, x, "max_pool")
+    let geo = ConvGeometry(batch: n, inChannels: c, inHeight: h, inWidth: w, outChannels: c, kernel: kernelSize,
+                           stride: stride, padding: padding)
+    guard geo.isValid else { throw ComputeError.invalidArgument("max_pool: input \(h)×\(w) too small for the window") }
+    return try g.apply(.maxPool(geo), [x], outputShapes: [geo.outputShape], name: "max_pool")[0]
+  }
+}
+
 /// Sub-pixel upsampling (PyTorch pixel_shuffle): [N, C·r², H, W] → [N, C, H·r, W·r].
 public struct PixelShuffle: Layer {
   public let factor: Int

@@ -20,18 +20,23 @@ public final class ParameterStore {
   public let names: [String]
   public let metadata: [String: String]
 
-  public init(_ weights: WeightSet, device: Device) throws {
+  /// `frozen`: nothing is trainable (a fixed network such as VGG19 for a content loss).
+  public init(_ weights: WeightSet, device: Device, frozen: Bool = false) throws {
     self.device = device
     metadata = weights.metadata
     names = weights.tensors.keys.sorted()
     for n in names {
       let t = weights.tensors[n]!
-      let trainable = !(n.hasSuffix("running_mean") || n.hasSuffix("running_var"))
-      entries[n] = Entry(shape: t.shape, value: try device.tensor(t.data, shape: t.shape),
-                         m: try device.zeros(t.shape), v: try device.zeros(t.shape), trainable: trainable)
+      let trainable = !frozen && !(n.hasSuffix("running_mean") || n.hasSuffix("running_var"))
+      let value = try device.tensor(t.data, shape: t.shape)
       if trainable {
-        try device.write([Float](repeating: 0, count: t.data.count), to: entries[n]!.m)
-        try device.write([Float](repeating: 0, count: t.data.count), to: entries[n]!.v)
+        let m = try device.zeros(t.shape), v = try device.zeros(t.shape)
+        try device.write([Float](repeating: 0, count: t.data.count), to: m)
+        try device.write([Float](repeating: 0, count: t.data.count), to: v)
+        entries[n] = Entry(shape: t.shape, value: value, m: m, v: v, trainable: true)
+      } else {
+        // No optimizer state: m and v are never read for an entry that is not trainable.
+        entries[n] = Entry(shape: t.shape, value: value, m: value, v: value, trainable: false)
       }
     }
   }

@@ -8,7 +8,8 @@ import NN
 /// SRGAN training (Ledig et al. 2016) on random HR crops and their bicubic 4× downscales, Adam,
 /// training-mode batch norm.
 ///
-/// * Stage 1 (no discriminator): SRResNet with the MSE content loss.
+/// * Stage 1 (no discriminator): SRResNet with the content loss: pixel MSE, or with `vgg` the MSE
+///   of VGG19 feature maps (frozen weights, shared by the G(lr) and hr passes).
 /// * Stage 2 (`discriminator` given): the generator minimises content + `adversarialWeight` ·
 ///   BCE(D(G(lr)), real) (the paper's 1e-3 · −log D(G(lr))), and the discriminator minimises
 ///   BCE(D(hr), real) + BCE(D(G(lr)), fake) on the same G(lr), as krasserm's trainer does (one
@@ -27,6 +28,10 @@ public final class SRTrainer {
     public var beta1: Float = 0.9, beta2: Float = 0.999
     /// Weight of the adversarial term in the generator's loss (stage 2; the paper's 1e-3).
     public var adversarialWeight: Float = 1e-3
+    /// The content loss: nil for pixel MSE, else MSE between VGG19 feature maps of G(lr) and hr,
+    /// each scaled by 1/12.75 (the paper's SRGAN-VGG54 / VGG22).
+    public var vgg: VGG19Features? = nil
+    public static let vggScale: Float = 1 / 12.75
     public init() {}
   }
 
@@ -47,6 +52,8 @@ public final class SRTrainer {
   public let input: Value, target: Value, output: Value
   /// Per-sample content loss [batch].
   public let loss: Value
+  /// The frozen VGG19 parameters (VGG content loss only).
+  public let vggStore: ParameterStore?
   /// Per-sample generator BCE against "real" [batch] (stage 2).
   public let adversarial: Value?
   public let grads: [String: Value]
@@ -93,7 +100,19 @@ public final class SRTrainer {
     let bound = store.bind(g)
     output = try model.layers.training()(input, in: g)
     g.parameterBinder = nil
-    loss = try g.apply(.mse(samples: b, count: 3 * s * s), [output, target], outputShapes: [[b]], name: "mse")[0]
+    if let vgg = config.vgg {
+      let vs = try ParameterStore(vgg.parameters, device: device, frozen: true)
+      vggStore = vs
+      vs.bind(g)
+      let fsr = try vgg.layers(output, in: g), fhr = try vgg.layers(target, in: g)
+      g.parameterBinder = nil
+      let n = g.shape(fsr).reduce(1, *)
+      let a = try Affine(alpha: Config.vggScale, beta: 0)(fsr, in: g), t = try Affine(alpha: Config.vggScale, beta: 0)(fhr, in: g)
+      loss = try g.apply(.mse(samples: b, count: n / b), [a, t], outputShapes: [[b]], name: "vgg_mse")[0]
+    } else {
+      vggStore = nil
+      loss = try g.apply(.mse(samples: b, count: 3 * s * s), [output, target], outputShapes: [[b]], name: "mse")[0]
+    }
     var seeds = [(loss, seed)]
     if let dLayers, let D = discriminator {
       D.bind(g)

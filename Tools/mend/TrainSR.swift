@@ -18,7 +18,10 @@ struct TrainSRGAN: ParsableCommand {
       Stage 2 adds the SRGAN discriminator: the generator's loss is MSE + --adversarial-weight · BCE(D(G(lr)), real), \
       D is trained on the HR crops against G(lr) with the same learning rate. --discriminator picks D's start: \
       krasserm (the fetched trained D, 96×96 crops only; default) or none (random). Stage 2 writes OUT/srgan.safetensors \
-      and OUT/discriminator.safetensors. The VGG content loss is not implemented yet (MSE only).
+      and OUT/discriminator.safetensors. \
+      --content picks the content loss: mse (pixels), or vgg54 / vgg22 (MSE of VGG19 feature maps after the ReLU of \
+      conv5_4 / conv2_2, scaled by 1/12.75 as in the paper); the VGG losses need torchvision's VGG19 weights, converted \
+      once with Tools/fetch-weights --convert-vgg19 vgg19-dcbb9e9d.pth (none ship with mend).
       """)
 
   @Option(help: "Folder of training photos (PNG, larger than the crop).") var data: String
@@ -28,6 +31,7 @@ struct TrainSRGAN: ParsableCommand {
   @Option(help: "Stage: 1 (MSE) or 2 (MSE + adversarial, with the SRGAN discriminator).") var stage: Int = 1
   @Option(help: "Stage 2: the discriminator to start from: krasserm (fetched) or none (random).") var discriminator: String = "krasserm"
   @Option(help: "Stage 2: weight of the adversarial loss.") var adversarialWeight: Float = 1e-3
+  @Option(help: "Content loss: mse, vgg54 or vgg22 (needs converted VGG19 weights).") var content: String = "mse"
   @Option(help: "Steps (total, including resumed ones).") var steps: Int = 200
   @Option(help: "Batch size.") var batch: Int = 16
   @Option(help: "HR crop size (multiple of 4).") var crop: Int = 96
@@ -63,8 +67,22 @@ struct TrainSRGAN: ParsableCommand {
         default: throw ValidationError("--discriminator must be krasserm or none")
         }
       }
+      var vgg: VGG19Features?
+      switch content {
+      case "mse": break
+      case "vgg54", "vgg22":
+        let url: URL
+        do { url = try WeightStore.url(WeightStore.vgg19, override: weightOptions.weights) } catch {
+          throw ValidationError("--content \(content) needs VGG19 weights: download torchvision's vgg19-dcbb9e9d.pth and run "
+                                + "Tools/fetch-weights --convert-vgg19 vgg19-dcbb9e9d.pth")
+        }
+        vgg = try VGG19Features(weights: try WeightSet(contentsOf: url), block: content == "vgg54" ? 5 : 2,
+                                conv: content == "vgg54" ? 4 : 2)
+      default: throw ValidationError("--content must be mse, vgg54 or vgg22")
+      }
       let device = deviceOptions.makeDevice()
       var cfg = SRTrainer.Config()
+      cfg.vgg = vgg
       cfg.batch = batch; cfg.crop = crop; cfg.lr = lr; cfg.adversarialWeight = adversarialWeight
       let trainer = try SRTrainer(weights: weights, discriminator: dWeights, device: device, config: cfg)
       let outURL = fileURL(out)
@@ -74,7 +92,7 @@ struct TrainSRGAN: ParsableCommand {
       if resume { rng.state = try trainer.loadCheckpoint(ckpt) }
       let logURL = outURL.appendingPathComponent("log.csv")
       if !resume || !FileManager.default.fileExists(atPath: logURL.path) {
-        try AtomicFile.write(Data("step,mse,adversarial,loss_d,d_real,d_fake,val_psnr_y\n".utf8), to: logURL)
+        try AtomicFile.write(Data("step,content,adversarial,loss_d,d_real,d_fake,val_psnr_y\n".utf8), to: logURL)
       }
       let log = try FileHandle(forWritingTo: logURL)
       log.seekToEndOfFile()
@@ -96,7 +114,7 @@ struct TrainSRGAN: ParsableCommand {
         log.write(Data("0,,,,,,\(String(format: "%.3f", p))\n".utf8))
         FileHandle.standardError.write(Data(String(format: "train srgan: validation PSNR before training %.3f dB\n", p).utf8))
       }
-      let progress = Progress(label: "train srgan (stage \(stage)\(stage == 1 ? ", MSE" : ", MSE + adversarial")) on \(device.name): step")
+      let progress = Progress(label: "train srgan (stage \(stage), \(content)\(stage == 1 ? "" : " + adversarial")) on \(device.name): step")
       let start = trainer.step
       while trainer.step < steps && !interrupted {
         let (l, h) = SRTrainer.batch(from: images, count: batch, crop: crop, rng: &rng)
@@ -107,7 +125,7 @@ struct TrainSRGAN: ParsableCommand {
           if let p = try validate() { psnr = String(format: "%.3f", p) }
         }
         log.write(Data("\(trainer.step),\(st.content),\(st.adversarial),\(st.lossD),\(st.dReal),\(st.dFake),\(psnr)\n".utf8))
-        var msg = String(format: "mse %.5f", st.content)
+        var msg = String(format: "%@ %.4g", content, st.content)
         if stage == 2 { msg += String(format: " adv %.3f D %.3f D(hr) %.2f D(sr) %.2f", st.adversarial, st.lossD, st.dReal, st.dFake) }
         if !psnr.isEmpty { msg += " val PSNR \(psnr) dB" }
         progress.update(trainer.step - start, steps - start, msg)
