@@ -62,6 +62,17 @@ public final class CPUDevice: Device, @unchecked Sendable {
     return s
   }
 
+  /// A second grow-only scratch buffer, for flipped kernels (the convolution they feed uses
+  /// `workspace`).
+  private var flipped: CPUBuffer?
+  func flipScratch(floats: Int) throws -> CPUBuffer {
+    if let f = flipped, f.byteCount >= floats * 4 { return f }
+    allocationCount += 1
+    let f = CPUBuffer(byteCount: floats * 4, device: self)
+    flipped = f
+    return f
+  }
+
   func buffer(_ t: TensorRef) throws -> CPUBuffer {
     guard let b = t.buffer as? CPUBuffer, b.deviceID == ObjectIdentifier(self) else {
       throw ComputeError.invalidArgument("tensor does not belong to device \(name)")
@@ -115,11 +126,25 @@ public final class CPUDevice: Device, @unchecked Sendable {
                                 activation: act, y: outputs[0])
       }
     case .conv2dBackwardData(let c, let bias, let act):
-      try ConvLowering.conv2dBackwardData(on: self, c, dy: inputs[0], w: inputs[1],
-                                          bias: bias ? inputs[2] : nil, activation: act, dx: outputs[0])
+      if DirectConv.backwardDataApplies(c) {
+        let f = try flipScratch(floats: c.weightShape.reduce(1, *))
+        DirectConv.flipKernel(c, w: i[1], into: f.base.assumingMemoryBound(to: Float.self))
+        let wf = TensorRef(buffer: f, offset: 0, shape: [c.inChannels, c.outChannels, c.kernelH, c.kernelW])
+        try run(.conv2d(DirectConv.flippedGeometry(c), bias: bias, activation: act),
+                inputs: [inputs[0], wf] + (bias ? [inputs[2]] : []), outputs: [outputs[0]])
+      } else {
+        try ConvLowering.conv2dBackwardData(on: self, c, dy: inputs[0], w: inputs[1],
+                                            bias: bias ? inputs[2] : nil, activation: act, dx: outputs[0])
+      }
     case .conv2dBackwardFilter(let c, let acc):
-      try ConvLowering.conv2dBackwardFilter(on: self, c, x: inputs[0], dy: inputs[1], accumulate: acc,
-                                            dw: outputs[0])
+      if DirectConv.applies(c) {
+        let ws = try workspace(byteCount: DirectConv.backwardFilterWorkspaceFloats(c, threads: threadCount) * 4) as! CPUBuffer
+        DirectConv.backwardFilter(c, x: i[0], dy: i[1], accumulate: acc, dw: o[0],
+                                  workspace: ws.base.assumingMemoryBound(to: Float.self), pool: splitter)
+      } else {
+        try ConvLowering.conv2dBackwardFilter(on: self, c, x: inputs[0], dy: inputs[1], accumulate: acc,
+                                              dw: outputs[0])
+      }
     case .im2col(let c, let t):
       CPUKernels.im2col(c, t, x: i[0], col: o[0], pool: splitter)
     case .col2im(let c, let t):

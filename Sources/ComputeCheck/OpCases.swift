@@ -143,6 +143,17 @@ public enum OpCases {
            outChannels: 6, kernel: (3, 3), stride: (2, 2), padding: (0, 0), paddingEnd: (1, 1)), grad: true),
       conv("conv_same_tf_k2s1_p0e1_3_3_7x9_direct", ConvGeometry(batch: 1, inChannels: 3, inHeight: 7, inWidth: 9,
            outChannels: 3, kernel: (2, 2), padding: (0, 0), paddingEnd: (1, 1)), grad: true),
+      // ≤ 4 outputs, stride 1: the CPU's direct backward kernels (rows wider than 16 with a
+      // ragged tail; 4 outputs; accumulate).
+      conv("conv_k5p2_5_4_9x37_direct", ConvGeometry(batch: 2, inChannels: 5, inHeight: 9, inWidth: 37,
+           outChannels: 4, kernel: (5, 5), padding: (2, 2)), grad: true),
+      conv("conv_k9p4_64_3_32x32_srresnet_tail", ConvGeometry(batch: 2, inChannels: 64, inHeight: 32, inWidth: 32,
+           outChannels: 3, kernel: (9, 9), padding: (4, 4)), grad: true),
+      OpCase("conv_bwd_filter_accumulate_direct", .conv2dBackwardFilter(ConvGeometry(batch: 2, inChannels: 3, inHeight: 6,
+             inWidth: 20, outChannels: 2, kernel: (3, 3), padding: (1, 1)), accumulate: true), [u1, u1, u1],
+             inPlace: [0: 2]),
+      OpCase("conv_bwd_data_bias_relu_direct", .conv2dBackwardData(ConvGeometry(batch: 2, inChannels: 6, inHeight: 7,
+             inWidth: 18, outChannels: 3, kernel: (3, 3), padding: (1, 1)), bias: true, activation: .relu), [u1, u1, u1]),
       conv("conv_k9_p4_1_1_1x1", ConvGeometry(batch: 1, inChannels: 1, inHeight: 1, inWidth: 1,
            outChannels: 1, kernel: (9, 9), padding: (4, 4))),
       convT("convT_odd_5_3_k4s2p1_3x7", t(2, 5, 3, 7, 3, (4, 4), (2, 2), (1, 1)), grad: true),

@@ -64,25 +64,30 @@ final class SRTrainingTests: XCTestCase {
   }
 
   /// Directional finite-difference check of `grad` (a tensor of `plan`) for parameter `name` of
-  /// `store` against `loss()`; returns the relative error and whether the derivative is small
-  /// (< `smallBelow`, where float32 rounding of the loss and curvature weigh more).
+  /// `store` against `loss()`; returns the relative error.
   func directional(_ store: ParameterStore, _ name: String, grad: TensorRef, loss: () throws -> Double,
-                   rng: inout SplitMix64, h: Float = 3e-4, smallBelow: Double = 1e-2) throws -> (rel: Double, small: Bool) {
+                   rng: inout SplitMix64, h: Float = 3e-4) throws -> Double {
     let cpu = store.device
     let e = try XCTUnwrap(store.entries[name], name)
     _ = try loss()
     let g = try cpu.values(grad)
     let w = try cpu.values(e.value)
-    // A sparse direction (at most 64 entries): perturbing all 2M entries of a dense layer at
-    // once crosses many LeakyReLU kinks and measures curvature, not the gradient.
+    // A sparse direction (at most 64 entries: perturbing all 2M entries of a dense layer at once
+    // crosses many LeakyReLU kinks and measures curvature, not the gradient), each entry along the
+    // sign of its analytic gradient, so the directional derivative Σ|g_i| does not cancel to a
+    // value that float32 rounding of the loss swamps. A wrong gradient still shows: the numeric
+    // derivative along that direction differs.
     var u = [Float](repeating: 0, count: w.count)
-    for _ in 0..<min(64, w.count) { u[Int(rng.next() % UInt64(w.count))] = rng.nextGaussian() }
+    for _ in 0..<min(64, w.count) {
+      let i = Int(rng.next() % UInt64(w.count))
+      u[i] = g[i] >= 0 ? 1 : -1
+    }
     try cpu.write(zip(w, u).map { $0 + h * $1 }, to: e.value); let lp = try loss()
     try cpu.write(zip(w, u).map { $0 - h * $1 }, to: e.value); let lm = try loss()
     try cpu.write(w, to: e.value)
     let num = (lp - lm) / Double(2 * h), ana = zip(g, u).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
     print("\(name): directional analytic \(ana), numeric \(num)")
-    return (abs(num - ana) / max(1e-12, abs(ana)), abs(ana) < smallBelow)
+    return abs(num - ana) / max(1e-12, abs(ana))
   }
 
   /// Stage 2: the generator's gradient of MSE + w·BCE(D(G(lr)), 1) and the discriminator's
@@ -118,10 +123,10 @@ final class SRTrainingTests: XCTestCase {
       return Double(r.reduce(0, +) + f.reduce(0, +)) / 2
     }
     var dir = SplitMix64(seed: 3)
-    // float32 through LeakyReLU/PReLU kinks and training-mode BN with h = 3e-4: ≤ 2 % seen on
-    // derivatives ≥ 1e-2, ≤ 9 % on smaller ones; a missing term (the adversarial seed, a D input)
-    // gives errors of order 1.
-    func check(_ r: (rel: Double, small: Bool), _ name: String) { XCTAssertLessThan(r.rel, r.small ? 0.15 : 0.05, name) }
+    // float32 through LeakyReLU/PReLU kinks and training-mode BN with h = 3e-4: ≤ 2.3 % seen
+    // (also with other rounding of the 15 warm-up steps); a missing term (the adversarial seed, a
+    // D input) gives errors of order 1.
+    func check(_ r: Double, _ name: String) { XCTAssertLessThan(r, 0.05, name) }
     for name in ["head.conv.weight", "blocks.0.conv1.weight", "up.1.conv.weight", "tail.conv.bias"] {
       check(try directional(t.store, name, grad: t.plan.tensor(try XCTUnwrap(t.grads[name])), loss: lossG, rng: &dir), name)
     }
@@ -222,12 +227,10 @@ final class SRTrainingTests: XCTestCase {
     }
     var dir = SplitMix64(seed: 3)
     for name in ["head.conv.weight", "blocks.0.conv2.weight", "up.0.prelu.alpha", "tail.conv.weight", "tail.conv.bias"] {
-      let r = try directional(t.store, name, grad: t.plan.tensor(try XCTUnwrap(t.grads[name])), loss: loss, rng: &dir,
-                              smallBelow: 1e-5)
-      // The loss is ~1e-4 (features/12.75, squared), so derivatives are small; float32 rounding of
-      // the loss is ~1e-8 here, ReLU kinks and max-pool switches add curvature: ≤ 12 % seen below
-      // 1e-5, ≤ 1 % above; a wrong pool backward or missing scale is off by order 1.
-      XCTAssertLessThan(r.rel, r.small ? 0.15 : 0.05, name)
+      let r = try directional(t.store, name, grad: t.plan.tensor(try XCTUnwrap(t.grads[name])), loss: loss, rng: &dir)
+      // ReLU kinks and max-pool switches in VGG, float32: ≤ 1.7 % seen; a wrong pool backward is
+      // off by order 1.
+      XCTAssertLessThan(r, 0.05, name)
     }
     let before = try vggStore.snapshot()
     let first = try t.train(lr: lr, hr: hr).content

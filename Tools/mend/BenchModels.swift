@@ -11,7 +11,7 @@ import Training
 struct BenchModels: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "models",
-    abstract: "Time whole models: G_fwd_b1/b64, D_fwd_b1/b64, SR_fwd_b1 (64→256), z_iter_b1/b64 (G+D forward, losses, backward to z, Adam), dcgan_train_step_b64, srresnet_train_step_b16.")
+    abstract: "Time whole models: G_fwd_b1/b64, D_fwd_b1/b64, SR_fwd_b1 (64→256), z_iter_b1/b64 (G+D forward, losses, backward to z, Adam), dcgan_train_step_b64, srresnet_train_step_b16, srgan_train_step_b16.")
 
   @OptionGroup var deviceOptions: DeviceOptions
   @OptionGroup var weightOptions: WeightOptions
@@ -69,6 +69,7 @@ struct BenchModels: ParsableCommand {
         }
         report("dcgan_train_step_b64", r, flops: tr.planD.graph.flops + tr.planG.graph.flops,
                memory: "D step: " + tr.planD.memorySummary)
+        if profile { try printProfile(tr.planD); try printProfile(tr.planG) }
       }
       // One SRResNet training step: 16 random 96×96 crops, MSE, Adam.
       if filter.map({ "srresnet_train_step_b16".contains($0) }) ?? true {
@@ -82,6 +83,21 @@ struct BenchModels: ParsableCommand {
           try device.synchronize()
         }
         report("srresnet_train_step_b16", r, flops: tr.plan.graph.flops, memory: tr.plan.memorySummary)
+        if profile { try printProfile(tr.plan) }
+      }
+      // One SRGAN (stage 2) step: the SRResNet step plus the discriminator (random, 96×96) on G(lr)
+      // in the G step, and the D step on hr and G(lr).
+      if filter.map({ "srgan_train_step_b16".contains($0) }) ?? true {
+        var cfg = SRTrainer.Config()
+        cfg.batch = 16; cfg.crop = 96
+        let tr = try SRTrainer(weights: try WeightStore.load(WeightStore.srresnet, override: weightOptions.weights),
+                               discriminator: RandomWeights.srganDiscriminator(size: 96), device: device, config: cfg)
+        let lr = (0..<(16 * 3 * 24 * 24)).map { _ in rng.nextFloat() }, hr = (0..<(16 * 3 * 96 * 96)).map { _ in rng.nextFloat() }
+        let r = try Bench.time(warmup: 1, minRuns: 3, budget: budget) {
+          try tr.train(lr: lr, hr: hr)
+          try device.synchronize()
+        }
+        report("srgan_train_step_b16", r, flops: tr.plan.graph.flops + (tr.planD?.graph.flops ?? 0), memory: tr.plan.memorySummary)
       }
       // z iterations: one image, b starting latents (b in the GEMM batch), λ = 0.1 with the D.
       for b in [1, 64] where filter.map({ "z_iter_b\(b)".contains($0) }) ?? true {
