@@ -151,22 +151,21 @@ public enum Reference {
           if v <= 0 { outs[1][ch] += v * g }
         }
       }
-    case .maxPool(let c):
-      for p in 0..<(c.batch * c.inChannels) {
-        for oy in 0..<c.outHeight {
-          for ox in 0..<c.outWidth {
-            outs[0][(p * c.outHeight + oy) * c.outWidth + ox] = maxPoolArgmax(c, i[0], plane: p, oy: oy, ox: ox).1
-          }
-        }
+    case .maxPool(let c), .maxPoolBackward(let c):
+      // Each (n, c) plane is a one-channel convolution's taps; the first maximum in tap order
+      // (row-major within the window) wins.
+      let planes = ConvGeometry(batch: c.batch * c.inChannels, inChannels: 1, inHeight: c.inHeight, inWidth: c.inWidth,
+                                outChannels: 1, kernel: (c.kernelH, c.kernelW), stride: (c.strideH, c.strideW),
+                                padding: (c.padH, c.padW), paddingEnd: (c.padBottom, c.padRight))
+      var best = [Double](repeating: -.infinity, count: c.batch * c.outChannels * c.outPixels)
+      var at = [Int](repeating: -1, count: best.count)
+      forEachTap(planes) { xi, _, yi in
+        if i[0][xi] > best[yi] { best[yi] = i[0][xi]; at[yi] = xi }
       }
-    case .maxPoolBackward(let c):
-      for p in 0..<(c.batch * c.inChannels) {
-        for oy in 0..<c.outHeight {
-          for ox in 0..<c.outWidth {
-            let (at, _) = maxPoolArgmax(c, i[0], plane: p, oy: oy, ox: ox)
-            outs[0][p * c.inHeight * c.inWidth + at] += i[1][(p * c.outHeight + oy) * c.outWidth + ox]
-          }
-        }
+      if case .maxPool = op {
+        outs[0] = best
+      } else {
+        for (yi, xi) in at.enumerated() { outs[0][xi] += i[1][yi] }
       }
     case .depthToSpace(let n, let c, let h, let w, let r), .spaceToDepth(let n, let c, let h, let w, let r):
       let inverse: Bool
@@ -311,23 +310,5 @@ public enum Reference {
         }
       }
     }
-  }
-}
-
-extension Reference {
-  /// The first maximum (row-major) of one pooling window: (index in the plane, value).
-  static func maxPoolArgmax(_ c: ConvGeometry, _ x: [Double], plane p: Int, oy: Int, ox: Int) -> (Int, Double) {
-    var best = -Double.infinity, at = -1
-    for ky in 0..<c.kernelH {
-      let iy = oy * c.strideH - c.padH + ky
-      if iy < 0 || iy >= c.inHeight { continue }
-      for kx in 0..<c.kernelW {
-        let ix = ox * c.strideW - c.padW + kx
-        if ix < 0 || ix >= c.inWidth { continue }
-        let v = x[(p * c.inHeight + iy) * c.inWidth + ix]
-        if v > best { best = v; at = iy * c.inWidth + ix }
-      }
-    }
-    return (at, best)
   }
 }
