@@ -68,4 +68,30 @@ final class CLITests: XCTestCase {
     let data = try Data(contentsOf: URL(fileURLWithPath: out))
     XCTAssertEqual(Array(data.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
   }
+
+  /// `mend train srgan --stage 2` end to end on a tiny run: checkpoint, log, sample picture and
+  /// both networks written; `--resume` continues the log; bad options are one-line errors.
+  func testTrainSRGANStage2WritesEverythingAndResumes() throws {
+    let data = tmp("srdata"), out = tmp("srout")
+    try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: data); try? FileManager.default.removeItem(atPath: out) }
+    try FileManager.default.copyItem(atPath: Self.root.appendingPathComponent("docs/example/astronaut-face.png").path,
+                                     toPath: data + "/face.png")
+    let common = ["train", "srgan", "--stage", "2", "--data", data, "--out", out, "--batch", "2", "--crop", "32",
+                  "--discriminator", "none", "--checkpoint-every", "2", "--lr", "1e-5"]
+    var (status, stderr) = try run(common + ["--steps", "2"])
+    XCTAssertEqual(status, 0, stderr)
+    for f in ["checkpoint.safetensors", "log.csv", "samples-000002.png", "srgan.safetensors", "discriminator.safetensors"] {
+      XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
+    }
+    (status, stderr) = try run(common + ["--steps", "3", "--resume"])
+    XCTAssertEqual(status, 0, stderr)
+    let log = try String(contentsOfFile: out + "/log.csv", encoding: .utf8).split(separator: "\n")
+    XCTAssertEqual(log.first, "step,content,adversarial,loss_d,d_real,d_fake,val_psnr_y")
+    XCTAssertEqual(log.compactMap { $0.split(separator: ",").first.flatMap { Int($0) } }, [1, 2, 3])
+    try assertFails(["train", "srgan", "--data", data, "--out", out, "--stage", "3"], mentions: "--stage")
+    try assertFails(["train", "srgan", "--data", data, "--out", out, "--stage", "2", "--crop", "32"], mentions: "96")
+    try assertFails(["train", "srgan", "--data", data, "--out", out, "--content", "vgg54", "--weights", tmp("noweights")],
+                    mentions: "fetch-weights")
+  }
 }

@@ -12,7 +12,9 @@ struct TrainSRGAN: ParsableCommand {
     abstract: "Train SRResNet (stage 1, MSE) or SRGAN (stage 2, MSE + adversarial) on a folder of photos.",
     discussion: """
       Random HR crops (--crop, default 96) and their bicubic 4× downscales; Adam. Writes OUT/checkpoint.safetensors \
-      every --checkpoint-every steps and at the end (with the optimizer state), OUT/log.csv, and OUT/srresnet.safetensors; \
+      every --checkpoint-every steps and at the end (with the optimizer state), OUT/samples-STEP.png at each \
+      checkpoint (bicubic | model | original on the first held-out photo, else a training photo; 128×128 centre), \
+      OUT/log.csv, and OUT/srresnet.safetensors; \
       with --val DIR reports PSNR (Y, border 4) on held-out images at each checkpoint. --init-from srresnet fine-tunes the \
       fetched weights. \
       Stage 2 adds the SRGAN discriminator: the generator's loss is MSE + --adversarial-weight · BCE(D(G(lr)), real), \
@@ -27,7 +29,8 @@ struct TrainSRGAN: ParsableCommand {
   @Option(help: "Folder of training photos (PNG, larger than the crop).") var data: String
   @Option(help: "Folder of held-out photos for PSNR.") var val: String?
   @Option(help: "Output folder.") var out: String
-  @Option(help: "Start from: srresnet (the fetched weights), srgan, or none (random).") var initFrom: String = "srresnet"
+  @Option(name: [.customLong("init-from"), .customLong("init")],
+          help: "Start from: srresnet (the fetched weights), srgan, or none (random).") var initFrom: String = "srresnet"
   @Option(help: "Stage: 1 (MSE) or 2 (MSE + adversarial, with the SRGAN discriminator).") var stage: Int = 1
   @Option(help: "Stage 2: the discriminator to start from: krasserm (fetched) or none (random).") var discriminator: String = "krasserm"
   @Option(help: "Stage 2: weight of the adversarial loss.") var adversarialWeight: Float = 1e-3
@@ -97,7 +100,20 @@ struct TrainSRGAN: ParsableCommand {
       let log = try FileHandle(forWritingTo: logURL)
       log.seekToEndOfFile()
       signal(SIGINT) { _ in interrupted = true }
+      // The sample picture: a fixed 128×128 centre crop (bicubic | model | original).
+      let sampleSource = valImages.first ?? images[0]
+      let side = min(128, sampleSource.width, sampleSource.height) / 4 * 4
+      let sampleHR = sampleSource.crop(x: (sampleSource.width - side) / 2, y: (sampleSource.height - side) / 2,
+                                       width: side, height: side)
+      let sampleLR = Resize.resize(sampleHR, width: side / 4, height: side / 4, filter: .bicubic).clamped()
+      func writeSample() throws {
+        let up = Upscaler(model: try SRResNet(weights: try trainer.store.weightSet), device: device)
+        let row = Image.row([Resize.resize(sampleLR, width: side, height: side, filter: .bicubic).clamped(),
+                             try up.upscale(sampleLR).clamped(), sampleHR])
+        try PNG.write(row, to: outURL.appendingPathComponent(String(format: "samples-%06d.png", trainer.step)))
+      }
       func validate() throws -> Double? {
+        try writeSample()
         guard !valImages.isEmpty else { return nil }
         let model = try SRResNet(weights: try trainer.store.weightSet)
         let up = Upscaler(model: model, device: device)
@@ -110,7 +126,7 @@ struct TrainSRGAN: ParsableCommand {
         }
         return total / Double(valImages.count)
       }
-      if trainer.step == 0, let p = try validate() {
+      if trainer.step == 0, let p = try validate() {  // (also writes samples-000000.png)
         log.write(Data("0,,,,,,\(String(format: "%.3f", p))\n".utf8))
         FileHandle.standardError.write(Data(String(format: "train srgan: validation PSNR before training %.3f dB\n", p).utf8))
       }
