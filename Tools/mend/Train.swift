@@ -14,6 +14,19 @@ struct TrainCommand: ParsableCommand {
 /// Set by SIGINT; the training loop saves a checkpoint and stops.
 nonisolated(unsafe) var interrupted = false
 
+/// Opens OUT/log.csv for appending (a fresh file with `header` unless resuming an existing log) and
+/// turns Ctrl-C into `interrupted`, so a training loop saves a checkpoint before it stops.
+func startTrainingLog(in outURL: URL, header: String, resume: Bool) throws -> FileHandle {
+  let logURL = outURL.appendingPathComponent("log.csv")
+  if !resume || !FileManager.default.fileExists(atPath: logURL.path) {
+    try AtomicFile.write(Data((header + "\n").utf8), to: logURL)
+  }
+  let log = try FileHandle(forWritingTo: logURL)
+  log.seekToEndOfFile()
+  signal(SIGINT) { _ in interrupted = true }
+  return log
+}
+
 struct TrainDCGAN: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "dcgan",
@@ -77,13 +90,8 @@ struct TrainDCGAN: ParsableCommand {
       // Fixed noise for the sample grids.
       var fixedRng = SplitMix64(seed: 1234)
       let fixed = (0..<(16 * nz)).map { _ in fixedRng.nextGaussian() }
-      let logURL = outURL.appendingPathComponent("log.csv")
-      if !resume || !FileManager.default.fileExists(atPath: logURL.path) {
-        try AtomicFile.write(Data("step,loss_d,loss_g,d_x,d_g_z1,d_g_z2,images_per_s\n".utf8), to: logURL)
-      }
-      let log = try FileHandle(forWritingTo: logURL)
-      log.seekToEndOfFile()
-      signal(SIGINT) { _ in interrupted = true }
+      let log = try startTrainingLog(in: outURL, header: "step,loss_d,loss_g,d_x,d_g_z1,d_g_z2,images_per_s",
+                                     resume: resume)
 
       func realBatch() throws -> [Float] {
         var out: [Float] = []

@@ -48,6 +48,9 @@ struct TrainSRGAN: ParsableCommand {
   func run() throws {
     guarded {
       guard stage == 1 || stage == 2 else { throw ValidationError("--stage must be 1 or 2") }
+      guard batch >= 1 && batch <= 1024, steps >= 1, checkpointEvery >= 1 else {
+        throw ValidationError("--batch must be 1…1024, --steps and --checkpoint-every ≥ 1")
+      }
       let images = try loadFolder(data).map(\.1).filter { $0.width >= crop && $0.height >= crop }
       guard !images.isEmpty else { throw ValidationError("\(data): no PNG at least \(crop)×\(crop)") }
       let valImages = try val.map { try loadFolder($0).map(\.1) } ?? []
@@ -93,13 +96,8 @@ struct TrainSRGAN: ParsableCommand {
       let ckpt = outURL.appendingPathComponent("checkpoint.safetensors")
       var rng = SplitMix64(seed: seed)
       if resume { rng.state = try trainer.loadCheckpoint(ckpt) }
-      let logURL = outURL.appendingPathComponent("log.csv")
-      if !resume || !FileManager.default.fileExists(atPath: logURL.path) {
-        try AtomicFile.write(Data("step,content,adversarial,loss_d,d_real,d_fake,val_psnr_y\n".utf8), to: logURL)
-      }
-      let log = try FileHandle(forWritingTo: logURL)
-      log.seekToEndOfFile()
-      signal(SIGINT) { _ in interrupted = true }
+      let log = try startTrainingLog(in: outURL, header: "step,content,adversarial,loss_d,d_real,d_fake,val_psnr_y",
+                                     resume: resume)
       // The sample picture: a fixed 128×128 centre crop (bicubic | model | original).
       let sampleSource = valImages.first ?? images[0]
       let side = min(128, sampleSource.width, sampleSource.height) / 4 * 4
