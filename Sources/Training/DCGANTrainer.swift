@@ -6,12 +6,14 @@ import Models
 import NN
 
 /// DCGAN training as in pytorch/examples: Adam (lr 2e-4, β1 0.5), BCE losses, training-mode batch
-/// norm with running statistics, N(0, 0.02) init. Each step updates D on a real batch and a fake
-/// batch, then G through the updated D.
+/// norm with running statistics, N(0, 0.02) init. Each step draws fake = G(z) once, updates D on
+/// the real batch and on fake (detached), then updates G through the updated D on the same fake.
 ///
-/// Two compiled plans share the parameters through `ParameterStore`s: the D step (G forward,
-/// D on real and fake, BCE, backward to D's parameters) and the G step (G forward, D, BCE with
-/// target 1, backward to G's parameters). Neither allocates device memory after the first step.
+/// One compiled plan per step, as the PyTorch loop computes it: G forward; D on real and fake, BCE,
+/// backward to D's parameters; D's Adam update (in the plan, in place); D on fake again with the
+/// updated weights, BCE against "real", backward through D and G to G's parameters. G's Adam step
+/// runs after the plan. Parameters and Adam state live in `ParameterStore`s; no device memory is
+/// allocated after construction.
 public final class DCGANTrainer {
   public struct Config: Sendable {
     public var batch = 64
@@ -33,11 +35,14 @@ public final class DCGANTrainer {
   public let nz: Int
   public private(set) var step = 0
   public var rng: SplitMix64
-  public let planD: Plan, planG: Plan
-  public let realD: Value, zD: Value, zG: Value
+  public let plan: Plan
+  public let real: Value, z: Value
   public let errReal: Value, errFake: Value, logitReal: Value, logitFake: Value, errG: Value, logitG: Value
+  /// D's gradients (from the D step, before its update) and G's, by parameter name.
   public let gradsD: [String: Value], gradsG: [String: Value]
-  let hyper: TensorRef
+  /// Adam's step-size corrections for the current step (written before each run). Checks that
+  /// must leave D unchanged write [0, ε] here: the in-plan update then moves nothing.
+  public let hyper: TensorRef
 
   public init(generator: WeightSet, discriminator: WeightSet, device: Device, config: Config) throws {
     self.config = config
@@ -48,52 +53,50 @@ public final class DCGANTrainer {
     let disc = try DCGANDiscriminator(weights: discriminator, logits: true)
     nz = gen.nz
     rng = SplitMix64(seed: config.seed)
+    hyper = try device.zeros([2])
     let b = config.batch
     let gLayers = gen.layers.training(), dLayers = disc.layers.training()
-    func constants(_ g: Graph, _ v: Float) -> Value {
+    let g = Graph()
+    func constants(_ v: Float) -> Value {
       g.parameterBinder = nil
       return g.parameter([Float](repeating: v, count: b), shape: [b], name: "const\(v)")
     }
-    func trainable(_ store: ParameterStore, _ bound: [String: Value]) -> [Value] {
-      store.names.filter { store.entries[$0]!.trainable }.compactMap { bound[$0] }
+    func trainable(_ store: ParameterStore, _ bound: [String: Value]) -> [String: Value] {
+      bound.filter { store.entries[$0.key]!.trainable }
     }
+    let ones = constants(1), zeros = constants(0), seedMean = constants(1 / Float(b))
+    real = g.input([b, disc.nc, 64, 64], name: "real")
+    z = g.input([b, nz, 1, 1], name: "z")
 
-    // D step.
-    let gd = Graph()
-    let ones = constants(gd, 1), zeros = constants(gd, 0), seedMean = constants(gd, 1 / Float(b))
-    realD = gd.input([b, disc.nc, 64, 64], name: "real")
-    zD = gd.input([b, nz, 1, 1], name: "z")
-    G.bind(gd)
-    let fake = try gLayers(zD, in: gd)
-    let boundD = D.bind(gd)
-    logitReal = try dLayers(realD, in: gd)
-    logitFake = try dLayers(fake, in: gd)
-    errReal = try gd.apply(.bceWithLogits(samples: b, count: 1), [logitReal, ones], outputShapes: [[b]], name: "errD_real")[0]
-    errFake = try gd.apply(.bceWithLogits(samples: b, count: 1), [logitFake, zeros], outputShapes: [[b]], name: "errD_fake")[0]
+    // G forward, once.
+    let boundG = G.bind(g)
+    let fake = try gLayers(z, in: g)
+    // D step: D's parameters only, so nothing flows into G (fake is detached).
+    let boundD = D.bind(g)
+    logitReal = try dLayers(real, in: g)
+    logitFake = try dLayers(fake, in: g)
+    g.parameterBinder = nil
+    errReal = try g.apply(.bceWithLogits(samples: b, count: 1), [logitReal, ones], outputShapes: [[b]], name: "errD_real")[0]
+    errFake = try g.apply(.bceWithLogits(samples: b, count: 1), [logitFake, zeros], outputShapes: [[b]], name: "errD_fake")[0]
     let dParams = trainable(D, boundD())
-    let gdGrads = try gd.backward(seeds: [(errReal, seedMean), (errFake, seedMean)], wrt: dParams)
+    let dg = try g.backward(seeds: [(errReal, seedMean), (errFake, seedMean)], wrt: Array(dParams.values))
     var gradsD: [String: Value] = [:]
-    for (name, v) in boundD() { if let gv = gdGrads[v] { gradsD[name] = gv; gd.output(gv) } }
+    for (name, v) in dParams { gradsD[name] = dg[v]!; g.output(dg[v]!) }
     self.gradsD = gradsD
-    for v in [errReal, errFake, logitReal, logitFake] { gd.output(v) }
-    planD = try gd.compile(on: device)
-
-    // G step.
-    let gg = Graph()
-    let onesG = constants(gg, 1), seedMeanG = constants(gg, 1 / Float(b))
-    zG = gg.input([b, nz, 1, 1], name: "z")
-    let boundG = G.bind(gg)
-    let fakeG = try gLayers(zG, in: gg)
-    D.bind(gg)
-    logitG = try dLayers(fakeG, in: gg)
-    errG = try gg.apply(.bceWithLogits(samples: b, count: 1), [logitG, onesG], outputShapes: [[b]], name: "errG")[0]
-    let ggGrads = try gg.backward(seeds: [(errG, seedMeanG)], wrt: trainable(G, boundG()))
+    try D.adamUpdate(in: g, parameters: dParams, gradients: gradsD, hyper: g.external(hyper, name: "adam_hyper"),
+                     beta1: config.beta1, beta2: config.beta2)
+    // G step through the updated D: fresh bindings read D's tensors after the in-place update.
+    D.bind(g)
+    logitG = try dLayers(fake, in: g)
+    g.parameterBinder = nil
+    errG = try g.apply(.bceWithLogits(samples: b, count: 1), [logitG, ones], outputShapes: [[b]], name: "errG")[0]
+    let gParams = trainable(G, boundG())
+    let gg = try g.backward(seeds: [(errG, seedMean)], wrt: Array(gParams.values))
     var gradsG: [String: Value] = [:]
-    for (name, v) in boundG() { if let gv = ggGrads[v] { gradsG[name] = gv; gg.output(gv) } }
+    for (name, v) in gParams { gradsG[name] = gg[v]!; g.output(gg[v]!) }
     self.gradsG = gradsG
-    gg.output(errG); gg.output(logitG)
-    planG = try gg.compile(on: device)
-    hyper = try device.zeros([2])
+    for v in [errReal, errFake, logitReal, logitFake, errG, logitG] { g.output(v) }
+    plan = try g.compile(on: device)
   }
 
   public func mean(_ v: [Float]) -> Float { v.reduce(0, +) / Float(max(1, v.count)) }
@@ -101,22 +104,20 @@ public final class DCGANTrainer {
 
   /// One training step on a real batch [batch, 3, 64, 64] in [-1, 1].
   @discardableResult
-  public func train(real: [Float]) throws -> Stats {
+  public func train(real batch: [Float]) throws -> Stats {
     let b = config.batch
     step += 1
-    let z = (0..<(b * nz)).map { _ in rng.nextGaussian() }
-    try planD.set(realD, real)
-    try planD.set(zD, z)
-    try planD.run()
-    try D.adamStep(step: step, lr: config.lr, beta1: config.beta1, beta2: config.beta2,
-                   gradients: gradsD.mapValues { planD.tensor($0) }, hyper: hyper)
-    try planG.set(zG, z)
-    try planG.run()
+    let zv = (0..<(b * nz)).map { _ in rng.nextGaussian() }
+    try ParameterStore.writeAdamHyper(step: step, lr: config.lr, beta1: config.beta1, beta2: config.beta2,
+                                      device: device, hyper: hyper)
+    try plan.set(real, batch)
+    try plan.set(z, zv)
+    try plan.run()
     try G.adamStep(step: step, lr: config.lr, beta1: config.beta1, beta2: config.beta2,
-                   gradients: gradsG.mapValues { planG.tensor($0) }, hyper: hyper)
-    let lossD = mean(try planD.read(errReal)) + mean(try planD.read(errFake))
-    return Stats(lossD: lossD, lossG: mean(try planG.read(errG)), dReal: sigmoidMean(try planD.read(logitReal)),
-                 dFake: sigmoidMean(try planD.read(logitFake)), dFakeAfter: sigmoidMean(try planG.read(logitG)))
+                   gradients: gradsG.mapValues { plan.tensor($0) }, hyper: hyper)
+    let lossD = mean(try plan.read(errReal)) + mean(try plan.read(errFake))
+    return Stats(lossD: lossD, lossG: mean(try plan.read(errG)), dReal: sigmoidMean(try plan.read(logitReal)),
+                 dFake: sigmoidMean(try plan.read(logitFake)), dFakeAfter: sigmoidMean(try plan.read(logitG)))
   }
 
   // MARK: - Checkpoints

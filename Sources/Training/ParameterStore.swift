@@ -58,11 +58,30 @@ public final class ParameterStore {
     return { bound }
   }
 
+  /// Adam's bias corrections for step t as the adam op reads them: [lr·√(1−β2ᵗ)/(1−β1ᵗ), ε·√(1−β2ᵗ)].
+  public static func writeAdamHyper(step t: Int, lr: Float, beta1: Float, beta2: Float, eps: Float = 1e-8,
+                                    device: Device, hyper: TensorRef) throws {
+    let b1t = 1 - pow(beta1, Float(t)), b2t = 1 - pow(beta2, Float(t))
+    try device.write([lr * b2t.squareRoot() / b1t, eps * b2t.squareRoot()], to: hyper)
+  }
+
+  /// Adds one in-place Adam update per trainable parameter to `g` (parameter, m and v written
+  /// where they live), for a plan that updates a network mid-way. `parameters` are the values a
+  /// `bind` made; nodes after these read the updated tensors only through a fresh `bind`.
+  public func adamUpdate(in g: Graph, parameters: [String: Value], gradients: [String: Value], hyper: Value,
+                         beta1: Float, beta2: Float) throws {
+    for name in names {
+      guard let e = entries[name], e.trainable, let p = parameters[name], let grad = gradients[name] else { continue }
+      let m = g.external(e.m, name: "\(name).adam_m"), v = g.external(e.v, name: "\(name).adam_v")
+      try g.apply(.adam(count: e.shape.reduce(1, *), beta1: beta1, beta2: beta2, limit: .infinity),
+                  [p, grad, m, v, hyper], into: [p, m, v])
+    }
+  }
+
   /// One Adam step (PyTorch semantics) on every trainable parameter that has a gradient.
   public func adamStep(step t: Int, lr: Float, beta1: Float, beta2: Float, eps: Float = 1e-8,
                        gradients: [String: TensorRef], hyper: TensorRef) throws {
-    let b1t = 1 - pow(beta1, Float(t)), b2t = 1 - pow(beta2, Float(t))
-    try device.write([lr * b2t.squareRoot() / b1t, eps * b2t.squareRoot()], to: hyper)
+    try Self.writeAdamHyper(step: t, lr: lr, beta1: beta1, beta2: beta2, eps: eps, device: device, hyper: hyper)
     for n in names {
       guard let e = entries[n], e.trainable, let g = gradients[n] else { continue }
       let count = e.shape.reduce(1, *)

@@ -29,6 +29,15 @@ func realBatch(_ n: Int, seed: UInt64 = 9) -> [Float] {
 }
 
 final class DCGANTrainingTests: XCTestCase {
+  /// Runs the step's plan with Adam's step size 0 (the in-plan D update moves nothing), so the
+  /// losses are functions of the parameters alone.
+  func runFrozen(_ t: DCGANTrainer, real: [Float], z: [Float]) throws {
+    try t.device.write([0, 1e-8], to: t.hyper)
+    try t.plan.set(t.real, real); try t.plan.set(t.z, z)
+    // Running statistics change on every run but do not enter the training-mode losses.
+    try t.plan.run()
+  }
+
   /// The D step's parameter gradients (through training-mode batch norm, two D passes) match
   /// finite differences of its loss.
   func testDiscriminatorParameterGradients() throws {
@@ -37,10 +46,8 @@ final class DCGANTrainingTests: XCTestCase {
     let real = realBatch(4)
     let z = (0..<(4 * 16)).map { Float(sin(Double($0))) }
     func loss() throws -> Double {
-      try t.planD.set(t.realD, real); try t.planD.set(t.zD, z)
-      // Running statistics change on every run but do not enter the training-mode loss.
-      try t.planD.run()
-      return Double(t.mean(try t.planD.read(t.errReal))) + Double(t.mean(try t.planD.read(t.errFake)))
+      try runFrozen(t, real: real, z: z)
+      return Double(t.mean(try t.plan.read(t.errReal))) + Double(t.mean(try t.plan.read(t.errFake)))
     }
     _ = try loss()
     // Per tensor, the directional derivative along a random Gaussian direction u (every entry
@@ -52,7 +59,7 @@ final class DCGANTrainingTests: XCTestCase {
                  "main.8.weight", "main.9.bias", "main.11.weight"] {
       let e = try XCTUnwrap(t.D.entries[name], name)
       _ = try loss()
-      let grad = try cpu.values(t.planD.tensor(try XCTUnwrap(t.gradsD[name], name)))
+      let grad = try cpu.values(t.plan.tensor(try XCTUnwrap(t.gradsD[name], name)))
       let w = try cpu.values(e.value)
       let u = w.map { _ in rng.nextGaussian() }
       // The first layer's pre-activations are tiny (N(0, 0.02) weights on smooth images), so
@@ -79,10 +86,10 @@ final class DCGANTrainingTests: XCTestCase {
     let cpu = CPUDevice(threads: 2)
     let t = try smallTrainer(device: cpu)
     let z = (0..<(4 * 16)).map { Float(cos(Double($0) * 0.7)) }
+    let real = realBatch(4)
     func loss() throws -> Double {
-      try t.planG.set(t.zG, z)
-      try t.planG.run()
-      return Double(t.mean(try t.planG.read(t.errG)))
+      try runFrozen(t, real: real, z: z)
+      return Double(t.mean(try t.plan.read(t.errG)))
     }
     var rng = SplitMix64(seed: 6)
     var worst = 0.0
@@ -93,7 +100,7 @@ final class DCGANTrainingTests: XCTestCase {
     for name in ["main.0.weight", "main.3.weight", "main.6.weight", "main.9.weight", "main.12.weight"] {
       let e = try XCTUnwrap(t.G.entries[name], name)
       _ = try loss()
-      let grad = try cpu.values(t.planG.tensor(try XCTUnwrap(t.gradsG[name], name)))
+      let grad = try cpu.values(t.plan.tensor(try XCTUnwrap(t.gradsG[name], name)))
       let w = try cpu.values(e.value)
       let u = w.map { _ in rng.nextGaussian() }
       let h: Float = 1e-6
@@ -108,6 +115,18 @@ final class DCGANTrainingTests: XCTestCase {
     // Roughness and float32 rounding at h = 1e-6: up to 8.5 % seen across directions; a lost path,
     // a sign or a missing sum shows as ≥ 30 %, so 15 % still separates right from wrong.
     XCTAssertLessThan(worst, 0.15)
+  }
+
+  /// The G step sees the updated D: with Adam's step size 0 the two D passes on fake agree
+  /// exactly; with a real step they differ.
+  func testGeneratorStepUsesTheUpdatedDiscriminator() throws {
+    let t = try smallTrainer(device: CPUDevice(threads: 2))
+    let z = (0..<(4 * 16)).map { Float(sin(Double($0) * 0.3)) }
+    try runFrozen(t, real: realBatch(4), z: z)
+    XCTAssertEqual(try t.plan.read(t.logitFake), try t.plan.read(t.logitG))
+    try ParameterStore.writeAdamHyper(step: 1, lr: 2e-4, beta1: 0.5, beta2: 0.999, device: t.device, hyper: t.hyper)
+    try t.plan.run()
+    XCTAssertNotEqual(try t.plan.read(t.logitFake), try t.plan.read(t.logitG))
   }
 
   func testFewStepsLowerTheDiscriminatorLoss() throws {

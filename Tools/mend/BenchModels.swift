@@ -67,9 +67,8 @@ struct BenchModels: ParsableCommand {
           try tr.train(real: real)
           try device.synchronize()
         }
-        report("dcgan_train_step_b64", r, flops: tr.planD.graph.flops + tr.planG.graph.flops,
-               memory: "D step: " + tr.planD.memorySummary)
-        if profile { try printProfile(tr.planD); try printProfile(tr.planG) }
+        report("dcgan_train_step_b64", r, flops: tr.plan.graph.flops, memory: tr.plan.memorySummary)
+        if profile { try printProfile(tr.plan) }
       }
       // One SRResNet training step: 16 random 96×96 crops, MSE, Adam.
       if filter.map({ "srresnet_train_step_b16".contains($0) }) ?? true {
