@@ -19,9 +19,15 @@ public protocol Device: AnyObject {
   /// Scratch memory for lowered ops; grows on demand and is reused, so steady-state runs allocate
   /// nothing. Valid until the next call to `workspace`.
   func workspace(byteCount: Int) throws -> DeviceBuffer
+  /// Declares that `buffer` keeps its contents (a plan's weights), so the device may keep copies
+  /// derived from it (GEMM operands pre-packed on first use). A write into the buffer, by `write`
+  /// or as an op's output, drops them.
+  func declareConstant(_ buffer: DeviceBuffer)
 }
 
 extension Device {
+  public func declareConstant(_ buffer: DeviceBuffer) {}
+
   /// Allocates a tensor and copies `values` into it.
   public func tensor(_ values: [Float], shape: [Int]) throws -> TensorRef {
     precondition(values.count == shape.reduce(1, *), "value count does not match shape \(shape)")

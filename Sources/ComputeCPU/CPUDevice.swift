@@ -4,6 +4,16 @@ import Foundation
 /// Host memory, 64-byte aligned and zero-filled at allocation.
 final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
   let base: UnsafeMutableRawPointer
+  /// Declared constant (`Device.declareConstant`): copies derived from it may be cached.
+  var isConstant = false
+  struct DerivedKey: Hashable { let offset: Int, m: Int, k: Int, lda: Int, transA: Bool, skinny: Bool }
+  /// GEMM A operands pre-packed from this buffer (`SGEMMEngine.prepackA`).
+  var prepacked: [DerivedKey: UnsafeMutablePointer<Float>] = [:]
+
+  func dropDerived() {
+    for p in prepacked.values { p.deallocate() }
+    prepacked = [:]
+  }
 
   init(byteCount: Int, device: CPUDevice) {
     base = UnsafeMutableRawPointer.allocate(byteCount: max(64, byteCount), alignment: 64)
@@ -11,7 +21,10 @@ final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
     super.init(byteCount: byteCount, deviceID: ObjectIdentifier(device))
   }
 
-  deinit { base.deallocate() }
+  deinit {
+    dropDerived()
+    base.deallocate()
+  }
 }
 
 /// The pure-Swift device: multi-threaded, SIMD, synchronous. It is the reference every other
@@ -90,7 +103,27 @@ public final class CPUDevice: Device, @unchecked Sendable {
       throw ComputeError.invalidArgument("write of \(bytes.count) bytes into a \(ref.byteCount)-byte tensor")
     }
     let b = try buffer(ref)
+    if b.isConstant { b.dropDerived() }
     if bytes.count > 0 { (b.base + ref.offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+  }
+
+  public func declareConstant(_ buffer: DeviceBuffer) {
+    (buffer as? CPUBuffer)?.isConstant = true
+  }
+
+  /// A GEMM's constant A (a plan's weights), pre-packed on first use and reused until the buffer
+  /// is written. nil when A is not constant or the shape gains nothing (one row, or several
+  /// different A matrices in a batch).
+  func prepackedA(_ t: TensorRef, _ g: GemmDesc) -> UnsafePointer<Float>? {
+    guard g.m > 1, g.batch == 1 || g.strideA == 0, let b = t.buffer as? CPUBuffer, b.isConstant else { return nil }
+    let skinny = SGEMMEngine.skinnyApplies(n: g.n, k: g.k)
+    let key = CPUBuffer.DerivedKey(offset: t.offset, m: g.m, k: g.k, lda: g.lda, transA: g.transA, skinny: skinny)
+    if let p = b.prepacked[key] { return UnsafePointer(p) }
+    allocationCount += 1
+    let p = SGEMMEngine.prepackA(transA: g.transA, m: g.m, k: g.k, a: (b.base + t.offset).assumingMemoryBound(to: Float.self),
+                                 lda: g.lda, skinny: skinny)
+    b.prepacked[key] = p
+    return UnsafePointer(p)
   }
 
   public func read(_ ref: TensorRef, into bytes: UnsafeMutableRawBufferPointer) throws {
@@ -109,12 +142,14 @@ public final class CPUDevice: Device, @unchecked Sendable {
     try op.validate(inputs: inputs, outputs: outputs)
     let i = try inputs.map { UnsafePointer(try ptr($0)) }
     let o = try outputs.map { try ptr($0) }
+    for t in outputs { if let b = t.buffer as? CPUBuffer, b.isConstant { b.dropDerived() } }
     switch op {
     case .gemm(let g):
+      let packed = prepackedA(inputs[0], g)
       for bi in 0..<g.batch {
         gemmEngine.sgemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, alpha: g.alpha,
                          a: i[0] + bi * g.strideA, lda: g.lda, b: i[1] + bi * g.strideB, ldb: g.ldb,
-                         beta: g.beta, c: o[0] + bi * g.strideC, ldc: g.ldc)
+                         beta: g.beta, c: o[0] + bi * g.strideC, ldc: g.ldc, prepacked: packed)
       }
     case .conv2d(let c, let bias, let act):
       if DirectConv.applies(c) {

@@ -28,7 +28,8 @@ public final class SGEMMEngine: @unchecked Sendable {
   public init(threads: Int) {
     splitter = ThreadSplitter(threads: threads)
     let nPanels = (Self.nc + Self.nr - 1) / Self.nr
-    packedB = .allocateAligned(count: Self.kc * nPanels * Self.nr)
+    // Twice a B block: the skinny path keeps two re-layouts of B there.
+    packedB = .allocateAligned(count: 2 * Self.kc * nPanels * Self.nr)
     packedA = (0..<max(1, threads)).map { _ in .allocateAligned(count: Self.mc * Self.kc) }
   }
 
@@ -38,22 +39,34 @@ public final class SGEMMEngine: @unchecked Sendable {
   }
 
   /// C = alpha · op(A) · op(B) + beta · C for one matrix (row-major, leading dimensions in elements).
+  /// `prepacked`: op(A) already laid out by `prepackA` for this shape (constant weights); `a` and
+  /// `lda` are then not read.
   public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, prepacked: UnsafePointer<Float>? = nil) {
     if m == 0 || n == 0 { return }
     if k == 0 || alpha == 0 {
       scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc)
       return
     }
+    if let prepacked, Self.skinnyApplies(n: n, k: k) {
+      let bt = packedB
+      for j in 0..<n {
+        for kk in 0..<k { bt[j * k + kk] = transB ? b[j * ldb + kk] : b[kk * ldb + j] }
+      }
+      let pool = ThreadSplitter(threads: Double(m) * Double(n) * Double(k) < 262_144 ? 1 : splitter.threads)
+      transposedSkinny(m: m, n: n, k: k, alpha: alpha, bt: UnsafePointer(bt), beta: beta, c: c, ldc: ldc, pool: pool,
+                       a: .prepacked(prepacked))
+      return
+    }
     // A single row of C: solve the transposed problem, which has a single column.
-    if m == 1 && n > 1 {
+    if m == 1 && n > 1 && prepacked == nil {
       sgemm(transA: !transB, transB: false, m: n, n: 1, k: k, alpha: alpha, a: b, lda: ldb, b: a,
             ldb: transA ? lda : 1, beta: beta, c: c, ldc: 1)
       return
     }
     // Few columns (batch-1 convolutions, GEMV): packing A would cost more than the product.
-    if n <= Self.skinnyN && n * k <= Self.kc * Self.nc {
+    if Self.skinnyApplies(n: n, k: k) {
       skinny(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
              beta: beta, c: c, ldc: ldc)
       return
@@ -66,6 +79,8 @@ public final class SGEMMEngine: @unchecked Sendable {
     let pool = ThreadSplitter(threads: useThreads)
     let aBox = UnsafeSendable(value: a), bBox = UnsafeSendable(value: b), cBox = UnsafeSendable(value: c)
     let pbBox = UnsafeSendable(value: packedB), paBox = UnsafeSendable(value: packedA)
+    let preBox = UnsafeSendable(value: prepacked)
+    let mBlocksAll = (m + mcMax - 1) / mcMax
 
     var jc = 0
     while jc < n {
@@ -90,13 +105,15 @@ public final class SGEMMEngine: @unchecked Sendable {
         let tasks = mBlocks * nSplit
         let workers = min(useThreads, tasks)
         pool.forEach(workers) { w in
-          let pa = paBox.value[w]
+          var pa = paBox.value[w]
           var t = w
           var packedBlock = -1
           while t < tasks {
             let ib = t / nSplit, js = t % nSplit
             let i0 = ib * mcMax, mc = min(mcMax, m - i0)
-            if packedBlock != ib {
+            if let pre = preBox.value {
+              pa = UnsafeMutablePointer(mutating: pre) + ((pc / kcMax) * mBlocksAll + ib) * mcMax * kcMax
+            } else if packedBlock != ib {
               Self.packA(a: aBox.value, lda: lda, transA: transA, i0: i0, mc: mc, k0: pc, kc: kc, into: pa)
               packedBlock = ib
             }
@@ -190,32 +207,124 @@ public final class SGEMMEngine: @unchecked Sendable {
         }
       }
     } else {
-      // op(A)(i, kk) = a[kk·lda + i]: accumulate 64-row blocks of C along k.
-      let block = 64
-      pool.forRanges((m + block - 1) / block, grain: 1) { blocks in
-        let (a, bt, c) = box.value
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.skinnyN * block) { accBuf in
-          let acc = accBuf.baseAddress!
-          for blk in blocks {
-            let i0 = blk * block, rows = min(block, m - i0)
-            acc.update(repeating: 0, count: n * block)
-            for kk in 0..<k {
-              let arow = a + kk * lda + i0
+      transposedSkinny(m: m, n: n, k: k, alpha: alpha, bt: UnsafePointer(bt), beta: beta, c: c, ldc: ldc, pool: pool,
+                       a: .strided(a, lda: lda))
+    }
+  }
+
+  /// Where the transposed-A skinny kernel reads A: straight from a[kk·lda + i] (strided by a whole
+  /// row per k step), or from a copy pre-packed by `prepackA` (32 rows interleaved per k,
+  /// read contiguously).
+  enum TransposedA {
+    case strided(UnsafePointer<Float>, lda: Int)
+    case prepacked(UnsafePointer<Float>)
+  }
+
+  /// Rows per block of the transposed-A skinny kernel.
+  public static let transposedBlock = 32
+
+  /// op(A) [m × k] laid out once for `sgemm(... prepacked:)` (constant weights: the layout every
+  /// call would otherwise build): for skinny shapes (`skinnyApplies(n:k:)`), ⌈m/32⌉ blocks of
+  /// k × 32 rows interleaved (zero-padded); otherwise the packed path's MR panels, one MC × KC
+  /// block per (k slice, row block). The caller owns (and deallocates) the result.
+  public static func prepackA(transA: Bool, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, skinny: Bool)
+    -> UnsafeMutablePointer<Float> {
+    if skinny {
+      let bs = transposedBlock, blocks = (m + bs - 1) / bs
+      let dst = UnsafeMutablePointer<Float>.allocateAligned(count: max(16, blocks * bs * k))
+      for blk in 0..<blocks {
+        let rows = min(bs, m - blk * bs), out = dst + blk * bs * k
+        for kk in 0..<k {
+          for t in 0..<rows {
+            let i = blk * bs + t
+            out[kk * bs + t] = transA ? a[kk * lda + i] : a[i * lda + kk]
+          }
+        }
+      }
+      return dst
+    }
+    let mBlocks = (m + mc - 1) / mc, kBlocks = (k + kc - 1) / kc
+    let dst = UnsafeMutablePointer<Float>.allocateAligned(count: max(16, mBlocks * kBlocks * mc * kc))
+    for pb in 0..<kBlocks {
+      let k0 = pb * kc, kcs = min(kc, k - k0)
+      for ib in 0..<mBlocks {
+        let i0 = ib * mc
+        packA(a: a, lda: lda, transA: transA, i0: i0, mc: min(mc, m - i0), k0: k0, kc: kcs,
+              into: dst + (pb * mBlocks + ib) * mc * kc)
+      }
+    }
+    return dst
+  }
+
+  /// Whether the skinny path (n ≤ 16) takes this shape.
+  public static func skinnyApplies(n: Int, k: Int) -> Bool {
+    n <= skinnyN && (n + (n + 3) / 4 * 4) * k <= 2 * kc * nc
+  }
+
+  /// The transposed-A skinny kernel: 32 rows of C at a time, 4 columns per pass, in registers —
+  /// per k step two vector loads of A feed eight FMAs against broadcast B values. B is re-laid
+  /// k-major (bk[kk·nq + j], nq = n rounded up to 4, zero-padded) so one k step's values are
+  /// adjacent. bt holds op(B) as n rows of k.
+  private func transposedSkinny(m: Int, n: Int, k: Int, alpha: Float, bt: UnsafePointer<Float>, beta: Float,
+                                c: UnsafeMutablePointer<Float>, ldc: Int, pool: ThreadSplitter, a: TransposedA) {
+    typealias V = SIMD16<Float>
+    let bs = Self.transposedBlock
+    let nq = (n + 3) / 4 * 4
+    let bk = packedB + n * k  // skinnyApplies leaves room: (n + nq)·k ≤ 2·kc·nc
+    for kk in 0..<k {
+      for j in 0..<nq { bk[kk * nq + j] = j < n ? bt[j * k + kk] : 0 }
+    }
+    let box = UnsafeSendable(value: (bt, UnsafePointer(bk), c, a))
+    let blocks = (m + bs - 1) / bs
+    pool.forRanges(blocks, grain: 1) { range in
+      let (bt, bk, c, a) = box.value
+      for blk in range {
+        let i0 = blk * bs, rows = min(bs, m - i0)
+        let ap0: UnsafeRawPointer, step: Int
+        switch a {
+        case .strided(let p, let lda):
+          if rows < bs {
+            // Ragged last rows of an unpacked A: plain dot products (reading past m is not safe).
+            for i in i0..<m {
               for j in 0..<n {
-                let bv = bt[j * k + kk]
-                if bv == 0 { continue }
-                let accj = acc + j * block
-                for t in 0..<rows { accj[t] += bv * arow[t] }
+                var r: Float = 0
+                for kk in 0..<k { r += p[kk * lda + i] * bt[j * k + kk] }
+                let dst = c + i * ldc + j
+                dst.pointee = beta == 0 ? alpha * r : beta * dst.pointee + alpha * r
               }
             }
-            for t in 0..<rows {
-              for j in 0..<n {
-                let dst = c + (i0 + t) * ldc + j
-                let v = alpha * acc[j * block + t]
-                dst.pointee = beta == 0 ? v : beta * dst.pointee + v
-              }
+            continue
+          }
+          ap0 = UnsafeRawPointer(p + i0); step = lda * 4
+        case .prepacked(let p):
+          ap0 = UnsafeRawPointer(p + blk * bs * k); step = bs * 4
+        }
+        var j0 = 0
+        while j0 < n {
+          var c00 = V(), c01 = V(), c02 = V(), c03 = V(), c10 = V(), c11 = V(), c12 = V(), c13 = V()
+          var ap = ap0
+          var bp = bk + j0
+          for _ in 0..<k {
+            let a0 = ap.loadUnaligned(as: V.self), a1 = ap.loadUnaligned(fromByteOffset: 64, as: V.self)
+            let b0 = V(repeating: bp[0]), b1 = V(repeating: bp[1]), b2 = V(repeating: bp[2]), b3 = V(repeating: bp[3])
+            c00.addProduct(a0, b0); c10.addProduct(a1, b0)
+            c01.addProduct(a0, b1); c11.addProduct(a1, b1)
+            c02.addProduct(a0, b2); c12.addProduct(a1, b2)
+            c03.addProduct(a0, b3); c13.addProduct(a1, b3)
+            ap += step
+            bp += nq
+          }
+          let nj = min(4, n - j0)
+          func store(_ v: V, _ half: Int, _ dj: Int) {
+            guard dj < nj else { return }
+            for t in 0..<max(0, min(16, rows - half * 16)) {
+              let dst = c + (i0 + half * 16 + t) * ldc + j0 + dj
+              dst.pointee = beta == 0 ? alpha * v[t] : beta * dst.pointee + alpha * v[t]
             }
           }
+          store(c00, 0, 0); store(c01, 0, 1); store(c02, 0, 2); store(c03, 0, 3)
+          store(c10, 1, 0); store(c11, 1, 1); store(c12, 1, 2); store(c13, 1, 3)
+          j0 += 4
         }
       }
     }

@@ -14,8 +14,13 @@ public enum Harness {
 
   /// Uploads `inputs`, runs the case's op, and returns its outputs. Every output lives in a larger
   /// buffer between sentinel guards, which are checked afterwards.
-  public static func run(_ c: OpCase, on device: Device, inputs: [[Float]]) throws -> [[Float]] {
+  /// With `constantInputs`, input buffers are declared constant (as a plan's weights are), so
+  /// paths that cache derived copies of constant operands run.
+  public static func run(_ c: OpCase, on device: Device, inputs: [[Float]], constantInputs: Bool = false) throws -> [[Float]] {
     let (ins, outs, guarded) = try prepare(c, on: device, inputs: inputs)
+    if constantInputs {
+      for (k, t) in ins.enumerated() where !c.inPlace.values.contains(k) { device.declareConstant(t.buffer) }
+    }
     try device.run(c.op, inputs: ins, outputs: outs)
     try device.synchronize()
     var results: [[Float]] = []

@@ -36,6 +36,7 @@ public final class Plan {
     for (id, info) in graph.values.enumerated() {
       if case .parameter(let data) = info.kind { try device.write(data, to: ts[id]) }
     }
+    device.declareConstant(params)
     steps = graph.nodes.map { n in (n.op, n.inputs.map { ts[$0.id] }, n.outputs.map { ts[$0.id] }) }
   }
 

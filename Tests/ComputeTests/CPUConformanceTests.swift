@@ -6,16 +6,17 @@ import XCTest
 /// `CPUDevice` against the float64 reference, for every case of the op table.
 final class CPUConformanceTests: XCTestCase {
   func testEveryOpCaseMatchesFloat64Reference() throws {
-    for threads in [1, 2] {
+    // Also with the inputs declared constant (as a plan's weights): cached pre-packed operands.
+    for (threads, constant) in [(1, false), (2, false), (2, true)] {
       let cpu = CPUDevice(threads: threads)
       var checked = 0
       for c in OpCases.all(.test) where c.referenceAffordable {
         let inputs = c.makeInputs()
-        let got = try Harness.run(c, on: cpu, inputs: inputs)
+        let got = try Harness.run(c, on: cpu, inputs: inputs, constantInputs: constant)
         let want = Reference.run(c.op, inputs.map { $0.map(Double.init) })
         for k in got.indices {
           let e = Harness.nmse(got[k], want[k])
-          XCTAssert(e <= c.tolerance, "\(c.name) output \(k) on \(threads) thread(s): nmse \(e) > \(c.tolerance)")
+          XCTAssert(e <= c.tolerance, "\(c.name) output \(k) on \(threads) thread(s)\(constant ? ", constant inputs" : ""): nmse \(e) > \(c.tolerance)")
         }
         checked += 1
       }
@@ -97,6 +98,24 @@ final class ConvLoweringCoverageTests: XCTestCase {
       for shape in ["fc", "pointwise", "banded", "grouped", "single"] {
         XCTAssert(shapes.contains("\(shape)-\(kind)"), "no test case lowers \(kind) as \(shape)")
       }
+    }
+  }
+
+  /// A constant operand's pre-packed copy follows writes: after new values are written into the
+  /// constant buffer, the product uses them.
+  func testPrepackedConstantOperandFollowsWrites() throws {
+    let cpu = CPUDevice(threads: 2)
+    let g = GemmDesc(transA: true, m: 70, n: 5, k: 33)
+    var rng = SplitMix64(seed: 3)
+    let a1 = (0..<(33 * 70)).map { _ in rng.nextFloat() }, a2 = (0..<(33 * 70)).map { _ in rng.nextFloat() }
+    let b = (0..<(33 * 5)).map { _ in rng.nextFloat() }
+    let ta = try cpu.tensor(a1, shape: [33, 70]), tb = try cpu.tensor(b, shape: [33, 5]), tc = try cpu.zeros([70, 5])
+    cpu.declareConstant(ta.buffer)
+    for a in [a1, a2] {
+      try cpu.write(a, to: ta)
+      try cpu.run(.gemm(g), inputs: [ta, tb], outputs: [tc])
+      let want = Reference.run(.gemm(g), [a.map(Double.init), b.map(Double.init)])[0]
+      XCTAssertLessThan(Harness.nmse(try cpu.values(tc), want), 1e-10)
     }
   }
 }
