@@ -220,8 +220,9 @@ public final class SGEMMEngine: @unchecked Sendable {
     case prepacked(UnsafePointer<Float>)
   }
 
-  /// Rows per block of the transposed-A skinny kernel.
+  /// Rows per block of the transposed-A skinny kernel, and its k chunk.
   public static let transposedBlock = 32
+  static let transposedChunk = 128
 
   /// op(A) [m × k] laid out once for `sgemm(... prepacked:)` (constant weights: the layout every
   /// call would otherwise build): for skinny shapes (`skinnyApplies(n:k:)`), ⌈m/32⌉ blocks of
@@ -278,6 +279,8 @@ public final class SGEMMEngine: @unchecked Sendable {
     let blocks = (m + bs - 1) / bs
     pool.forRanges(blocks, grain: 1) { range in
       let (bt, bk, c, a) = box.value
+      withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: bs * 16 / 16) { accBuf in
+      let acc = UnsafeMutableRawPointer(accBuf.baseAddress!).assumingMemoryBound(to: Float.self)
       for blk in range {
         let i0 = blk * bs, rows = min(bs, m - i0)
         let ap0: UnsafeRawPointer, step: Int
@@ -299,33 +302,47 @@ public final class SGEMMEngine: @unchecked Sendable {
         case .prepacked(let p):
           ap0 = UnsafeRawPointer(p + blk * bs * k); step = bs * 4
         }
-        var j0 = 0
-        while j0 < n {
-          var c00 = V(), c01 = V(), c02 = V(), c03 = V(), c10 = V(), c11 = V(), c12 = V(), c13 = V()
-          var ap = ap0
-          var bp = bk + j0
-          for _ in 0..<k {
-            let a0 = ap.loadUnaligned(as: V.self), a1 = ap.loadUnaligned(fromByteOffset: 64, as: V.self)
-            let b0 = V(repeating: bp[0]), b1 = V(repeating: bp[1]), b2 = V(repeating: bp[2]), b3 = V(repeating: bp[3])
-            c00.addProduct(a0, b0); c10.addProduct(a1, b0)
-            c01.addProduct(a0, b1); c11.addProduct(a1, b1)
-            c02.addProduct(a0, b2); c12.addProduct(a1, b2)
-            c03.addProduct(a0, b3); c13.addProduct(a1, b3)
-            ap += step
-            bp += nq
-          }
-          let nj = min(4, n - j0)
-          func store(_ v: V, _ half: Int, _ dj: Int) {
-            guard dj < nj else { return }
-            for t in 0..<max(0, min(16, rows - half * 16)) {
-              let dst = c + (i0 + half * 16 + t) * ldc + j0 + dj
-              dst.pointee = beta == 0 ? alpha * v[t] : beta * dst.pointee + alpha * v[t]
+        // k in chunks of 128 so a block's A slice (32 × 128 floats, 16 KB) stays in L1 across the
+        // column passes; partial sums wait in acc between chunks.
+        acc.update(repeating: 0, count: bs * nq)
+        var k0 = 0
+        while k0 < k {
+          let kn = min(Self.transposedChunk, k - k0)
+          var j0 = 0
+          while j0 < n {
+            let cr = UnsafeMutableRawPointer(acc + j0 * bs)
+            var c00 = cr.load(as: V.self), c10 = cr.load(fromByteOffset: 64, as: V.self)
+            var c01 = cr.load(fromByteOffset: 128, as: V.self), c11 = cr.load(fromByteOffset: 192, as: V.self)
+            var c02 = cr.load(fromByteOffset: 256, as: V.self), c12 = cr.load(fromByteOffset: 320, as: V.self)
+            var c03 = cr.load(fromByteOffset: 384, as: V.self), c13 = cr.load(fromByteOffset: 448, as: V.self)
+            var ap = ap0 + k0 * step
+            var bp = bk + k0 * nq + j0
+            for _ in 0..<kn {
+              let a0 = ap.loadUnaligned(as: V.self), a1 = ap.loadUnaligned(fromByteOffset: 64, as: V.self)
+              let b0 = V(repeating: bp[0]), b1 = V(repeating: bp[1]), b2 = V(repeating: bp[2]), b3 = V(repeating: bp[3])
+              c00.addProduct(a0, b0); c10.addProduct(a1, b0)
+              c01.addProduct(a0, b1); c11.addProduct(a1, b1)
+              c02.addProduct(a0, b2); c12.addProduct(a1, b2)
+              c03.addProduct(a0, b3); c13.addProduct(a1, b3)
+              ap += step
+              bp += nq
             }
+            cr.storeBytes(of: c00, as: V.self); cr.storeBytes(of: c10, toByteOffset: 64, as: V.self)
+            cr.storeBytes(of: c01, toByteOffset: 128, as: V.self); cr.storeBytes(of: c11, toByteOffset: 192, as: V.self)
+            cr.storeBytes(of: c02, toByteOffset: 256, as: V.self); cr.storeBytes(of: c12, toByteOffset: 320, as: V.self)
+            cr.storeBytes(of: c03, toByteOffset: 384, as: V.self); cr.storeBytes(of: c13, toByteOffset: 448, as: V.self)
+            j0 += 4
           }
-          store(c00, 0, 0); store(c01, 0, 1); store(c02, 0, 2); store(c03, 0, 3)
-          store(c10, 1, 0); store(c11, 1, 1); store(c12, 1, 2); store(c13, 1, 3)
-          j0 += 4
+          k0 += kn
         }
+        // acc[j·32 + t] = C(i0 + t, j).
+        for t in 0..<rows {
+          for j in 0..<n {
+            let dst = c + (i0 + t) * ldc + j, v = alpha * acc[j * bs + t]
+            dst.pointee = beta == 0 ? v : beta * dst.pointee + v
+          }
+        }
+      }
       }
     }
   }

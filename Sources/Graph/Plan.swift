@@ -74,15 +74,19 @@ extension Graph {
 
 extension Plan {
   /// Runs once, synchronising after every op, and returns the time per node (for profiling).
-  public func runProfiled(now: () -> Double) throws -> [(node: Int, op: Op, seconds: Double)] {
-    var out: [(Int, Op, Double)] = []
+  public func runProfiled(now: () -> Double, runs: Int = 7) throws -> [(node: Int, op: Op, seconds: Double)] {
+    // Each op synchronised and timed in `runs` whole runs; the median per op (single runs on a
+    // shared machine swing by 2×).
+    var times = [[Double]](repeating: [], count: steps.count)
     try device.synchronize()
-    for (i, s) in steps.enumerated() {
-      let t0 = now()
-      try device.run(s.op, inputs: s.inputs, outputs: s.outputs)
-      try device.synchronize()
-      out.append((i, s.op, now() - t0))
+    for _ in 0..<max(1, runs) {
+      for (i, s) in steps.enumerated() {
+        let t0 = now()
+        try device.run(s.op, inputs: s.inputs, outputs: s.outputs)
+        try device.synchronize()
+        times[i].append(now() - t0)
+      }
     }
-    return out
+    return steps.enumerated().map { i, s in (i, s.op, times[i].sorted()[times[i].count / 2]) }
   }
 }
