@@ -259,18 +259,18 @@ public final class SGEMMEngine: @unchecked Sendable {
 
   /// Whether the skinny path (n ≤ 16) takes this shape.
   public static func skinnyApplies(n: Int, k: Int) -> Bool {
-    n <= skinnyN && (n + (n + 3) / 4 * 4) * k <= 2 * kc * nc
+    n <= skinnyN && (n + (n + 7) / 8 * 8) * k <= 2 * kc * nc
   }
 
-  /// The transposed-A skinny kernel: 32 rows of C at a time, 4 columns per pass, in registers —
-  /// per k step two vector loads of A feed eight FMAs against broadcast B values. B is re-laid
-  /// k-major (bk[kk·nq + j], nq = n rounded up to 4, zero-padded) so one k step's values are
+  /// The transposed-A skinny kernel: 32 rows of C at a time, 8 columns per pass, in registers —
+  /// per k step two vector loads of A feed sixteen FMAs against broadcast B values. B is re-laid
+  /// k-major (bk[kk·nq + j], nq = n rounded up to 8, zero-padded) so one k step's values are
   /// adjacent. bt holds op(B) as n rows of k.
   private func transposedSkinny(m: Int, n: Int, k: Int, alpha: Float, bt: UnsafePointer<Float>, beta: Float,
                                 c: UnsafeMutablePointer<Float>, ldc: Int, pool: ThreadSplitter, a: TransposedA) {
     typealias V = SIMD16<Float>
     let bs = Self.transposedBlock
-    let nq = (n + 3) / 4 * 4
+    let nq = (n + 7) / 8 * 8
     let bk = packedB + n * k  // skinnyApplies leaves room: (n + nq)·k ≤ 2·kc·nc
     for kk in 0..<k {
       for j in 0..<nq { bk[kk * nq + j] = j < n ? bt[j * k + kk] : 0 }
@@ -279,7 +279,7 @@ public final class SGEMMEngine: @unchecked Sendable {
     let blocks = (m + bs - 1) / bs
     pool.forRanges(blocks, grain: 1) { range in
       let (bt, bk, c, a) = box.value
-      withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: bs * 16 / 16) { accBuf in
+      withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: bs * 16 / 16) { accBuf in  // 32 × nq ≤ 32 × 16
       let acc = UnsafeMutableRawPointer(accBuf.baseAddress!).assumingMemoryBound(to: Float.self)
       for blk in range {
         let i0 = blk * bs, rows = min(bs, m - i0)
@@ -310,20 +310,28 @@ public final class SGEMMEngine: @unchecked Sendable {
           let kn = min(Self.transposedChunk, k - k0)
           var j0 = 0
           while j0 < n {
+            // 32 rows × 8 columns: 16 accumulators, per k step 2 loads of A and 8 broadcasts.
             let cr = UnsafeMutableRawPointer(acc + j0 * bs)
             var c00 = cr.load(as: V.self), c10 = cr.load(fromByteOffset: 64, as: V.self)
             var c01 = cr.load(fromByteOffset: 128, as: V.self), c11 = cr.load(fromByteOffset: 192, as: V.self)
             var c02 = cr.load(fromByteOffset: 256, as: V.self), c12 = cr.load(fromByteOffset: 320, as: V.self)
             var c03 = cr.load(fromByteOffset: 384, as: V.self), c13 = cr.load(fromByteOffset: 448, as: V.self)
+            var c04 = cr.load(fromByteOffset: 512, as: V.self), c14 = cr.load(fromByteOffset: 576, as: V.self)
+            var c05 = cr.load(fromByteOffset: 640, as: V.self), c15 = cr.load(fromByteOffset: 704, as: V.self)
+            var c06 = cr.load(fromByteOffset: 768, as: V.self), c16 = cr.load(fromByteOffset: 832, as: V.self)
+            var c07 = cr.load(fromByteOffset: 896, as: V.self), c17 = cr.load(fromByteOffset: 960, as: V.self)
             var ap = ap0 + k0 * step
             var bp = bk + k0 * nq + j0
             for _ in 0..<kn {
               let a0 = ap.loadUnaligned(as: V.self), a1 = ap.loadUnaligned(fromByteOffset: 64, as: V.self)
-              let b0 = V(repeating: bp[0]), b1 = V(repeating: bp[1]), b2 = V(repeating: bp[2]), b3 = V(repeating: bp[3])
-              c00.addProduct(a0, b0); c10.addProduct(a1, b0)
-              c01.addProduct(a0, b1); c11.addProduct(a1, b1)
-              c02.addProduct(a0, b2); c12.addProduct(a1, b2)
-              c03.addProduct(a0, b3); c13.addProduct(a1, b3)
+              var b = V(repeating: bp[0]); c00.addProduct(a0, b); c10.addProduct(a1, b)
+              b = V(repeating: bp[1]); c01.addProduct(a0, b); c11.addProduct(a1, b)
+              b = V(repeating: bp[2]); c02.addProduct(a0, b); c12.addProduct(a1, b)
+              b = V(repeating: bp[3]); c03.addProduct(a0, b); c13.addProduct(a1, b)
+              b = V(repeating: bp[4]); c04.addProduct(a0, b); c14.addProduct(a1, b)
+              b = V(repeating: bp[5]); c05.addProduct(a0, b); c15.addProduct(a1, b)
+              b = V(repeating: bp[6]); c06.addProduct(a0, b); c16.addProduct(a1, b)
+              b = V(repeating: bp[7]); c07.addProduct(a0, b); c17.addProduct(a1, b)
               ap += step
               bp += nq
             }
@@ -331,7 +339,11 @@ public final class SGEMMEngine: @unchecked Sendable {
             cr.storeBytes(of: c01, toByteOffset: 128, as: V.self); cr.storeBytes(of: c11, toByteOffset: 192, as: V.self)
             cr.storeBytes(of: c02, toByteOffset: 256, as: V.self); cr.storeBytes(of: c12, toByteOffset: 320, as: V.self)
             cr.storeBytes(of: c03, toByteOffset: 384, as: V.self); cr.storeBytes(of: c13, toByteOffset: 448, as: V.self)
-            j0 += 4
+            cr.storeBytes(of: c04, toByteOffset: 512, as: V.self); cr.storeBytes(of: c14, toByteOffset: 576, as: V.self)
+            cr.storeBytes(of: c05, toByteOffset: 640, as: V.self); cr.storeBytes(of: c15, toByteOffset: 704, as: V.self)
+            cr.storeBytes(of: c06, toByteOffset: 768, as: V.self); cr.storeBytes(of: c16, toByteOffset: 832, as: V.self)
+            cr.storeBytes(of: c07, toByteOffset: 896, as: V.self); cr.storeBytes(of: c17, toByteOffset: 960, as: V.self)
+            j0 += 8
           }
           k0 += kn
         }
