@@ -230,6 +230,13 @@ public enum OpCases {
       cases.append(OpCase("act_\(a)_bwd_\(n)", .activationBackward(a, count: n),
                           [a == .tanh ? .uniform(-1, 1) : .uniform(-0.5, 1), u1]))
     }
+    // The vector tanh/sigmoid (polynomials, range reduction) over saturating and tiny inputs,
+    // and counts that leave a ragged tail of lanes.
+    for (name, a, spec) in [("tanh_wide", Activation.tanh, InputSpec.uniform(-20, 20)),
+                            ("tanh_tiny", .tanh, .uniform(-1e-3, 1e-3)),
+                            ("sigmoid_wide", .sigmoid, .uniform(-90, 90))] {
+      cases.append(OpCase("act_\(name)_37", .activation(a, count: 37), [spec]))
+    }
     let l = ChannelLayout(batch: s == .test ? 1 : 16, channels: 64, spatial: s == .test ? 37 : 4096)
     cases.append(OpCase("prelu_srresnet", .prelu(l), [.awayFromZero(2), .uniform(0, 0.5)],
                         gradients: [GradSpec(.preluBackward(l), [.input(0), .input(1), .upstream], grads: [(0, 0), (1, 1)])]))
