@@ -99,7 +99,7 @@ struct BenchModels: ParsableCommand {
         report("srgan_train_step_b16", r, flops: tr.plan.graph.flops + (tr.planD?.graph.flops ?? 0), memory: tr.plan.memorySummary)
       }
       // z iterations: one image, b starting latents (b in the GEMM batch), λ = 0.1 with the D.
-      for b in [1, 64] where filter.map({ "z_iter_b\(b)".contains($0) }) ?? true {
+      for b in [1, 8, 64] where filter.map({ "z_iter_b\(b)".contains($0) }) ?? true {
         var cfg = InpaintConfig()
         cfg.starts = b; cfg.iterations = 0
         let inp = try Inpainter(generator: gen, discriminator: try DCGANDiscriminator(weights: RandomWeights.dcganDiscriminator(), logits: true),
