@@ -104,6 +104,9 @@ final class WorkerPool: @unchecked Sendable {
       var spins = 0
       while generation.load(ordering: .acquiring) == seen {
         spins += 1
+        // Give the core away now and then: when the machine has fewer free cores than threads,
+        // a spinning thread would otherwise sit on the core the other one needs.
+        if spins & 1023 == 0 { sched_yield() }
         if spins > Self.spinLimit {
           sleepers.add(1, ordering: .sequentiallyConsistent)
           if generation.load(ordering: .sequentiallyConsistent) == seen { wake[w - 1].wait() }
@@ -127,7 +130,11 @@ final class WorkerPool: @unchecked Sendable {
       // signal behind, which only costs it one extra look at the counter later.
       if sleepers.load(ordering: .sequentiallyConsistent) > 0 { for s in wake { s.signal() } }
       body(0)
-      while pending.load(ordering: .acquiring) > 0 {}
+      var spins = 0
+      while pending.load(ordering: .acquiring) > 0 {
+        spins += 1
+        if spins & 1023 == 0 { sched_yield() }
+      }
       job = nil
     }
   }
