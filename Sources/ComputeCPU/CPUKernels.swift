@@ -129,8 +129,8 @@ enum CPUKernels {
     case .relu: for j in 0..<count { y[j] = max(x[j] * s + sh, 0) }
     case .leakyRelu(let k):
       for j in 0..<count { let v = x[j] * s + sh; y[j] = v > 0 ? v : v * k }
-    case .tanh: FastMath.map(count, x, y) { FastMath.tanh($0 * s + sh) }
-    case .sigmoid: FastMath.map(count, x, y) { FastMath.sigmoid($0 * s + sh) }
+    case .tanh: for j in 0..<count { y[j] = FastMath.tanh(x[j] * s + sh) }
+    case .sigmoid: for j in 0..<count { y[j] = FastMath.sigmoid(x[j] * s + sh) }
     }
   }
 
@@ -257,8 +257,8 @@ enum CPUKernels {
       case .identity: if xs != UnsafePointer(ys) { ys.update(from: xs, count: n) }
       case .relu: for j in 0..<n { ys[j] = max(xs[j], 0) }
       case .leakyRelu(let k): for j in 0..<n { let v = xs[j]; ys[j] = v > 0 ? v : v * k }
-      case .tanh: FastMath.map(n, xs, ys, FastMath.tanh)
-      case .sigmoid: FastMath.map(n, xs, ys, FastMath.sigmoid)
+      case .tanh: for j in 0..<n { ys[j] = FastMath.tanh(xs[j]) }
+      case .sigmoid: for j in 0..<n { ys[j] = FastMath.sigmoid(xs[j]) }
       }
     }
   }
