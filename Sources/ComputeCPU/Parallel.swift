@@ -22,7 +22,7 @@ public struct ThreadSplitter: Sendable {
 
   /// Runs `body(t)` for t in 0..<tasks on up to `threads` threads; inline for one (and when the
   /// pool is already busy: a nested call, or another device's op on another thread).
-  func forEach(_ tasks: Int, _ body: (Int) -> Void) {
+  public func forEach(_ tasks: Int, _ body: (Int) -> Void) {
     if tasks <= 0 { return }
     let workers = min(threads, tasks)
     let pool = workers > 1 ? WorkerPool.shared(threads: threads) : nil
@@ -42,7 +42,7 @@ public struct ThreadSplitter: Sendable {
 
   /// Runs `body(range)` over `0..<count` split into one contiguous range per thread; inline when
   /// `count` is below `grain` (too little work to pay for waking threads).
-  func forRanges(_ count: Int, grain: Int = 1 << 14, _ body: (Range<Int>) -> Void) {
+  public func forRanges(_ count: Int, grain: Int = 1 << 14, _ body: (Range<Int>) -> Void) {
     if count <= 0 { return }
     let workers = min(threads, max(1, count / max(1, grain)))
     if workers == 1 {
