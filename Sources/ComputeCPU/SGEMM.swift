@@ -49,16 +49,6 @@ public final class SGEMMEngine: @unchecked Sendable {
       scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc)
       return
     }
-    if let prepacked, Self.skinnyApplies(n: n, k: k) {
-      let bt = packedB
-      for j in 0..<n {
-        for kk in 0..<k { bt[j * k + kk] = transB ? b[j * ldb + kk] : b[kk * ldb + j] }
-      }
-      let pool = ThreadSplitter(threads: Double(m) * Double(n) * Double(k) < 262_144 ? 1 : splitter.threads)
-      transposedSkinny(m: m, n: n, k: k, alpha: alpha, bt: UnsafePointer(bt), beta: beta, c: c, ldc: ldc, pool: pool,
-                       a: .prepacked(prepacked))
-      return
-    }
     // A single row of C: solve the transposed problem, which has a single column.
     if m == 1 && n > 1 && prepacked == nil {
       sgemm(transA: !transB, transB: false, m: n, n: 1, k: k, alpha: alpha, a: b, lda: ldb, b: a,
@@ -68,7 +58,7 @@ public final class SGEMMEngine: @unchecked Sendable {
     // Few columns (batch-1 convolutions, GEMV): packing A would cost more than the product.
     if Self.skinnyApplies(n: n, k: k) {
       skinny(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-             beta: beta, c: c, ldc: ldc)
+             beta: beta, c: c, ldc: ldc, prepacked: prepacked)
       return
     }
     let mr = Self.mr, nr = Self.nr, kcMax = Self.kc, mcMax = Self.mc, ncMax = Self.nc
@@ -149,7 +139,7 @@ public final class SGEMMEngine: @unchecked Sendable {
   /// accumulated along k (A transposed, rows of Aᵀ contiguous). A is read exactly once.
   private func skinny(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, prepacked: UnsafePointer<Float>?) {
     typealias V = SIMD16<Float>
     let bt = packedB  // n·k floats: bt[j·k + kk] = op(B)(kk, j)
     for j in 0..<n {
@@ -158,7 +148,10 @@ public final class SGEMMEngine: @unchecked Sendable {
     let work = Double(m) * Double(n) * Double(k)
     let pool = ThreadSplitter(threads: work < 262_144 ? 1 : splitter.threads)
     let box = UnsafeSendable(value: (a, UnsafePointer(bt), c))
-    if !transA {
+    if let prepacked {
+      transposedSkinny(m: m, n: n, k: k, alpha: alpha, bt: UnsafePointer(bt), beta: beta, c: c, ldc: ldc, pool: pool,
+                       a: .prepacked(prepacked))
+    } else if !transA {
       // 4 rows of A × 4 rows of Bᵀ per register tile: 16 SIMD16 accumulators, 8 loads per 16 FMAs.
       pool.forRanges((m + 3) / 4, grain: 2) { quads in
         let (a, bt, c) = box.value
@@ -221,7 +214,7 @@ public final class SGEMMEngine: @unchecked Sendable {
   }
 
   /// Rows per block of the transposed-A skinny kernel, and its k chunk.
-  public static let transposedBlock = 32
+  public static let transposedBlock = nr  // the micro-kernel's wide side
   static let transposedChunk = 128
 
   /// op(A) [m × k] laid out once for `sgemm(... prepacked:)` (constant weights: the layout every
@@ -262,99 +255,60 @@ public final class SGEMMEngine: @unchecked Sendable {
     n <= skinnyN && (n + (n + 7) / 8 * 8) * k <= 2 * kc * nc
   }
 
-  /// The transposed-A skinny kernel: 32 rows of C at a time, 8 columns per pass, in registers —
-  /// per k step two vector loads of A feed sixteen FMAs against broadcast B values. B is re-laid
-  /// k-major (bk[kk·nq + j], nq = n rounded up to 8, zero-padded) so one k step's values are
-  /// adjacent. bt holds op(B) as n rows of k.
+  /// The transposed-A skinny kernel on the packed path's 8×32 micro-kernel with the roles turned
+  /// round: per 32-row block of C, A's block (32 values per k step: the pre-packed layout, or
+  /// copied into it chunk by chunk from a strided A) is the micro-kernel's 32-wide operand, and B,
+  /// re-laid as 8-column panels (bk[panel][kk][8], zero-padded), its 8-tall one. The 8 × 32 results
+  /// are Cᵀ tiles, accumulated over k chunks of 128 (the A chunk, 16 KB, stays in L1 across the
+  /// panels) and stored transposed at the end. bt holds op(B) as n rows of k.
   private func transposedSkinny(m: Int, n: Int, k: Int, alpha: Float, bt: UnsafePointer<Float>, beta: Float,
                                 c: UnsafeMutablePointer<Float>, ldc: Int, pool: ThreadSplitter, a: TransposedA) {
-    typealias V = SIMD16<Float>
-    let bs = Self.transposedBlock
-    let nq = (n + 7) / 8 * 8
-    let bk = packedB + n * k  // skinnyApplies leaves room: (n + nq)·k ≤ 2·kc·nc
-    for kk in 0..<k {
-      for j in 0..<nq { bk[kk * nq + j] = j < n ? bt[j * k + kk] : 0 }
+    let bs = Self.transposedBlock, chunk = Self.transposedChunk
+    let panels = (n + 7) / 8
+    let bk = packedB + n * k  // skinnyApplies leaves room: (n + 8·panels)·k ≤ 2·kc·nc
+    for p in 0..<panels {
+      for kk in 0..<k {
+        for j in 0..<8 { bk[(p * k + kk) * 8 + j] = p * 8 + j < n ? bt[(p * 8 + j) * k + kk] : 0 }
+      }
     }
-    let box = UnsafeSendable(value: (bt, UnsafePointer(bk), c, a))
+    let box = UnsafeSendable(value: (UnsafePointer(bk), c, a))
     let blocks = (m + bs - 1) / bs
     pool.forRanges(blocks, grain: 1) { range in
-      let (bt, bk, c, a) = box.value
-      withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: bs * 16 / 16) { accBuf in  // 32 × nq ≤ 32 × 16
-      let acc = UnsafeMutableRawPointer(accBuf.baseAddress!).assumingMemoryBound(to: Float.self)
-      for blk in range {
-        let i0 = blk * bs, rows = min(bs, m - i0)
-        let ap0: UnsafeRawPointer, step: Int
-        switch a {
-        case .strided(let p, let lda):
-          if rows < bs {
-            // Ragged last rows of an unpacked A: plain dot products (reading past m is not safe).
-            for i in i0..<m {
-              for j in 0..<n {
-                var r: Float = 0
-                for kk in 0..<k { r += p[kk * lda + i] * bt[j * k + kk] }
-                let dst = c + i * ldc + j
-                dst.pointee = beta == 0 ? alpha * r : beta * dst.pointee + alpha * r
+      let (bk, c, a) = box.value
+      // Per thread: the Cᵀ tiles (≤ 2 panels × 8 × 32) and one A chunk (32 × 128), 64-byte aligned.
+      withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: (2 * 8 * bs + bs * chunk) / 16) { buf in
+        let tiles = UnsafeMutableRawPointer(buf.baseAddress!).assumingMemoryBound(to: Float.self)
+        let staged = tiles + 2 * 8 * bs
+        for blk in range {
+          let i0 = blk * bs, rows = min(bs, m - i0)
+          var k0 = 0
+          while k0 < k {
+            let kn = min(chunk, k - k0)
+            let achunk: UnsafePointer<Float>
+            switch a {
+            case .prepacked(let pa):
+              achunk = pa + (blk * k + k0) * bs
+            case .strided(let pa, let lda):
+              for kk in 0..<kn {
+                let src = pa + (k0 + kk) * lda + i0, dst = staged + kk * bs
+                for t in 0..<bs { dst[t] = t < rows ? src[t] : 0 }
               }
+              achunk = UnsafePointer(staged)
             }
-            continue
-          }
-          ap0 = UnsafeRawPointer(p + i0); step = lda * 4
-        case .prepacked(let p):
-          ap0 = UnsafeRawPointer(p + blk * bs * k); step = bs * 4
-        }
-        // k in chunks of 128 so a block's A slice (32 × 128 floats, 16 KB) stays in L1 across the
-        // column passes; partial sums wait in acc between chunks.
-        acc.update(repeating: 0, count: bs * nq)
-        var k0 = 0
-        while k0 < k {
-          let kn = min(Self.transposedChunk, k - k0)
-          var j0 = 0
-          while j0 < n {
-            // 32 rows × 8 columns: 16 accumulators, per k step 2 loads of A and 8 broadcasts.
-            let cr = UnsafeMutableRawPointer(acc + j0 * bs)
-            var c00 = cr.load(as: V.self), c10 = cr.load(fromByteOffset: 64, as: V.self)
-            var c01 = cr.load(fromByteOffset: 128, as: V.self), c11 = cr.load(fromByteOffset: 192, as: V.self)
-            var c02 = cr.load(fromByteOffset: 256, as: V.self), c12 = cr.load(fromByteOffset: 320, as: V.self)
-            var c03 = cr.load(fromByteOffset: 384, as: V.self), c13 = cr.load(fromByteOffset: 448, as: V.self)
-            var c04 = cr.load(fromByteOffset: 512, as: V.self), c14 = cr.load(fromByteOffset: 576, as: V.self)
-            var c05 = cr.load(fromByteOffset: 640, as: V.self), c15 = cr.load(fromByteOffset: 704, as: V.self)
-            var c06 = cr.load(fromByteOffset: 768, as: V.self), c16 = cr.load(fromByteOffset: 832, as: V.self)
-            var c07 = cr.load(fromByteOffset: 896, as: V.self), c17 = cr.load(fromByteOffset: 960, as: V.self)
-            var ap = ap0 + k0 * step
-            var bp = bk + k0 * nq + j0
-            for _ in 0..<kn {
-              let a0 = ap.loadUnaligned(as: V.self), a1 = ap.loadUnaligned(fromByteOffset: 64, as: V.self)
-              var b = V(repeating: bp[0]); c00.addProduct(a0, b); c10.addProduct(a1, b)
-              b = V(repeating: bp[1]); c01.addProduct(a0, b); c11.addProduct(a1, b)
-              b = V(repeating: bp[2]); c02.addProduct(a0, b); c12.addProduct(a1, b)
-              b = V(repeating: bp[3]); c03.addProduct(a0, b); c13.addProduct(a1, b)
-              b = V(repeating: bp[4]); c04.addProduct(a0, b); c14.addProduct(a1, b)
-              b = V(repeating: bp[5]); c05.addProduct(a0, b); c15.addProduct(a1, b)
-              b = V(repeating: bp[6]); c06.addProduct(a0, b); c16.addProduct(a1, b)
-              b = V(repeating: bp[7]); c07.addProduct(a0, b); c17.addProduct(a1, b)
-              ap += step
-              bp += nq
+            for p in 0..<panels {
+              Self.microKernel(kc: kn, a: bk + (p * k + k0) * 8, b: achunk, c: tiles + p * 8 * bs, ldc: bs,
+                               rows: 8, cols: bs, alpha: 1, beta: k0 == 0 ? 0 : 1)
             }
-            cr.storeBytes(of: c00, as: V.self); cr.storeBytes(of: c10, toByteOffset: 64, as: V.self)
-            cr.storeBytes(of: c01, toByteOffset: 128, as: V.self); cr.storeBytes(of: c11, toByteOffset: 192, as: V.self)
-            cr.storeBytes(of: c02, toByteOffset: 256, as: V.self); cr.storeBytes(of: c12, toByteOffset: 320, as: V.self)
-            cr.storeBytes(of: c03, toByteOffset: 384, as: V.self); cr.storeBytes(of: c13, toByteOffset: 448, as: V.self)
-            cr.storeBytes(of: c04, toByteOffset: 512, as: V.self); cr.storeBytes(of: c14, toByteOffset: 576, as: V.self)
-            cr.storeBytes(of: c05, toByteOffset: 640, as: V.self); cr.storeBytes(of: c15, toByteOffset: 704, as: V.self)
-            cr.storeBytes(of: c06, toByteOffset: 768, as: V.self); cr.storeBytes(of: c16, toByteOffset: 832, as: V.self)
-            cr.storeBytes(of: c07, toByteOffset: 896, as: V.self); cr.storeBytes(of: c17, toByteOffset: 960, as: V.self)
-            j0 += 8
+            k0 += kn
           }
-          k0 += kn
-        }
-        // acc[j·32 + t] = C(i0 + t, j).
-        for t in 0..<rows {
-          for j in 0..<n {
-            let dst = c + (i0 + t) * ldc + j, v = alpha * acc[j * bs + t]
-            dst.pointee = beta == 0 ? v : beta * dst.pointee + v
+          // tiles[j][t] = C(i0 + t, j) (panel p holds rows 8p..<8p+8).
+          for t in 0..<rows {
+            for j in 0..<n {
+              let dst = c + (i0 + t) * ldc + j, v = alpha * tiles[j * bs + t]
+              dst.pointee = beta == 0 ? v : beta * dst.pointee + v
+            }
           }
         }
-      }
       }
     }
   }

@@ -70,33 +70,25 @@ struct BenchModels: ParsableCommand {
         report("dcgan_train_step_b64", r, flops: tr.plan.graph.flops, memory: tr.plan.memorySummary)
         if profile { try printProfile(tr.plan) }
       }
-      // One SRResNet training step: 16 random 96×96 crops, MSE, Adam.
-      if filter.map({ "srresnet_train_step_b16".contains($0) }) ?? true {
+      // One SRResNet training step (16 random 96×96 crops, MSE, Adam), and one SRGAN stage-2 step:
+      // the same plus a random 96×96 discriminator on G(lr) in the G step, and the D step.
+      for (name, stage2) in [("srresnet_train_step_b16", false), ("srgan_train_step_b16", true)]
+      where filter.map({ name.contains($0) }) ?? true {
         var cfg = SRTrainer.Config()
         cfg.batch = 16; cfg.crop = 96
         let tr = try SRTrainer(weights: try WeightStore.load(WeightStore.srresnet, override: weightOptions.weights),
-                               device: device, config: cfg)
+                               discriminator: stage2 ? RandomWeights.srganDiscriminator(size: 96) : nil, device: device,
+                               config: cfg)
         let lr = (0..<(16 * 3 * 24 * 24)).map { _ in rng.nextFloat() }, hr = (0..<(16 * 3 * 96 * 96)).map { _ in rng.nextFloat() }
         let r = try Bench.time(warmup: 1, minRuns: 3, budget: budget) {
           try tr.train(lr: lr, hr: hr)
           try device.synchronize()
         }
-        report("srresnet_train_step_b16", r, flops: tr.plan.graph.flops, memory: tr.plan.memorySummary)
-        if profile { try printProfile(tr.plan) }
-      }
-      // One SRGAN (stage 2) step: the SRResNet step plus the discriminator (random, 96×96) on G(lr)
-      // in the G step, and the D step on hr and G(lr).
-      if filter.map({ "srgan_train_step_b16".contains($0) }) ?? true {
-        var cfg = SRTrainer.Config()
-        cfg.batch = 16; cfg.crop = 96
-        let tr = try SRTrainer(weights: try WeightStore.load(WeightStore.srresnet, override: weightOptions.weights),
-                               discriminator: RandomWeights.srganDiscriminator(size: 96), device: device, config: cfg)
-        let lr = (0..<(16 * 3 * 24 * 24)).map { _ in rng.nextFloat() }, hr = (0..<(16 * 3 * 96 * 96)).map { _ in rng.nextFloat() }
-        let r = try Bench.time(warmup: 1, minRuns: 3, budget: budget) {
-          try tr.train(lr: lr, hr: hr)
-          try device.synchronize()
+        report(name, r, flops: tr.plan.graph.flops + (tr.planD?.graph.flops ?? 0), memory: tr.plan.memorySummary)
+        if profile {
+          try printProfile(tr.plan)
+          if let d = tr.planD { try printProfile(d) }
         }
-        report("srgan_train_step_b16", r, flops: tr.plan.graph.flops + (tr.planD?.graph.flops ?? 0), memory: tr.plan.memorySummary)
       }
       // z iterations: one image, b starting latents (b in the GEMM batch), λ = 0.1 with the D.
       for b in [1, 8, 64] where filter.map({ "z_iter_b\(b)".contains($0) }) ?? true {
