@@ -138,6 +138,37 @@ public final class CPUDevice: Device, @unchecked Sendable {
 
   public func supports(_ op: Op) -> Bool { true }
 
+  /// The CPU's kernels for convolutions (tests check that the op table reaches each one).
+  public enum ConvPath: String, CaseIterable, Sendable {
+    /// Registers hold output rows (≤ 4 outputs, stride 1; transposed: ≤ 4 outputs, any stride).
+    case direct
+    /// Backward-data of a ≤ 4-output stride-1 convolution as a forward one with the flipped kernel.
+    case directFlipped
+    /// Forward: GEMM packing patches straight from the input (ImplicitConv).
+    case implicitGEMM
+    /// Transposed: one implicit GEMM per output phase.
+    case implicitPhases
+    /// ConvLowering: im2col / col2im + GEMM, or a plain GEMM (1×1, fully connected).
+    case lowered
+  }
+
+  /// Which kernel `run` uses for a convolution op; nil for other ops.
+  public static func convPath(_ op: Op) -> ConvPath? {
+    switch op {
+    case .conv2d(let c, _, _):
+      if DirectConv.applies(c) { return .direct }
+      return ImplicitConv.applies(c) ? .implicitGEMM : .lowered
+    case .conv2dBackwardData(let c, _, _):
+      if DirectConv.backwardDataApplies(c) { return .directFlipped }
+      if DirectConv.transposedApplies(c) { return .direct }
+      return ImplicitConv.transposedApplies(c) ? .implicitPhases : .lowered
+    case .conv2dBackwardFilter(let c, _):
+      return DirectConv.applies(c) ? .direct : .lowered
+    default:
+      return nil
+    }
+  }
+
   public func run(_ op: Op, inputs: [TensorRef], outputs: [TensorRef]) throws {
     try op.validate(inputs: inputs, outputs: outputs)
     let i = try inputs.map { UnsafePointer(try ptr($0)) }
@@ -152,27 +183,41 @@ public final class CPUDevice: Device, @unchecked Sendable {
                          beta: g.beta, c: o[0] + bi * g.strideC, ldc: g.ldc, prepacked: packed)
       }
     case .conv2d(let c, let bias, let act):
-      if DirectConv.applies(c) {
+      switch Self.convPath(op) {
+      case .direct:
         let ws = try workspace(byteCount: DirectConv.workspaceFloats(c, threads: threadCount) * 4) as! CPUBuffer
         DirectConv.run(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, y: o[0],
                        workspace: ws.base.assumingMemoryBound(to: Float.self), pool: splitter)
-      } else {
+      case .implicitGEMM:
+        let packed = prepackedA(inputs[1], GemmDesc(m: c.outChannels, n: c.batch * c.outPixels, k: c.patchSize))
+        ImplicitConv.forward(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, y: o[0], engine: gemmEngine,
+                             prepacked: packed)
+      default:
         try ConvLowering.conv2d(on: self, c, x: inputs[0], w: inputs[1], bias: bias ? inputs[2] : nil,
                                 activation: act, y: outputs[0])
       }
     case .conv2dBackwardData(let c, let bias, let act):
-      if DirectConv.backwardDataApplies(c) {
+      switch Self.convPath(op) {
+      case .directFlipped:
         let f = try flipScratch(floats: c.weightShape.reduce(1, *))
         DirectConv.flipKernel(c, w: i[1], into: f.base.assumingMemoryBound(to: Float.self))
         let wf = TensorRef(buffer: f, offset: 0, shape: [c.inChannels, c.outChannels, c.kernelH, c.kernelW])
         try run(.conv2d(DirectConv.flippedGeometry(c), bias: bias, activation: act),
                 inputs: [inputs[0], wf] + (bias ? [inputs[2]] : []), outputs: [outputs[0]])
-      } else {
+      case .direct:
+        let ws = try workspace(byteCount: DirectConv.transposedWorkspaceFloats(c, threads: threadCount) * 4) as! CPUBuffer
+        DirectConv.transposed(c, dy: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, dx: o[0],
+                              workspace: ws.base.assumingMemoryBound(to: Float.self), pool: splitter)
+      case .implicitPhases:
+        let f = try flipScratch(floats: ImplicitConv.transposedScratchFloats(c))
+        ImplicitConv.transposed(c, dy: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, dx: o[0], engine: gemmEngine,
+                                scratch: f.base.assumingMemoryBound(to: Float.self))
+      default:
         try ConvLowering.conv2dBackwardData(on: self, c, dy: inputs[0], w: inputs[1],
                                             bias: bias ? inputs[2] : nil, activation: act, dx: outputs[0])
       }
     case .conv2dBackwardFilter(let c, let acc):
-      if DirectConv.applies(c) {
+      if Self.convPath(op) == .direct {
         let ws = try workspace(byteCount: DirectConv.backwardFilterWorkspaceFloats(c, threads: threadCount) * 4) as! CPUBuffer
         DirectConv.backwardFilter(c, x: i[0], dy: i[1], accumulate: acc, dw: o[0],
                                   workspace: ws.base.assumingMemoryBound(to: Float.self), pool: splitter)

@@ -24,6 +24,9 @@ public final class SGEMMEngine: @unchecked Sendable {
   let splitter: ThreadSplitter
   private var packedB: UnsafeMutablePointer<Float>
   private var packedA: [UnsafeMutablePointer<Float>]
+  /// m × NC floats where `blocked` accumulates C tiles it scatters (grown on demand).
+  private var staging: UnsafeMutablePointer<Float> = .allocateAligned(count: 16)
+  private var stagingCount = 16
 
   public init(threads: Int) {
     splitter = ThreadSplitter(threads: threads)
@@ -35,6 +38,7 @@ public final class SGEMMEngine: @unchecked Sendable {
 
   deinit {
     packedB.deallocate()
+    staging.deallocate()
     for p in packedA { p.deallocate() }
   }
 
@@ -61,15 +65,50 @@ public final class SGEMMEngine: @unchecked Sendable {
              beta: beta, c: c, ldc: ldc, prepacked: prepacked)
       return
     }
+    blocked(m: m, n: n, k: k, alpha: alpha, beta: beta,
+            a: prepacked.map { .prepacked($0) } ?? .matrix(a, lda: lda, transA: transA),
+            b: .matrix(b, ldb: ldb, transB: transB), c: .matrix(c, ldc: ldc))
+  }
+
+  /// Where the blocked driver reads op(A): a matrix, or `prepackA`'s layout of it.
+  enum ASource {
+    case matrix(UnsafePointer<Float>, lda: Int, transA: Bool)
+    case prepacked(UnsafePointer<Float>)
+  }
+
+  /// Where it packs op(B) from: a matrix, or a convolution's input (implicit im2col).
+  enum BSource {
+    case matrix(UnsafePointer<Float>, ldb: Int, transB: Bool)
+    case patches(PatchGather)
+  }
+
+  /// Where it stores C: a matrix, or a convolution's NCHW output (with bias and activation).
+  enum CDest {
+    case matrix(UnsafeMutablePointer<Float>, ldc: Int)
+    case patches(PatchScatter)
+  }
+
+  /// C = alpha · op(A) · op(B) + beta · C on the packed path (m × n × k). A `.patches` C takes
+  /// alpha 1 and beta 0 (a convolution's output); its tiles that are not consecutive in memory
+  /// (columns crossing an output row, or every s-th pixel of a transposed convolution's phase)
+  /// accumulate in a staging block and are scattered, once, when their last k slice is done.
+  func blocked(m: Int, n: Int, k: Int, alpha: Float, beta: Float, a: ASource, b: BSource, c: CDest) {
     let mr = Self.mr, nr = Self.nr, kcMax = Self.kc, mcMax = Self.mc, ncMax = Self.nc
     let threads = splitter.threads
     // Small problems are not worth waking a second thread for.
     let work = Double(m) * Double(n) * Double(k)
     let useThreads = work < 262_144 ? 1 : threads
     let pool = ThreadSplitter(threads: useThreads)
-    let aBox = UnsafeSendable(value: a), bBox = UnsafeSendable(value: b), cBox = UnsafeSendable(value: c)
-    let pbBox = UnsafeSendable(value: packedB), paBox = UnsafeSendable(value: packedA)
-    let preBox = UnsafeSendable(value: prepacked)
+    if case .patches = c {
+      precondition(alpha == 1 && beta == 0, "a convolution's output takes alpha 1, beta 0")
+      let need = m * ncMax
+      if stagingCount < need {
+        staging.deallocate()
+        staging = .allocateAligned(count: need)
+        stagingCount = need
+      }
+    }
+    let box = UnsafeSendable(value: (a, b, c, packedB, packedA, staging))
     let mBlocksAll = (m + mcMax - 1) / mcMax
 
     var jc = 0
@@ -80,11 +119,18 @@ public final class SGEMMEngine: @unchecked Sendable {
       while pc < k {
         let kc = min(kcMax, k - pc)
         let betaEff: Float = pc == 0 ? beta : 1
+        let last = pc + kc == k
         // Pack B[pc..<pc+kc, jc..<jc+nc] into panels [panel][kk][nr].
         pool.forRanges(nPanels, grain: 8) { panels in
+          let (_, b, _, pb, _, _) = box.value
           for p in panels {
-            Self.packB(b: bBox.value, ldb: ldb, transB: transB, k0: pc, kc: kc, j0: jc + p * nr,
-                       cols: min(nr, nc - p * nr), into: pbBox.value + p * kc * nr)
+            let dst = pb + p * kc * nr, cols = min(nr, nc - p * nr)
+            switch b {
+            case .matrix(let bm, let ldb, let transB):
+              Self.packB(b: bm, ldb: ldb, transB: transB, k0: pc, kc: kc, j0: jc + p * nr, cols: cols, into: dst)
+            case .patches(let g):
+              g.pack(k0: pc, kc: kc, j0: jc + p * nr, cols: cols, into: dst)
+            }
           }
         }
         // Tasks: MC row blocks × column ranges (split columns only when rows alone can't feed
@@ -95,30 +141,61 @@ public final class SGEMMEngine: @unchecked Sendable {
         let tasks = mBlocks * nSplit
         let workers = min(useThreads, tasks)
         pool.forEach(workers) { w in
-          var pa = paBox.value[w]
+          let (a, _, c, pb, paAll, staging) = box.value
+          var pa = paAll[w]
           var t = w
           var packedBlock = -1
           while t < tasks {
             let ib = t / nSplit, js = t % nSplit
             let i0 = ib * mcMax, mc = min(mcMax, m - i0)
-            if let pre = preBox.value {
+            switch a {
+            case .prepacked(let pre):
               pa = UnsafeMutablePointer(mutating: pre) + ((pc / kcMax) * mBlocksAll + ib) * mcMax * kcMax
-            } else if packedBlock != ib {
-              Self.packA(a: aBox.value, lda: lda, transA: transA, i0: i0, mc: mc, k0: pc, kc: kc, into: pa)
-              packedBlock = ib
+            case .matrix(let am, let lda, let transA):
+              if packedBlock != ib {
+                Self.packA(a: am, lda: lda, transA: transA, i0: i0, mc: mc, k0: pc, kc: kc, into: pa)
+                packedBlock = ib
+              }
             }
             let p0 = js * panelsPerSplit, p1 = min(nPanels, p0 + panelsPerSplit)
             if p0 < p1 {
               for p in p0..<p1 {
                 let j = jc + p * nr, cols = min(nr, n - j)
-                let bp = UnsafePointer(pbBox.value + p * kc * nr)
-                var ii = 0
-                while ii < mc {
-                  let rows = min(mr, mc - ii)
-                  Self.microKernel(kc: kc, a: UnsafePointer(pa + ii * kc), b: bp,
-                                   c: cBox.value + (i0 + ii) * ldc + j, ldc: ldc,
-                                   rows: rows, cols: cols, alpha: alpha, beta: betaEff)
-                  ii += mr
+                let bp = UnsafePointer(pb + p * kc * nr)
+                switch c {
+                case .matrix(let cm, let ldc):
+                  var ii = 0
+                  while ii < mc {
+                    Self.microKernel(kc: kc, a: UnsafePointer(pa + ii * kc), b: bp, c: cm + (i0 + ii) * ldc + j, ldc: ldc,
+                                     rows: min(mr, mc - ii), cols: cols, alpha: alpha, beta: betaEff)
+                    ii += mr
+                  }
+                case .patches(let s):
+                  if let off = s.contiguousOffset(j, cols: cols) {
+                    var ii = 0
+                    while ii < mc {
+                      let rows = min(mr, mc - ii), dst = s.y + off + (i0 + ii) * s.rowStride
+                      Self.microKernel(kc: kc, a: UnsafePointer(pa + ii * kc), b: bp, c: dst, ldc: s.rowStride,
+                                       rows: rows, cols: cols, alpha: 1, beta: betaEff)
+                      if last { s.finish(rows: rows, cols: cols, i0: i0 + ii, c: dst, ldc: s.rowStride) }
+                      ii += mr
+                    }
+                  } else {
+                    withUnsafeTemporaryAllocation(of: Int.self, capacity: nr) { offsets in
+                      if last { for u in 0..<cols { offsets[u] = s.offset(j + u) } }
+                      var ii = 0
+                      while ii < mc {
+                        let rows = min(mr, mc - ii), st = staging + (i0 + ii) * ncMax + p * nr
+                        Self.microKernel(kc: kc, a: UnsafePointer(pa + ii * kc), b: bp, c: st, ldc: ncMax,
+                                         rows: rows, cols: cols, alpha: 1, beta: pc == 0 ? 0 : 1)
+                        if last {
+                          s.scatter(from: st, ld: ncMax, rows: rows, cols: cols, i0: i0 + ii,
+                                    offsets: UnsafePointer(offsets.baseAddress!))
+                        }
+                        ii += mr
+                      }
+                    }
+                  }
                 }
               }
             }

@@ -159,6 +159,31 @@ public enum OpCases {
       convT("convT_odd_5_3_k4s2p1_3x7", t(2, 5, 3, 7, 3, (4, 4), (2, 2), (1, 1)), grad: true),
       convT("convT_k4s1p0_6_4_1x1", t(3, 6, 1, 1, 4, (4, 4), (1, 1), (0, 0)), grad: true),
       convT("convT_k3s2p1_bias_lrelu", t(2, 4, 5, 6, 3, (3, 3), (2, 2), (1, 1)), bias: true, act: .leakyRelu(0.2)),
+      // The CPU's implicit GEMM (im2col inside the packing, C stored into NCHW with the epilogue):
+      // two column blocks (N = 2697 > 2048) with panels crossing rows and images (staged and
+      // scattered) and panels inside one image (stored in place); stride 2 with 16-wide vector
+      // gathers and a ragged tail, reads before the tensor's first row; two row blocks and three
+      // k slices (M = 136, K = 640).
+      conv("conv_implicit_k3_5_8_29x31_n3_bias_lrelu", ConvGeometry(batch: 3, inChannels: 5, inHeight: 29,
+           inWidth: 31, outChannels: 8, kernel: (3, 3), padding: (1, 1)), bias: true, act: .leakyRelu(0.1)),
+      conv("conv_implicit_k4s2_4_6_34x40_vector", ConvGeometry(batch: 2, inChannels: 4, inHeight: 34, inWidth: 40,
+           outChannels: 6, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), grad: true),
+      conv("conv_implicit_k4s2_40_136_18x20_bias_relu", ConvGeometry(batch: 2, inChannels: 40, inHeight: 18,
+           inWidth: 20, outChannels: 136, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true, act: .relu),
+      // Transposed convolutions by output phase (dy with no more channels than dx): stride 1 (one
+      // phase), stride 2, stride 3 with phases of 1 and 2 taps, and k < s (phases no tap reaches:
+      // bias and activation only).
+      convT("convT_implicit_k3s1_6_6_13x21_bias_relu", t(2, 6, 13, 21, 6, (3, 3), (1, 1), (1, 1)), bias: true,
+            act: .relu),
+      convT("convT_implicit_k4s2p1_5_7_9x11", t(2, 5, 9, 11, 7, (4, 4), (2, 2), (1, 1)), grad: true),
+      convT("convT_implicit_k5s3p1_4_6_6x7_bias_tanh", t(2, 4, 6, 7, 6, (5, 5), (3, 3), (1, 1)), bias: true,
+            act: .tanh),
+      convT("convT_implicit_k2s3_3_5_4x5_untouched_phases", t(2, 3, 4, 5, 5, (2, 2), (3, 3), (0, 0)), bias: true,
+            act: .sigmoid),
+      // ≤ 4 output channels transposed (the CPU's direct kernel by phase): stride 3, k5, two
+      // blocks of 16 per column phase.
+      convT("convT_direct_k5s3p2_6_4_5x20_bias_lrelu", t(1, 6, 5, 20, 4, (5, 5), (3, 3), (2, 2)), bias: true,
+            act: .leakyRelu(0.2)),
       OpCase("conv_bwd_filter_accumulate", .conv2dBackwardFilter(ConvGeometry(batch: 2, inChannels: 3, inHeight: 9,
              inWidth: 7, outChannels: 4, kernel: (3, 3), stride: (2, 2), padding: (1, 1)), accumulate: true),
              [u1, u1, u1], inPlace: [0: 2]),

@@ -101,6 +101,19 @@ final class ConvLoweringCoverageTests: XCTestCase {
     }
   }
 
+  /// Likewise every CPU convolution kernel (direct, implicit GEMM, phases, lowered) must be reached
+  /// by a reference-checked case or a finite-difference-checked backward.
+  func testOpTableReachesEveryCPUConvolutionKernel() {
+    let ops = OpCases.all(.test).filter(\.referenceAffordable).map(\.op)
+      + OpCases.all(.test).flatMap { $0.gradients.map(\.backward) }
+    var seen: Set<String> = []
+    for op in ops { if let p = CPUDevice.convPath(op) { seen.insert("\(p.rawValue)-\(op.kind)") } }
+    let expected = ["direct-conv2d", "implicitGEMM-conv2d", "lowered-conv2d",
+                    "directFlipped-conv2d_bwd_data", "direct-conv2d_bwd_data", "implicitPhases-conv2d_bwd_data",
+                    "lowered-conv2d_bwd_data", "direct-conv2d_bwd_filter", "lowered-conv2d_bwd_filter"]
+    for e in expected { XCTAssert(seen.contains(e), "no test case runs \(e) on the CPU") }
+  }
+
   /// A constant operand's pre-packed copy follows writes: after new values are written into the
   /// constant buffer, the product uses them.
   func testPrepackedConstantOperandFollowsWrites() throws {
