@@ -146,8 +146,6 @@ public final class CPUDevice: Device, @unchecked Sendable {
     case directFlipped
     /// Forward: GEMM packing patches straight from the input (ImplicitConv).
     case implicitGEMM
-    /// Transposed: one implicit GEMM per output phase.
-    case implicitPhases
     /// ConvLowering: im2col / col2im + GEMM, or a plain GEMM (1×1, fully connected).
     case lowered
   }
@@ -161,7 +159,7 @@ public final class CPUDevice: Device, @unchecked Sendable {
     case .conv2dBackwardData(let c, _, _):
       if DirectConv.backwardDataApplies(c) { return .directFlipped }
       if DirectConv.transposedApplies(c) { return .direct }
-      return ImplicitConv.transposedApplies(c) ? .implicitPhases : .lowered
+      return .lowered
     case .conv2dBackwardFilter(let c, _):
       return DirectConv.applies(c) ? .direct : .lowered
     default:
@@ -208,10 +206,6 @@ public final class CPUDevice: Device, @unchecked Sendable {
         let ws = try workspace(byteCount: DirectConv.transposedWorkspaceFloats(c, threads: threadCount) * 4) as! CPUBuffer
         DirectConv.transposed(c, dy: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, dx: o[0],
                               workspace: ws.base.assumingMemoryBound(to: Float.self), pool: splitter)
-      case .implicitPhases:
-        let f = try flipScratch(floats: ImplicitConv.transposedScratchFloats(c))
-        ImplicitConv.transposed(c, dy: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, dx: o[0], engine: gemmEngine,
-                                scratch: f.base.assumingMemoryBound(to: Float.self))
       default:
         try ConvLowering.conv2dBackwardData(on: self, c, dy: inputs[0], w: inputs[1],
                                             bias: bias ? inputs[2] : nil, activation: act, dx: outputs[0])

@@ -1,22 +1,23 @@
 import Compute
 
-// Convolutions as implicit GEMMs on the CPU: the packed GEMM driver (SGEMMEngine.blocked) packs
-// its B panels straight from the input tensor (im2col happens inside the packing, into a block
-// that stays in cache, instead of a patch matrix written to and read back from memory) and stores
-// its C tiles straight into the NCHW output with the bias and activation applied while the tile
-// is still in L1 (no transpose back to NCHW, no separate epilogue pass).
+// Forward convolutions as implicit GEMMs on the CPU: the packed GEMM driver
+// (SGEMMEngine.blocked) packs its B panels straight from the input tensor (im2col happens inside
+// the packing, into a block that stays in cache, instead of a patch matrix written to and read
+// back from memory) and stores its C tiles straight into the NCHW output with the bias and
+// activation applied while the tile is still in L1 (no transpose back to NCHW, no separate
+// epilogue pass):  C[outC, N·oH·oW] = W[outC, inC·kH·kW] · patches(x).
 //
-//  * forward:    C[outC, N·oH·oW] = W[outC, inC·kH·kW] · patches(x)
-//  * transposed (backward-data, a generator's ConvTranspose2d): split by output phase. For stride
-//    s the output pixels (s·qy + ry, s·qx + rx) only meet the kernel taps ky ≡ ry + padH (mod s),
-//    kx ≡ rx + padW (mod s), so each of the s² phases is an ordinary stride-1 convolution of dy
-//    with a sub-kernel of ⌈k/s⌉² taps whose result is scattered to every s-th output pixel. The
-//    FLOPs are those of GEMM + col2im, but nothing of patch size is ever written.
+// Transposed convolutions stay on ConvLowering (GEMM + col2im) or, onto ≤ 4 channels, the direct
+// kernel. Measured and dropped (this machine, batch 64): gathering their patches by output phase
+// (s² stride-1 implicit GEMMs) reads outC·k²·N·oH·oW values where col2im writes inC·k²·N·oH·oW —
+// 30–60 % slower on a DCGAN generator's layers, which halve the channels, and no faster at
+// stride 1 with equal channels; fusing col2im into the C stores as scalar scatter-adds was
+// no faster than the separate pass.
 
-/// The B operand of a convolution's GEMM, read from an NCHW tensor while packing. Column j is
+/// The B operand of a convolution's GEMM, read from the NCHW input while packing. Column j is
 /// output position (n, qy, qx) of a qh × qw grid per image; k row r is (channel, ty, tx) with
-/// ty < nty, tx < ntx; B(r, j) = x[n, channel, qy·sy + dy0 + ty·dyStep, qx·sx + dx0 + tx·dxStep],
-/// zero outside the image.
+/// ty < nty, tx < ntx; B(r, j) = x[n, channel, qy·sy + dy0 + ty, qx·sx + dx0 + tx], zero outside
+/// the image.
 struct PatchGather {
   var x: UnsafePointer<Float>
   /// One past the tensor's last float: vector reads never cross it.
@@ -25,17 +26,9 @@ struct PatchGather {
   var qh: Int, qw: Int
   var sy: Int, sx: Int
   var nty: Int, ntx: Int
-  var dy0: Int, dyStep: Int, dx0: Int, dxStep: Int
+  var dy0: Int, dx0: Int
 
   var rows: Int { channels * nty * ntx }
-
-  init(x: UnsafePointer<Float>, xEnd: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
-       qh: Int, qw: Int, sy: Int, sx: Int, nty: Int, ntx: Int, dy0: Int, dyStep: Int, dx0: Int, dxStep: Int) {
-    self.x = x; self.xEnd = xEnd
-    self.channels = channels; self.height = height; self.width = width
-    self.qh = qh; self.qw = qw; self.sy = sy; self.sx = sx; self.nty = nty; self.ntx = ntx
-    self.dy0 = dy0; self.dyStep = dyStep; self.dx0 = dx0; self.dxStep = dxStep
-  }
 
   /// The forward convolution's patches.
   init(_ c: ConvGeometry, x: UnsafePointer<Float>) {
@@ -45,7 +38,7 @@ struct PatchGather {
     qh = c.outHeight; qw = c.outWidth
     sy = c.strideH; sx = c.strideW
     nty = c.kernelH; ntx = c.kernelW
-    dy0 = -c.padH; dyStep = 1; dx0 = -c.padW; dxStep = 1
+    dy0 = -c.padH; dx0 = -c.padW
   }
 
   /// Packs B[k0 ..< k0+kc, j0 ..< j0+cols] as one NR-wide panel (kc rows of NR floats, columns
@@ -66,7 +59,7 @@ struct PatchGather {
         let len = min(qw - qx, cols - t0)
         for tx in 0..<ntx {
           // Outputs t in lo..<hi read inside the row: 0 ≤ ix0 + t·sx < width.
-          let ix0 = qx * sx + dx0 + tx * dxStep
+          let ix0 = qx * sx + dx0 + tx
           let lo = ix0 >= 0 ? 0 : min(len, (-ix0 + sx - 1) / sx)
           off[tx] = ix0
           los[tx] = lo
@@ -76,7 +69,7 @@ struct PatchGather {
         var ch = k0 / taps, ty = (k0 - ch * taps) / ntx, tx = k0 - ch * taps - ty * ntx
         var r = 0
         while r < kc {
-          let iy = qy * sy + dy0 + ty * dyStep
+          let iy = qy * sy + dy0 + ty
           let inside = iy >= 0 && iy < height
           let rowStart = image + ch * plane + iy * width
           while tx < ntx && r < kc {
@@ -133,31 +126,18 @@ struct PatchGather {
   }
 }
 
-/// Where an implicit GEMM's C goes: row i (an output channel), column j (position (n, qy, qx)
-/// of the gather's grid) → y[n, i, qy·osy + oy0, qx·osx + ox0] of an [N, M, oh, ow] tensor.
+/// Where the GEMM's C goes: row i (an output channel), column j (output position (n, q)) →
+/// y[n, i, q] of the NCHW output, then bias and activation.
 struct PatchScatter {
   var y: UnsafeMutablePointer<Float>
   var rowStride: Int, imageStride: Int
-  var qh: Int, qw: Int, ow: Int
-  var osy: Int, osx: Int, oy0: Int, ox0: Int
   /// Bias per row (may be nil) and activation, applied when a tile is finished.
   var bias: UnsafePointer<Float>?
   var activation: Activation
 
-  /// The forward convolution's output.
   init(_ c: ConvGeometry, y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, activation: Activation) {
     self.y = y
     rowStride = c.outPixels; imageStride = c.outChannels * c.outPixels
-    qh = c.outHeight; qw = c.outWidth; ow = c.outWidth
-    osy = 1; osx = 1; oy0 = 0; ox0 = 0
-    self.bias = bias; self.activation = activation
-  }
-
-  init(y: UnsafeMutablePointer<Float>, rowStride: Int, imageStride: Int, qh: Int, qw: Int, ow: Int,
-       osy: Int, osx: Int, oy0: Int, ox0: Int, bias: UnsafePointer<Float>?, activation: Activation) {
-    self.y = y; self.rowStride = rowStride; self.imageStride = imageStride
-    self.qh = qh; self.qw = qw; self.ow = ow
-    self.osy = osy; self.osx = osx; self.oy0 = oy0; self.ox0 = ox0
     self.bias = bias; self.activation = activation
   }
 
@@ -166,18 +146,13 @@ struct PatchScatter {
   /// Offset of column j in row 0.
   @inline(__always)
   func offset(_ j: Int) -> Int {
-    let qhw = qh * qw, n = j / qhw, q = j - n * qhw, qy = q / qw, qx = q - qy * qw
-    return n * imageStride + (qy * osy + oy0) * ow + qx * osx + ox0
+    let n = j / rowStride
+    return n * imageStride + j - n * rowStride
   }
 
-  /// Offset of column j when columns j ..< j+cols are consecutive in memory, else nil.
+  /// Offset of column j when columns j ..< j+cols are consecutive in memory (one image), else nil.
   func contiguousOffset(_ j: Int, cols: Int) -> Int? {
-    let qhw = qh * qw
-    let denseImage = osy == 1 && osx == 1 && oy0 == 0 && ox0 == 0 && ow == qw
-    if denseImage {
-      return j / qhw == (j + cols - 1) / qhw ? offset(j) : nil
-    }
-    return osx == 1 && j / qw == (j + cols - 1) / qw ? offset(j) : nil
+    j / rowStride == (j + cols - 1) / rowStride ? offset(j) : nil
   }
 
   /// Finishes rows i0 ..< i0+rows of columns j ..< j+cols accumulated in a staging tile (leading
@@ -223,86 +198,5 @@ enum ImplicitConv {
                    a: prepacked.map { .prepacked($0) } ?? .matrix(w, lda: k, transA: false),
                    b: .patches(PatchGather(c, x: x)),
                    c: .patches(PatchScatter(c, y: y, bias: bias, activation: act)))
-  }
-
-  /// One output phase of a transposed convolution: output pixels (s·qy + ry, s·qx + rx) and the
-  /// kernel taps ky0 + ty·sH (ty < nty), kx0 + tx·sW (tx < ntx) that reach them.
-  struct Phase {
-    var ry: Int, rx: Int, ky0: Int, kx0: Int, nty: Int, ntx: Int, qh: Int, qw: Int
-
-    init(_ c: ConvGeometry, ry: Int, rx: Int) {
-      self.ry = ry; self.rx = rx
-      ky0 = (ry + c.padH) % c.strideH; kx0 = (rx + c.padW) % c.strideW
-      nty = ky0 < c.kernelH ? (c.kernelH - 1 - ky0) / c.strideH + 1 : 0
-      ntx = kx0 < c.kernelW ? (c.kernelW - 1 - kx0) / c.strideW + 1 : 0
-      qh = ry < c.inHeight ? (c.inHeight - 1 - ry) / c.strideH + 1 : 0
-      qw = rx < c.inWidth ? (c.inWidth - 1 - rx) / c.strideW + 1 : 0
-    }
-  }
-
-  /// Transposed convolutions (backward-data) it takes: dy with no more channels than dx, and
-  /// every phase wide enough for the packed path. The phases gather outC·k²·N·oH·oW values where
-  /// GEMM + col2im scatters inC·k²·N·oH·oW, so when dy has more channels (a DCGAN generator's
-  /// layers halve them: 30–60 % slower measured) the lowering moves less data.
-  static func transposedApplies(_ c: ConvGeometry) -> Bool {
-    guard case .tiled = ConvLowering.shape(c), c.outChannels <= c.inChannels else { return false }
-    let qh = c.inHeight / c.strideH, qw = c.inWidth / c.strideW
-    return c.batch * qh * qw > SGEMMEngine.skinnyN
-  }
-
-  /// Floats of scratch `transposed` needs: one phase's weights.
-  static func transposedScratchFloats(_ c: ConvGeometry) -> Int { c.weightShape.reduce(1, *) }
-
-  /// dx = act(conv2d_backward_data(dy, w) + bias), one implicit GEMM per output phase:
-  /// dx[n, ci, s·qy+ry, s·qx+rx] = Σ_{co,ty,tx} W_phase[ci, (co,ty,tx)] · dy[n, co, qy+dy0−ty, qx+dx0−tx]
-  /// with W_phase[ci, (co,ty,tx)] = w[co, ci, ky0+ty·sH, kx0+tx·sW], dy0 = (ry+padH−ky0)/sH.
-  static func transposed(_ c: ConvGeometry, dy: UnsafePointer<Float>, w: UnsafePointer<Float>,
-                         bias: UnsafePointer<Float>?, act: Activation, dx: UnsafeMutablePointer<Float>,
-                         engine: SGEMMEngine, scratch: UnsafeMutablePointer<Float>) {
-    let cin = c.inChannels, cout = c.outChannels, kh = c.kernelH, kw = c.kernelW
-    let h = c.inHeight, wd = c.inWidth, plane = h * wd
-    for ry in 0..<c.strideH {
-      for rx in 0..<c.strideW {
-        let ph = Phase(c, ry: ry, rx: rx)
-        if ph.qh == 0 || ph.qw == 0 { continue }
-        let k = cout * ph.nty * ph.ntx
-        if k == 0 {
-          // No tap reaches these pixels: bias and activation only.
-          for n in 0..<c.batch {
-            for ci in 0..<cin {
-              let zero: Float = 0
-              var v: Float = 0
-              withUnsafePointer(to: zero) { z in
-                CPUKernels.applyAffine(count: 1, scale: 1, shift: bias?[ci] ?? 0, act: act, x: z, y: &v)
-              }
-              let base = dx + (n * cin + ci) * plane
-              for qy in 0..<ph.qh { for qx in 0..<ph.qw { base[(qy * c.strideH + ry) * wd + qx * c.strideW + rx] = v } }
-            }
-          }
-          continue
-        }
-        for ci in 0..<cin {
-          var dst = scratch + ci * k
-          for co in 0..<cout {
-            let src = w + (co * cin + ci) * kh * kw
-            for ty in 0..<ph.nty {
-              for tx in 0..<ph.ntx {
-                dst.pointee = src[(ph.ky0 + ty * c.strideH) * kw + ph.kx0 + tx * c.strideW]
-                dst += 1
-              }
-            }
-          }
-        }
-        let gather = PatchGather(
-          x: dy, xEnd: dy + c.batch * cout * c.outPixels, channels: cout, height: c.outHeight, width: c.outWidth,
-          qh: ph.qh, qw: ph.qw, sy: 1, sx: 1, nty: ph.nty, ntx: ph.ntx,
-          dy0: (ry + c.padH - ph.ky0) / c.strideH, dyStep: -1, dx0: (rx + c.padW - ph.kx0) / c.strideW, dxStep: -1)
-        let scatter = PatchScatter(
-          y: dx, rowStride: plane, imageStride: cin * plane, qh: ph.qh, qw: ph.qw, ow: wd,
-          osy: c.strideH, osx: c.strideW, oy0: ry, ox0: rx, bias: bias, activation: act)
-        engine.blocked(m: cin, n: c.batch * ph.qh * ph.qw, k: k, alpha: 1, beta: 0,
-                       a: .matrix(scratch, lda: k, transA: false), b: .patches(gather), c: .patches(scatter))
-      }
-    }
   }
 }

@@ -124,6 +124,8 @@ public enum OpCases {
       // Its patch matrix (5184 × 7680 at test scale) exceeds the im2col budget, so these three run
       // the banded lowering (tiles of output rows) in every direction.
       convT("srresnet_conv9_64_3_bwd_data_banded", sr(s, 64, 3, 9, scaleUp: 4)),
+      // SRResNet's training backward through a residual conv (stride 1, 64 → 64).
+      convT("srresnet_conv3_64_64_bwd_data", sr(s, 64, 64, 3, scaleUp: 1)),
       OpCase("srresnet_conv9_64_3_bwd_filter_banded", .conv2dBackwardFilter(sr(s, 64, 3, 9, scaleUp: 4),
              accumulate: false), [u1, u1], tolerance: 1e-9, reason: "float32 sums over N·oH·oW = 7680+ terms"),
       // Odd geometries: non-square, stride > 1, kernel sizes 1, 2, 5, 7, rectangular kernels.
@@ -170,15 +172,10 @@ public enum OpCases {
            outChannels: 6, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), grad: true),
       conv("conv_implicit_k4s2_40_136_18x20_bias_relu", ConvGeometry(batch: 2, inChannels: 40, inHeight: 18,
            inWidth: 20, outChannels: 136, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true, act: .relu),
-      // Transposed convolutions by output phase (dy with no more channels than dx): stride 1 (one
-      // phase), stride 2, stride 3 with phases of 1 and 2 taps, and k < s (phases no tap reaches:
-      // bias and activation only).
-      convT("convT_implicit_k3s1_6_6_13x21_bias_relu", t(2, 6, 13, 21, 6, (3, 3), (1, 1), (1, 1)), bias: true,
-            act: .relu),
-      convT("convT_implicit_k4s2p1_5_7_9x11", t(2, 5, 9, 11, 7, (4, 4), (2, 2), (1, 1)), grad: true),
-      convT("convT_implicit_k5s3p1_4_6_6x7_bias_tanh", t(2, 4, 6, 7, 6, (5, 5), (3, 3), (1, 1)), bias: true,
-            act: .tanh),
-      convT("convT_implicit_k2s3_3_5_4x5_untouched_phases", t(2, 3, 4, 5, 5, (2, 2), (3, 3), (0, 0)), bias: true,
+      // Transposed: stride 3 with k5 and k < s (output pixels no tap reaches: bias and
+      // activation only), through the lowering.
+      convT("convT_k5s3p1_4_6_6x7_bias_tanh", t(2, 4, 6, 7, 6, (5, 5), (3, 3), (1, 1)), bias: true, act: .tanh),
+      convT("convT_k2s3_3_5_4x5_untouched_pixels", t(2, 3, 4, 5, 5, (2, 2), (3, 3), (0, 0)), bias: true,
             act: .sigmoid),
       // ≤ 4 output channels transposed (the CPU's direct kernel by phase): stride 3, k5, two
       // blocks of 16 per column phase.

@@ -109,7 +109,7 @@ final class ConvLoweringCoverageTests: XCTestCase {
     var seen: Set<String> = []
     for op in ops { if let p = CPUDevice.convPath(op) { seen.insert("\(p.rawValue)-\(op.kind)") } }
     let expected = ["direct-conv2d", "implicitGEMM-conv2d", "lowered-conv2d",
-                    "directFlipped-conv2d_bwd_data", "direct-conv2d_bwd_data", "implicitPhases-conv2d_bwd_data",
+                    "directFlipped-conv2d_bwd_data", "direct-conv2d_bwd_data", 
                     "lowered-conv2d_bwd_data", "direct-conv2d_bwd_filter", "lowered-conv2d_bwd_filter"]
     for e in expected { XCTAssert(seen.contains(e), "no test case runs \(e) on the CPU") }
   }
