@@ -78,6 +78,8 @@ let package = Package(
       swiftSettings: fastMath),
 
     // MARK: - Tests
+    // Counts the test process's heap allocations (interposed malloc) for the no-allocation tests.
+    .target(name: "MallocCounter", path: "Tests/MallocCounter"),
     .testTarget(
       name: "ComputeTests", dependencies: ["Compute", "ComputeCPU", "ComputeCheck"],
       swiftSettings: fastMath),
@@ -91,7 +93,7 @@ let package = Package(
     .testTarget(
       name: "InpaintingTests",
       dependencies: ["Compute", "ComputeCPU", "ComputeCheck", "Graph", "Models", "Imaging", "Inpainting",
-                     "SuperResolution", "Pipeline",
+                     "SuperResolution", "Pipeline", "MallocCounter",
                      .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"]))],
       swiftSettings: fastMath),
     .testTarget(

@@ -59,35 +59,31 @@ public enum ConvLowering {
   }
 
   /// y = act(conv(x, w) + bias)
-  public static func conv2d(on d: Device, _ c: ConvGeometry, x: TensorRef, w: TensorRef,
-                            bias: TensorRef?, activation: Activation, y: TensorRef) throws {
+  public static func conv2d<T: LoweringTarget>(on d: T, _ c: ConvGeometry, x: T.Operand, w: T.Operand,
+                                               bias: T.Operand?, activation: Activation, y: T.Operand) throws {
     let hw = c.outPixels, p = c.patchSize, inImage = c.inChannels * c.inHeight * c.inWidth
     switch shape(c) {
     case .fullyConnected:
       // y[N, outC] = x[N, P] · w[outC, P]ᵀ
-      try d.run(.gemm(GemmDesc(transB: true, m: c.batch, n: c.outChannels, k: p)), inputs: [x, w], outputs: [y])
+      try d.gemm(GemmDesc(transB: true, m: c.batch, n: c.outChannels, k: p), a: x, b: w, c: y)
     case .pointwise:
-      try d.run(.gemm(GemmDesc(m: c.outChannels, n: hw, k: p, batch: c.batch, strideA: 0,
-                               strideB: inImage, strideC: c.outChannels * hw)),
-                inputs: [w, x], outputs: [y])
+      try d.gemm(GemmDesc(m: c.outChannels, n: hw, k: p, batch: c.batch, strideA: 0, strideB: inImage,
+                          strideC: c.outChannels * hw), a: w, b: x, c: y)
     case .tiled(let g, let rows):
-      let ws = try d.workspace(byteCount: workspaceFloats(c) * 4)
+      let ws = try d.workspace(floats: workspaceFloats(c))
       try forEachTile(c, images: g, rows: rows) { n0, gi, r0, ri in
         let tile = PatchTile(images: gi, rowStart: r0, rows: ri)
         let cols = tile.columns(c)
-        let col = TensorRef(buffer: ws, offset: 0, shape: [p, cols])
-        let xg = x.slice(start: n0 * inImage, count: gi * inImage)
-        try d.run(.im2col(c, tile), inputs: [xg], outputs: [col])
+        let col = ws, xg = d.advanced(x, by: n0 * inImage)
+        try d.im2col(c, tile, x: xg, col: col)
         if gi == 1 {
           // Straight into rows r0..<r0+ri of image n0 (C's leading dimension is the image's HW).
-          let yt = y.slice(start: (n0 * c.outChannels) * hw + r0 * c.outWidth,
-                           count: (c.outChannels - 1) * hw + cols)
-          try d.run(.gemm(GemmDesc(m: c.outChannels, n: cols, k: p, ldc: hw)), inputs: [w, col], outputs: [yt])
+          let yt = d.advanced(y, by: (n0 * c.outChannels) * hw + r0 * c.outWidth)
+          try d.gemm(GemmDesc(m: c.outChannels, n: cols, k: p, ldc: hw), a: w, b: col, c: yt)
         } else {
-          let tmp = TensorRef(buffer: ws, offset: p * g * hw * 4, shape: [c.outChannels, cols])
-          let yg = y.slice(start: n0 * c.outChannels * hw, count: gi * c.outChannels * hw)
-          try d.run(.gemm(GemmDesc(m: c.outChannels, n: cols, k: p)), inputs: [w, col], outputs: [tmp])
-          try d.run(.transposeBlocks(a: c.outChannels, b: gi, inner: hw), inputs: [tmp], outputs: [yg])
+          let tmp = d.advanced(ws, by: p * g * hw), yg = d.advanced(y, by: n0 * c.outChannels * hw)
+          try d.gemm(GemmDesc(m: c.outChannels, n: cols, k: p), a: w, b: col, c: tmp)
+          try d.transposeBlocks(a: c.outChannels, b: gi, inner: hw, x: tmp, y: yg)
         }
       }
     }
@@ -96,37 +92,32 @@ public enum ConvLowering {
   }
 
   /// dx = act(conv2d_backward_data(dy, w) + bias) — also a transposed convolution's forward pass.
-  public static func conv2dBackwardData(on d: Device, _ c: ConvGeometry, dy: TensorRef, w: TensorRef,
-                                        bias: TensorRef?, activation: Activation, dx: TensorRef) throws {
+  public static func conv2dBackwardData<T: LoweringTarget>(on d: T, _ c: ConvGeometry, dy: T.Operand, w: T.Operand,
+                                                           bias: T.Operand?, activation: Activation, dx: T.Operand) throws {
     let hw = c.outPixels, p = c.patchSize, inImage = c.inChannels * c.inHeight * c.inWidth
     switch shape(c) {
     case .fullyConnected:
       // dx[N, P] = dy[N, outC] · w[outC, P]
-      try d.run(.gemm(GemmDesc(m: c.batch, n: p, k: c.outChannels)), inputs: [dy, w], outputs: [dx])
+      try d.gemm(GemmDesc(m: c.batch, n: p, k: c.outChannels), a: dy, b: w, c: dx)
     case .pointwise:
-      try d.run(.gemm(GemmDesc(transA: true, m: p, n: hw, k: c.outChannels, batch: c.batch, strideA: 0,
-                               strideB: c.outChannels * hw, strideC: inImage)),
-                inputs: [w, dy], outputs: [dx])
+      try d.gemm(GemmDesc(transA: true, m: p, n: hw, k: c.outChannels, batch: c.batch, strideA: 0,
+                          strideB: c.outChannels * hw, strideC: inImage), a: w, b: dy, c: dx)
     case .tiled(let g, let rows):
-      let ws = try d.workspace(byteCount: workspaceFloats(c) * 4)
+      let ws = try d.workspace(floats: workspaceFloats(c))
       let banded = rows < c.outHeight
       try forEachTile(c, images: g, rows: rows) { n0, gi, r0, ri in
         let tile = PatchTile(images: gi, rowStart: r0, rows: ri, accumulate: banded && r0 > 0)
         let cols = tile.columns(c)
-        let col = TensorRef(buffer: ws, offset: 0, shape: [p, cols])
-        let dxg = dx.slice(start: n0 * inImage, count: gi * inImage)
+        let col = ws, dxg = d.advanced(dx, by: n0 * inImage)
         if gi == 1 {
-          let dyt = dy.slice(start: (n0 * c.outChannels) * hw + r0 * c.outWidth,
-                             count: (c.outChannels - 1) * hw + cols)
-          try d.run(.gemm(GemmDesc(transA: true, m: p, n: cols, k: c.outChannels, ldb: hw)),
-                    inputs: [w, dyt], outputs: [col])
+          let dyt = d.advanced(dy, by: (n0 * c.outChannels) * hw + r0 * c.outWidth)
+          try d.gemm(GemmDesc(transA: true, m: p, n: cols, k: c.outChannels, ldb: hw), a: w, b: dyt, c: col)
         } else {
-          let tmp = TensorRef(buffer: ws, offset: p * g * hw * 4, shape: [c.outChannels, cols])
-          let dyg = dy.slice(start: n0 * c.outChannels * hw, count: gi * c.outChannels * hw)
-          try d.run(.transposeBlocks(a: gi, b: c.outChannels, inner: hw), inputs: [dyg], outputs: [tmp])
-          try d.run(.gemm(GemmDesc(transA: true, m: p, n: cols, k: c.outChannels)), inputs: [w, tmp], outputs: [col])
+          let tmp = d.advanced(ws, by: p * g * hw), dyg = d.advanced(dy, by: n0 * c.outChannels * hw)
+          try d.transposeBlocks(a: gi, b: c.outChannels, inner: hw, x: dyg, y: tmp)
+          try d.gemm(GemmDesc(transA: true, m: p, n: cols, k: c.outChannels), a: w, b: tmp, c: col)
         }
-        try d.run(.col2im(c, tile), inputs: tile.accumulate ? [col, dxg] : [col], outputs: [dxg])
+        try d.col2im(c, tile, col: col, x: dxg)
       }
     }
     try epilogue(on: d, ChannelLayout(batch: c.batch, channels: c.inChannels, spatial: c.inHeight * c.inWidth),
@@ -134,57 +125,100 @@ public enum ConvLowering {
   }
 
   /// dw (+)= Σ_n dy_n · im2col(x_n)ᵀ
-  public static func conv2dBackwardFilter(on d: Device, _ c: ConvGeometry, x: TensorRef, dy: TensorRef,
-                                          accumulate: Bool, dw: TensorRef) throws {
+  public static func conv2dBackwardFilter<T: LoweringTarget>(on d: T, _ c: ConvGeometry, x: T.Operand, dy: T.Operand,
+                                                             accumulate: Bool, dw: T.Operand) throws {
     let hw = c.outPixels, p = c.patchSize, inImage = c.inChannels * c.inHeight * c.inWidth
     let beta0: Float = accumulate ? 1 : 0
-    func inputsFor(_ a: TensorRef, _ b: TensorRef, _ beta: Float) -> [TensorRef] { beta != 0 ? [a, b, dw] : [a, b] }
     switch shape(c) {
     case .fullyConnected:
       // dw[outC, P] (+)= dy[N, outC]ᵀ · x[N, P]
-      try d.run(.gemm(GemmDesc(transA: true, m: c.outChannels, n: p, k: c.batch, beta: beta0)),
-                inputs: inputsFor(dy, x, beta0), outputs: [dw])
+      try d.gemm(GemmDesc(transA: true, m: c.outChannels, n: p, k: c.batch, beta: beta0), a: dy, b: x, c: dw)
     case .pointwise:
       for n in 0..<c.batch {
         let beta: Float = n == 0 ? beta0 : 1
-        let dyn = dy.slice(start: n * c.outChannels * hw, count: c.outChannels * hw)
-        let xn = x.slice(start: n * inImage, count: inImage)
-        try d.run(.gemm(GemmDesc(transB: true, m: c.outChannels, n: p, k: hw, beta: beta)),
-                  inputs: inputsFor(dyn, xn, beta), outputs: [dw])
+        let dyn = d.advanced(dy, by: n * c.outChannels * hw), xn = d.advanced(x, by: n * inImage)
+        try d.gemm(GemmDesc(transB: true, m: c.outChannels, n: p, k: hw, beta: beta), a: dyn, b: xn, c: dw)
       }
     case .tiled(let g, let rows):
-      let ws = try d.workspace(byteCount: workspaceFloats(c) * 4)
+      let ws = try d.workspace(floats: workspaceFloats(c))
       var first = true
       try forEachTile(c, images: g, rows: rows) { n0, gi, r0, ri in
         let tile = PatchTile(images: gi, rowStart: r0, rows: ri)
         let cols = tile.columns(c)
-        let col = TensorRef(buffer: ws, offset: 0, shape: [p, cols])
-        let xg = x.slice(start: n0 * inImage, count: gi * inImage)
-        try d.run(.im2col(c, tile), inputs: [xg], outputs: [col])
+        let col = ws, xg = d.advanced(x, by: n0 * inImage)
+        try d.im2col(c, tile, x: xg, col: col)
         let beta: Float = first ? beta0 : 1
         first = false
         if gi == 1 {
-          let dyt = dy.slice(start: (n0 * c.outChannels) * hw + r0 * c.outWidth,
-                             count: (c.outChannels - 1) * hw + cols)
-          try d.run(.gemm(GemmDesc(transB: true, m: c.outChannels, n: p, k: cols, lda: hw, beta: beta)),
-                    inputs: inputsFor(dyt, col, beta), outputs: [dw])
+          let dyt = d.advanced(dy, by: (n0 * c.outChannels) * hw + r0 * c.outWidth)
+          try d.gemm(GemmDesc(transB: true, m: c.outChannels, n: p, k: cols, lda: hw, beta: beta), a: dyt, b: col, c: dw)
         } else {
-          let a = TensorRef(buffer: ws, offset: p * g * hw * 4, shape: [c.outChannels, cols])
-          let dyg = dy.slice(start: n0 * c.outChannels * hw, count: gi * c.outChannels * hw)
-          try d.run(.transposeBlocks(a: gi, b: c.outChannels, inner: hw), inputs: [dyg], outputs: [a])
-          try d.run(.gemm(GemmDesc(transB: true, m: c.outChannels, n: p, k: cols, beta: beta)),
-                    inputs: inputsFor(a, col, beta), outputs: [dw])
+          let a = d.advanced(ws, by: p * g * hw), dyg = d.advanced(dy, by: n0 * c.outChannels * hw)
+          try d.transposeBlocks(a: gi, b: c.outChannels, inner: hw, x: dyg, y: a)
+          try d.gemm(GemmDesc(transB: true, m: c.outChannels, n: p, k: cols, beta: beta), a: a, b: col, c: dw)
         }
       }
     }
   }
 
-  static func epilogue(on d: Device, _ l: ChannelLayout, bias: TensorRef?, activation: Activation,
-                       y: TensorRef) throws {
+  static func epilogue<T: LoweringTarget>(on d: T, _ l: ChannelLayout, bias: T.Operand?, activation: Activation,
+                                           y: T.Operand) throws {
     if let bias {
-      try d.run(.biasActivation(l, activation: activation), inputs: [y, bias], outputs: [y])
+      try d.biasActivation(l, activation, y: y, bias: bias)
     } else if activation != .identity {
-      try d.run(.activation(activation, count: l.count), inputs: [y], outputs: [y])
+      try d.activation(activation, count: l.count, y: y)
     }
+  }
+}
+
+/// The primitives ConvLowering lowers a convolution to, on some operand type: a device runs them
+/// as ops on tensors (`DeviceLowering`); the CPU backend runs them straight on pointers, with no
+/// per-call allocation.
+public protocol LoweringTarget {
+  associatedtype Operand
+  /// `t` advanced by `elements` floats (to the end of its memory).
+  func advanced(_ t: Operand, by elements: Int) -> Operand
+  /// Reused scratch of at least `floats` floats, valid until the next call.
+  func workspace(floats: Int) throws -> Operand
+  /// C = alpha·op(A)·op(B) + beta·C (batched per `g`).
+  func gemm(_ g: GemmDesc, a: Operand, b: Operand, c: Operand) throws
+  func im2col(_ c: ConvGeometry, _ t: PatchTile, x: Operand, col: Operand) throws
+  /// Scatters (or, with `t.accumulate`, adds) the patch tile into x.
+  func col2im(_ c: ConvGeometry, _ t: PatchTile, col: Operand, x: Operand) throws
+  func transposeBlocks(a: Int, b: Int, inner: Int, x: Operand, y: Operand) throws
+  /// y = act(y + bias[channel]), in place.
+  func biasActivation(_ l: ChannelLayout, _ act: Activation, y: Operand, bias: Operand) throws
+  /// y = act(y), in place.
+  func activation(_ act: Activation, count: Int, y: Operand) throws
+}
+
+/// ConvLowering on any device, through its ops on tensors.
+public struct DeviceLowering: LoweringTarget {
+  public let device: Device
+  public init(_ device: Device) { self.device = device }
+
+  public func advanced(_ t: TensorRef, by elements: Int) -> TensorRef {
+    t.slice(start: elements, count: t.count - elements)
+  }
+  public func workspace(floats: Int) throws -> TensorRef {
+    TensorRef(buffer: try device.workspace(byteCount: floats * 4), shape: [floats])
+  }
+  public func gemm(_ g: GemmDesc, a: TensorRef, b: TensorRef, c: TensorRef) throws {
+    try device.run(.gemm(g), inputs: g.beta != 0 ? [a, b, c] : [a, b], outputs: [c])
+  }
+  public func im2col(_ c: ConvGeometry, _ t: PatchTile, x: TensorRef, col: TensorRef) throws {
+    try device.run(.im2col(c, t), inputs: [x], outputs: [col])
+  }
+  public func col2im(_ c: ConvGeometry, _ t: PatchTile, col: TensorRef, x: TensorRef) throws {
+    try device.run(.col2im(c, t), inputs: t.accumulate ? [col, x] : [col], outputs: [x])
+  }
+  public func transposeBlocks(a: Int, b: Int, inner: Int, x: TensorRef, y: TensorRef) throws {
+    try device.run(.transposeBlocks(a: a, b: b, inner: inner), inputs: [x], outputs: [y])
+  }
+  public func biasActivation(_ l: ChannelLayout, _ act: Activation, y: TensorRef, bias: TensorRef) throws {
+    try device.run(.biasActivation(l, activation: act), inputs: [y, bias], outputs: [y])
+  }
+  public func activation(_ act: Activation, count: Int, y: TensorRef) throws {
+    try device.run(.activation(act, count: count), inputs: [y], outputs: [y])
   }
 }

@@ -1,103 +1,137 @@
 // What each op reads and writes, and how much work it is. Shared by every backend's argument
 // checks, the memory planner and the benchmark's GFLOP/s and GB/s.
 
+/// Up to five element counts (an op's operands), stored inline: checking an op's arguments
+/// allocates nothing.
+public struct OperandCounts: RandomAccessCollection, Equatable, Sendable, CustomStringConvertible {
+  private var storage: (Int, Int, Int, Int, Int)
+  public private(set) var count: Int
+
+  public init(_ a: Int) { storage = (a, 0, 0, 0, 0); count = 1 }
+  public init(_ a: Int, _ b: Int) { storage = (a, b, 0, 0, 0); count = 2 }
+  public init(_ a: Int, _ b: Int, _ c: Int) { storage = (a, b, c, 0, 0); count = 3 }
+  public init(_ a: Int, _ b: Int, _ c: Int, _ d: Int) { storage = (a, b, c, d, 0); count = 4 }
+  public init(_ a: Int, _ b: Int, _ c: Int, _ d: Int, _ e: Int) { storage = (a, b, c, d, e); count = 5 }
+
+  /// These counts and `extra` after them (unchanged when nil: an optional operand).
+  public func appending(_ extra: Int?) -> OperandCounts {
+    guard let extra else { return self }
+    precondition(count < 5, "more than five operands")
+    var r = self
+    withUnsafeMutableBytes(of: &r.storage) { $0.storeBytes(of: extra, toByteOffset: count * MemoryLayout<Int>.stride, as: Int.self) }
+    r.count += 1
+    return r
+  }
+
+  public var startIndex: Int { 0 }
+  public var endIndex: Int { count }
+  public subscript(i: Int) -> Int {
+    precondition(i >= 0 && i < count, "operand index out of range")
+    return withUnsafeBytes(of: storage) { $0.load(fromByteOffset: i * MemoryLayout<Int>.stride, as: Int.self) }
+  }
+
+  public static func == (a: OperandCounts, b: OperandCounts) -> Bool { a.elementsEqual(b) }
+  public var description: String { "\(Array(self))" }
+}
+
 extension Op {
   /// Element counts of the inputs, in order (optional inputs included when present).
-  public var inputCounts: [Int] {
+  public var inputCounts: OperandCounts {
     switch self {
     case .gemm(let g):
-      return g.beta != 0 ? [g.extentA, g.extentB, g.extentC] : [g.extentA, g.extentB]
+      return OperandCounts(g.extentA, g.extentB).appending(g.beta != 0 ? g.extentC : nil)
     case .conv2d(let c, let bias, _):
-      return [c.batch * c.inChannels * c.inHeight * c.inWidth, c.outChannels * c.patchSize]
-        + (bias ? [c.outChannels] : [])
+      return OperandCounts(c.batch * c.inChannels * c.inHeight * c.inWidth, c.outChannels * c.patchSize)
+        .appending(bias ? c.outChannels : nil)
     case .conv2dBackwardData(let c, let bias, _):
-      return [c.batch * c.outChannels * c.outPixels, c.outChannels * c.patchSize]
-        + (bias ? [c.inChannels] : [])
+      return OperandCounts(c.batch * c.outChannels * c.outPixels, c.outChannels * c.patchSize)
+        .appending(bias ? c.inChannels : nil)
     case .conv2dBackwardFilter(let c, let acc):
-      return [c.batch * c.inChannels * c.inHeight * c.inWidth, c.batch * c.outChannels * c.outPixels]
-        + (acc ? [c.outChannels * c.patchSize] : [])
+      return OperandCounts(c.batch * c.inChannels * c.inHeight * c.inWidth, c.batch * c.outChannels * c.outPixels)
+        .appending(acc ? c.outChannels * c.patchSize : nil)
     case .im2col(let c, let t):
-      return [t.images * c.inChannels * c.inHeight * c.inWidth]
+      return OperandCounts(t.images * c.inChannels * c.inHeight * c.inWidth)
     case .col2im(let c, let t):
-      return [c.patchSize * t.columns(c)] + (t.accumulate ? [t.images * c.inChannels * c.inHeight * c.inWidth] : [])
+      return OperandCounts(c.patchSize * t.columns(c))
+        .appending(t.accumulate ? t.images * c.inChannels * c.inHeight * c.inWidth : nil)
     case .batchNorm(let l, _, _):
-      return [l.count, l.channels, l.channels, l.channels, l.channels]
+      return OperandCounts(l.count, l.channels, l.channels, l.channels, l.channels)
     case .batchNormTraining(let l, _, _):
-      return [l.count, l.channels, l.channels, l.channels, l.channels]
+      return OperandCounts(l.count, l.channels, l.channels, l.channels, l.channels)
     case .batchNormBackward(let l):
-      return [l.count, l.count, l.channels, l.channels, l.channels]
+      return OperandCounts(l.count, l.count, l.channels, l.channels, l.channels)
     case .batchNormInferenceBackward(let l, _):
-      return [l.count, l.channels, l.channels]
+      return OperandCounts(l.count, l.channels, l.channels)
     case .biasActivation(let l, _):
-      return [l.count, l.channels]
+      return OperandCounts(l.count, l.channels)
     case .channelSum(let l):
-      return [l.count]
+      return OperandCounts(l.count)
     case .activation(_, let n):
-      return [n]
+      return OperandCounts(n)
     case .activationBackward(_, let n):
-      return [n, n]
+      return OperandCounts(n, n)
     case .prelu(let l):
-      return [l.count, l.channels]
+      return OperandCounts(l.count, l.channels)
     case .preluBackward(let l):
-      return [l.count, l.channels, l.count]
+      return OperandCounts(l.count, l.channels, l.count)
     case .depthToSpace(let n, let c, let h, let w, let r), .spaceToDepth(let n, let c, let h, let w, let r):
-      return [n * c * h * w * r * r]
+      return OperandCounts(n * c * h * w * r * r)
     case .maxPool(let c):
-      return [c.batch * c.inChannels * c.inHeight * c.inWidth]
+      return OperandCounts(c.batch * c.inChannels * c.inHeight * c.inWidth)
     case .maxPoolBackward(let c):
-      return [c.batch * c.inChannels * c.inHeight * c.inWidth, c.batch * c.outChannels * c.outPixels]
+      return OperandCounts(c.batch * c.inChannels * c.inHeight * c.inWidth, c.batch * c.outChannels * c.outPixels)
     case .transposeBlocks(let a, let b, let n):
-      return [a * b * n]
+      return OperandCounts(a * b * n)
     case .add(let n), .mul(let n):
-      return [n, n]
+      return OperandCounts(n, n)
     case .scale(let n, _, _):
-      return [n]
+      return OperandCounts(n)
     case .axpy(let n, _):
-      return [n, n]
+      return OperandCounts(n, n)
     case .rowSum(let r, let c, _):
-      return [r * c]
+      return OperandCounts(r * c)
     case .adam(let n, _, _, _):
-      return [n, n, n, n, 2]
+      return OperandCounts(n, n, n, n, 2)
     case .weightedL1(let s, let n):
-      return [s * n, s * n, s * n]
+      return OperandCounts(s * n, s * n, s * n)
     case .weightedL1Backward(let s, let n):
-      return [s * n, s * n, s * n, s]
+      return OperandCounts(s * n, s * n, s * n, s)
     case .mse(let s, let n), .bceWithLogits(let s, let n):
-      return [s * n, s * n]
+      return OperandCounts(s * n, s * n)
     case .mseBackward(let s, let n), .bceWithLogitsBackward(let s, let n):
-      return [s * n, s * n, s]
+      return OperandCounts(s * n, s * n, s)
     }
   }
 
   /// Element counts of the outputs, in order.
-  public var outputCounts: [Int] {
+  public var outputCounts: OperandCounts {
     switch self {
-    case .gemm(let g): return [g.extentC]
-    case .conv2d(let c, _, _): return [c.batch * c.outChannels * c.outPixels]
-    case .conv2dBackwardData(let c, _, _): return [c.batch * c.inChannels * c.inHeight * c.inWidth]
-    case .conv2dBackwardFilter(let c, _): return [c.outChannels * c.patchSize]
-    case .im2col(let c, let t): return [c.patchSize * t.columns(c)]
-    case .col2im(let c, let t): return [t.images * c.inChannels * c.inHeight * c.inWidth]
-    case .batchNorm(let l, _, _): return [l.count]
-    case .batchNormTraining(let l, _, _): return [l.count, l.channels, l.channels, l.channels, l.channels]
-    case .batchNormBackward(let l): return [l.count, l.channels, l.channels]
-    case .batchNormInferenceBackward(let l, _): return [l.count]
-    case .biasActivation(let l, _): return [l.count]
-    case .channelSum(let l): return [l.channels]
-    case .activation(_, let n), .activationBackward(_, let n): return [n]
-    case .prelu(let l): return [l.count]
-    case .preluBackward(let l): return [l.count, l.channels]
+    case .gemm(let g): return OperandCounts(g.extentC)
+    case .conv2d(let c, _, _): return OperandCounts(c.batch * c.outChannels * c.outPixels)
+    case .conv2dBackwardData(let c, _, _): return OperandCounts(c.batch * c.inChannels * c.inHeight * c.inWidth)
+    case .conv2dBackwardFilter(let c, _): return OperandCounts(c.outChannels * c.patchSize)
+    case .im2col(let c, let t): return OperandCounts(c.patchSize * t.columns(c))
+    case .col2im(let c, let t): return OperandCounts(t.images * c.inChannels * c.inHeight * c.inWidth)
+    case .batchNorm(let l, _, _): return OperandCounts(l.count)
+    case .batchNormTraining(let l, _, _): return OperandCounts(l.count, l.channels, l.channels, l.channels, l.channels)
+    case .batchNormBackward(let l): return OperandCounts(l.count, l.channels, l.channels)
+    case .batchNormInferenceBackward(let l, _): return OperandCounts(l.count)
+    case .biasActivation(let l, _): return OperandCounts(l.count)
+    case .channelSum(let l): return OperandCounts(l.channels)
+    case .activation(_, let n), .activationBackward(_, let n): return OperandCounts(n)
+    case .prelu(let l): return OperandCounts(l.count)
+    case .preluBackward(let l): return OperandCounts(l.count, l.channels)
     case .depthToSpace(let n, let c, let h, let w, let r), .spaceToDepth(let n, let c, let h, let w, let r):
-      return [n * c * h * w * r * r]
-    case .maxPool(let c): return [c.batch * c.outChannels * c.outPixels]
-    case .maxPoolBackward(let c): return [c.batch * c.inChannels * c.inHeight * c.inWidth]
-    case .transposeBlocks(let a, let b, let n): return [a * b * n]
-    case .add(let n), .mul(let n), .scale(let n, _, _), .axpy(let n, _): return [n]
-    case .rowSum(let r, _, _): return [r]
-    case .adam(let n, _, _, _): return [n, n, n]
-    case .weightedL1(let s, _), .mse(let s, _), .bceWithLogits(let s, _): return [s]
+      return OperandCounts(n * c * h * w * r * r)
+    case .maxPool(let c): return OperandCounts(c.batch * c.outChannels * c.outPixels)
+    case .maxPoolBackward(let c): return OperandCounts(c.batch * c.inChannels * c.inHeight * c.inWidth)
+    case .transposeBlocks(let a, let b, let n): return OperandCounts(a * b * n)
+    case .add(let n), .mul(let n), .scale(let n, _, _), .axpy(let n, _): return OperandCounts(n)
+    case .rowSum(let r, _, _): return OperandCounts(r)
+    case .adam(let n, _, _, _): return OperandCounts(n, n, n)
+    case .weightedL1(let s, _), .mse(let s, _), .bceWithLogits(let s, _): return OperandCounts(s)
     case .weightedL1Backward(let s, let n), .mseBackward(let s, let n), .bceWithLogitsBackward(let s, let n):
-      return [s * n]
+      return OperandCounts(s * n)
     }
   }
 

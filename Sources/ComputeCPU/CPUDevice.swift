@@ -115,15 +115,31 @@ public final class CPUDevice: Device, @unchecked Sendable {
   /// is written. nil when A is not constant or the shape gains nothing (one row, or several
   /// different A matrices in a batch).
   func prepackedA(_ t: TensorRef, _ g: GemmDesc) -> UnsafePointer<Float>? {
-    guard g.m > 1, g.batch == 1 || g.strideA == 0, let b = t.buffer as? CPUBuffer, b.isConstant else { return nil }
+    guard let b = t.buffer as? CPUBuffer else { return nil }
+    return prepackedA(b, byteOffset: t.offset, g)
+  }
+
+  func prepackedA(_ b: CPUBuffer, byteOffset: Int, _ g: GemmDesc) -> UnsafePointer<Float>? {
+    guard g.m > 1, g.batch == 1 || g.strideA == 0, b.isConstant else { return nil }
     let skinny = SGEMMEngine.skinnyApplies(n: g.n, k: g.k)
-    let key = CPUBuffer.DerivedKey(offset: t.offset, m: g.m, k: g.k, lda: g.lda, transA: g.transA, skinny: skinny)
+    let key = CPUBuffer.DerivedKey(offset: byteOffset, m: g.m, k: g.k, lda: g.lda, transA: g.transA, skinny: skinny)
     if let p = b.prepacked[key] { return UnsafePointer(p) }
     allocationCount += 1
-    let p = SGEMMEngine.prepackA(transA: g.transA, m: g.m, k: g.k, a: (b.base + t.offset).assumingMemoryBound(to: Float.self),
+    let p = SGEMMEngine.prepackA(transA: g.transA, m: g.m, k: g.k, a: (b.base + byteOffset).assumingMemoryBound(to: Float.self),
                                  lda: g.lda, skinny: skinny)
     b.prepacked[key] = p
     return UnsafePointer(p)
+  }
+
+  /// C = op(A)·op(B) per `g` (batched), A pre-packed when `constantA` names its constant buffer.
+  func gemm(_ g: GemmDesc, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+            constantA: (buffer: CPUBuffer, byteOffset: Int)?) {
+    let packed = constantA.flatMap { prepackedA($0.buffer, byteOffset: $0.byteOffset, g) }
+    for bi in 0..<g.batch {
+      gemmEngine.sgemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, alpha: g.alpha,
+                       a: a + bi * g.strideA, lda: g.lda, b: b + bi * g.strideB, ldb: g.ldb,
+                       beta: g.beta, c: c + bi * g.strideC, ldc: g.ldc, prepacked: packed)
+    }
   }
 
   public func read(_ ref: TensorRef, into bytes: UnsafeMutableRawBufferPointer) throws {
@@ -169,17 +185,11 @@ public final class CPUDevice: Device, @unchecked Sendable {
 
   public func run(_ op: Op, inputs: [TensorRef], outputs: [TensorRef]) throws {
     try op.validate(inputs: inputs, outputs: outputs)
-    let i = try inputs.map { UnsafePointer(try ptr($0)) }
-    let o = try outputs.map { try ptr($0) }
+    let i = try OperandPointers(self, inputs), o = try OperandPointers(self, outputs)
     for t in outputs { if let b = t.buffer as? CPUBuffer, b.isConstant { b.dropDerived() } }
     switch op {
     case .gemm(let g):
-      let packed = prepackedA(inputs[0], g)
-      for bi in 0..<g.batch {
-        gemmEngine.sgemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, alpha: g.alpha,
-                         a: i[0] + bi * g.strideA, lda: g.lda, b: i[1] + bi * g.strideB, ldb: g.ldb,
-                         beta: g.beta, c: o[0] + bi * g.strideC, ldc: g.ldc, prepacked: packed)
-      }
+      gemm(g, a: i[0], b: i[1], c: o[0], constantA: try constantSource(inputs[0]))
     case .conv2d(let c, let bias, let act):
       switch Self.convPath(op) {
       case .direct:
@@ -191,8 +201,9 @@ public final class CPUDevice: Device, @unchecked Sendable {
         ImplicitConv.forward(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, y: o[0], engine: gemmEngine,
                              prepacked: packed)
       default:
-        try ConvLowering.conv2d(on: self, c, x: inputs[0], w: inputs[1], bias: bias ? inputs[2] : nil,
-                                activation: act, y: outputs[0])
+        let l = CPULowering(device: self)
+        try ConvLowering.conv2d(on: l, c, x: l.operand(i[0]), w: try l.operand(i[1], constant: inputs[1]),
+                                bias: bias ? l.operand(i[2]) : nil, activation: act, y: l.operand(o[0]))
       }
     case .conv2dBackwardData(let c, let bias, let act):
       switch Self.convPath(op) {
@@ -207,8 +218,9 @@ public final class CPUDevice: Device, @unchecked Sendable {
         DirectConv.transposed(c, dy: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, dx: o[0],
                               workspace: ws.base.assumingMemoryBound(to: Float.self), pool: splitter)
       default:
-        try ConvLowering.conv2dBackwardData(on: self, c, dy: inputs[0], w: inputs[1],
-                                            bias: bias ? inputs[2] : nil, activation: act, dx: outputs[0])
+        let l = CPULowering(device: self)
+        try ConvLowering.conv2dBackwardData(on: l, c, dy: l.operand(i[0]), w: try l.operand(i[1], constant: inputs[1]),
+                                            bias: bias ? l.operand(i[2]) : nil, activation: act, dx: l.operand(o[0]))
       }
     case .conv2dBackwardFilter(let c, let acc):
       if Self.convPath(op) == .direct {
@@ -216,8 +228,9 @@ public final class CPUDevice: Device, @unchecked Sendable {
         DirectConv.backwardFilter(c, x: i[0], dy: i[1], accumulate: acc, dw: o[0],
                                   workspace: ws.base.assumingMemoryBound(to: Float.self), pool: splitter)
       } else {
-        try ConvLowering.conv2dBackwardFilter(on: self, c, x: inputs[0], dy: inputs[1], accumulate: acc,
-                                              dw: outputs[0])
+        let l = CPULowering(device: self)
+        try ConvLowering.conv2dBackwardFilter(on: l, c, x: l.operand(i[0]), dy: l.operand(i[1]), accumulate: acc,
+                                              dw: l.operand(o[0]))
       }
     case .im2col(let c, let t):
       CPUKernels.im2col(c, t, x: i[0], col: o[0], pool: splitter)
@@ -285,6 +298,87 @@ public final class CPUDevice: Device, @unchecked Sendable {
     case .bceWithLogitsBackward(let s, let n):
       CPUKernels.bceWithLogitsBackward(samples: s, count: n, logits: i[0], target: i[1], dloss: i[2],
                                        dlogits: o[0])
+    }
+  }
+}
+
+extension CPUDevice {
+  /// The constant buffer behind an operand (for pre-packing), nil when it is not constant.
+  func constantSource(_ t: TensorRef) throws -> (buffer: CPUBuffer, byteOffset: Int)? {
+    let b = try buffer(t)
+    return b.isConstant ? (b, t.offset) : nil
+  }
+}
+
+/// ConvLowering on raw pointers: the CPU kernels called directly, no tensor views and no op
+/// dispatch, so a lowered convolution allocates nothing per call.
+struct CPULowering: LoweringTarget {
+  struct Operand {
+    var p: UnsafeMutablePointer<Float>
+    /// Set on a constant weight operand: the GEMM pre-packs it once.
+    var constant: (buffer: CPUBuffer, byteOffset: Int)?
+  }
+
+  let device: CPUDevice
+
+  func operand(_ p: UnsafeMutablePointer<Float>) -> Operand { Operand(p: p, constant: nil) }
+  func operand(_ p: UnsafePointer<Float>) -> Operand { Operand(p: UnsafeMutablePointer(mutating: p), constant: nil) }
+  func operand(_ p: UnsafePointer<Float>, constant t: TensorRef) throws -> Operand {
+    Operand(p: UnsafeMutablePointer(mutating: p), constant: try device.constantSource(t))
+  }
+
+  func advanced(_ t: Operand, by elements: Int) -> Operand { Operand(p: t.p + elements, constant: nil) }
+  func workspace(floats: Int) throws -> Operand {
+    let ws = try device.workspace(byteCount: floats * 4) as! CPUBuffer
+    return Operand(p: ws.base.assumingMemoryBound(to: Float.self), constant: nil)
+  }
+  func gemm(_ g: GemmDesc, a: Operand, b: Operand, c: Operand) throws {
+    device.gemm(g, a: a.p, b: b.p, c: c.p, constantA: a.constant)
+  }
+  func im2col(_ c: ConvGeometry, _ t: PatchTile, x: Operand, col: Operand) throws {
+    CPUKernels.im2col(c, t, x: x.p, col: col.p, pool: device.splitter)
+  }
+  func col2im(_ c: ConvGeometry, _ t: PatchTile, col: Operand, x: Operand) throws {
+    CPUKernels.col2im(c, t, col: col.p, x: x.p, pool: device.splitter)
+  }
+  func transposeBlocks(a: Int, b: Int, inner: Int, x: Operand, y: Operand) throws {
+    CPUKernels.transposeBlocks(a: a, b: b, inner: inner, x: x.p, y: y.p, pool: device.splitter)
+  }
+  func biasActivation(_ l: ChannelLayout, _ act: Activation, y: Operand, bias: Operand) throws {
+    CPUKernels.biasActivation(l, act: act, x: y.p, bias: bias.p, y: y.p, pool: device.splitter)
+  }
+  func activation(_ act: Activation, count: Int, y: Operand) throws {
+    CPUKernels.activation(act, count: count, x: y.p, y: y.p, pool: device.splitter)
+  }
+}
+
+/// An op's operand pointers (at most five, as `OperandCounts`), inline: dispatching an op
+/// allocates nothing.
+struct OperandPointers {
+  typealias P = UnsafeMutablePointer<Float>
+  private var s: (P?, P?, P?, P?, P?) = (nil, nil, nil, nil, nil)
+
+  init(_ device: CPUDevice, _ ts: [TensorRef]) throws {
+    precondition(ts.count <= 5, "more than five operands")
+    for (k, t) in ts.enumerated() {
+      let p = try device.ptr(t)
+      switch k {
+      case 0: s.0 = p
+      case 1: s.1 = p
+      case 2: s.2 = p
+      case 3: s.3 = p
+      default: s.4 = p
+      }
+    }
+  }
+
+  subscript(k: Int) -> P {
+    switch k {
+    case 0: return s.0!
+    case 1: return s.1!
+    case 2: return s.2!
+    case 3: return s.3!
+    default: return s.4!
     }
   }
 }

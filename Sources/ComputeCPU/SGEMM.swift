@@ -24,6 +24,10 @@ public final class SGEMMEngine: @unchecked Sendable {
   let splitter: ThreadSplitter
   private var packedB: UnsafeMutablePointer<Float>
   private var packedA: [UnsafeMutablePointer<Float>]
+  /// Per-thread scratch of the skinny kernels (`threadScratchFloats` each): no temporary
+  /// allocation per call.
+  private var threadScratch: [UnsafeMutablePointer<Float>]
+  static let threadScratchFloats = 2 * 8 * nr + nr * transposedChunk
   /// m × NC floats where `blocked` accumulates C tiles it scatters (grown on demand).
   private var staging: UnsafeMutablePointer<Float> = .allocateAligned(count: 16)
   private var stagingCount = 16
@@ -34,12 +38,14 @@ public final class SGEMMEngine: @unchecked Sendable {
     // Twice a B block: the skinny path keeps two re-layouts of B there.
     packedB = .allocateAligned(count: 2 * Self.kc * nPanels * Self.nr)
     packedA = (0..<max(1, threads)).map { _ in .allocateAligned(count: Self.mc * Self.kc) }
+    threadScratch = (0..<max(1, threads)).map { _ in .allocateAligned(count: Self.threadScratchFloats) }
   }
 
   deinit {
     packedB.deallocate()
     staging.deallocate()
     for p in packedA { p.deallocate() }
+    for p in threadScratch { p.deallocate() }
   }
 
   /// C = alpha · op(A) · op(B) + beta · C for one matrix (row-major, leading dimensions in elements).
@@ -53,7 +59,14 @@ public final class SGEMMEngine: @unchecked Sendable {
       scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc)
       return
     }
-    // A single row of C: solve the transposed problem, which has a single column.
+    // A single row of C from B stored by rows (a batch-1 fully connected layer's backward-data,
+    // the generator's 100 → 512×4×4 input layer): stream B's rows once.
+    if m == 1 && n > 1 && !transB && prepacked == nil {
+      rowTimesMatrix(k: k, alpha: alpha, a: a, inc: transA ? lda : 1, b: b, ldb: ldb, beta: beta, c: c, n: n)
+      return
+    }
+    // A single row of C from B stored by columns: the transposed problem has a single column
+    // (dot products over B's rows).
     if m == 1 && n > 1 && prepacked == nil {
       sgemm(transA: !transB, transB: false, m: n, n: 1, k: k, alpha: alpha, a: b, lda: ldb, b: a,
             ldb: transA ? lda : 1, beta: beta, c: c, ldc: 1)
@@ -68,6 +81,44 @@ public final class SGEMMEngine: @unchecked Sendable {
     blocked(m: m, n: n, k: k, alpha: alpha, beta: beta,
             a: prepacked.map { .prepacked($0) } ?? .matrix(a, lda: lda, transA: transA),
             b: .matrix(b, ldb: ldb, transB: transB), c: .matrix(c, ldc: ldc))
+  }
+
+  /// c[0..<n] = alpha · Σ_kk a[kk·inc] · b[kk·ldb ..< kk·ldb+n] + beta · c: each thread owns a
+  /// range of columns (a multiple of 16) kept in L1 while B's rows stream past.
+  private func rowTimesMatrix(k: Int, alpha: Float, a: UnsafePointer<Float>, inc: Int, b: UnsafePointer<Float>,
+                              ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, n: Int) {
+    typealias V = SIMD16<Float>
+    let work = Double(n) * Double(k)
+    let pool = ThreadSplitter(threads: work < 65_536 ? 1 : splitter.threads)
+    let box = UnsafeSendable(value: (a, b, c, threadScratch))
+    let chunk = ((n + pool.threads - 1) / pool.threads + 15) / 16 * 16
+    pool.forEach((n + chunk - 1) / chunk) { t in
+      let (a, b, c, scratch) = box.value
+      let j0 = t * chunk, j1 = min(n, j0 + chunk)
+      // 512 columns at a time in registers-and-L1 (32 KB of accumulators would spill L1).
+      var jb = j0
+      while jb < j1 {
+        let je = min(j1, jb + 512)
+        do {
+          let f = scratch[t], acc = UnsafeMutableRawPointer(f).assumingMemoryBound(to: V.self)
+          let width = je - jb, vecs = width / 16
+          f.update(repeating: 0, count: 512)
+          for kk in 0..<k {
+            let s = V(repeating: a[kk * inc]), row = UnsafeRawPointer(b + kk * ldb + jb)
+            for v in 0..<vecs {
+              acc[v].addProduct(s, row.loadUnaligned(fromByteOffset: v * 64, as: V.self))
+            }
+            let sc = a[kk * inc], rowf = b + kk * ldb + jb
+            for j in (vecs * 16)..<width { f[j] += sc * rowf[j] }
+          }
+          for j in 0..<width {
+            let v = alpha * f[j]
+            c[jb + j] = beta == 0 ? v : beta * c[jb + j] + v
+          }
+        }
+        jb = je
+      }
+    }
   }
 
   /// Where the blocked driver reads op(A): a matrix, or `prepackA`'s layout of it.
@@ -348,13 +399,15 @@ public final class SGEMMEngine: @unchecked Sendable {
         for j in 0..<8 { bk[(p * k + kk) * 8 + j] = p * 8 + j < n ? bt[(p * 8 + j) * k + kk] : 0 }
       }
     }
-    let box = UnsafeSendable(value: (UnsafePointer(bk), c, a))
+    let box = UnsafeSendable(value: (UnsafePointer(bk), c, a, threadScratch))
     let blocks = (m + bs - 1) / bs
-    pool.forRanges(blocks, grain: 1) { range in
-      let (bk, c, a) = box.value
+    let workers = min(pool.threads, blocks), perWorker = (blocks + workers - 1) / workers
+    pool.forEach(workers) { w in
+      let (bk, c, a, scratch) = box.value
+      let range = (w * perWorker)..<min(blocks, (w + 1) * perWorker)
       // Per thread: the Cᵀ tiles (≤ 2 panels × 8 × 32) and one A chunk (32 × 128), 64-byte aligned.
-      withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: (2 * 8 * bs + bs * chunk) / 16) { buf in
-        let tiles = UnsafeMutableRawPointer(buf.baseAddress!).assumingMemoryBound(to: Float.self)
+      do {
+        let tiles = scratch[w]
         let staged = tiles + 2 * 8 * bs
         for blk in range {
           let i0 = blk * bs, rows = min(bs, m - i0)

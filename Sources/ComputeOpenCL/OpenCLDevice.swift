@@ -244,12 +244,12 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     case .gemm(let g):
       try gemm(g, a: i[0], b: i[1], c: o[0])
     case .conv2d(let c, let bias, let act):
-      try ConvLowering.conv2d(on: self, c, x: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, y: o[0])
+      try ConvLowering.conv2d(on: DeviceLowering(self), c, x: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, y: o[0])
     case .conv2dBackwardData(let c, let bias, let act):
-      try ConvLowering.conv2dBackwardData(on: self, c, dy: i[0], w: i[1], bias: bias ? i[2] : nil,
+      try ConvLowering.conv2dBackwardData(on: DeviceLowering(self), c, dy: i[0], w: i[1], bias: bias ? i[2] : nil,
                                           activation: act, dx: o[0])
     case .conv2dBackwardFilter(let c, let acc):
-      try ConvLowering.conv2dBackwardFilter(on: self, c, x: i[0], dy: i[1], accumulate: acc, dw: o[0])
+      try ConvLowering.conv2dBackwardFilter(on: DeviceLowering(self), c, x: i[0], dy: i[1], accumulate: acc, dw: o[0])
     case .im2col(let c, let t):
       try launch("im2col", global: c.patchSize * t.columns(c), geometry(c, t) + [.tensor(i[0]), .tensor(o[0])])
     case .col2im(let c, let t):

@@ -60,6 +60,10 @@ public final class Inpainter {
   let priorValue: Value?
   let gaussValue: Value?
   let m: TensorRef, v: TensorRef, hyper: TensorRef
+  /// The Adam step's operands and its two per-step scalars, made once: an iteration allocates
+  /// nothing on the host.
+  private let adamInputs: [TensorRef], adamOutputs: [TensorRef]
+  private var hyperValues: [Float] = [0, 0]
 
   /// `discriminator` must be built with `logits: true`; nil means the contextual loss only (plus
   /// the Gaussian prior when `config.gaussianPrior > 0`).
@@ -116,6 +120,8 @@ public final class Inpainter {
     m = try device.zeros([batch * nz])
     v = try device.zeros([batch * nz])
     hyper = try device.zeros([2])
+    adamInputs = [plan.tensor(z), plan.tensor(dz), m, v, hyper]
+    adamOutputs = [plan.tensor(z), m, v]
   }
 
   public var memorySummary: String { plan.memorySummary }
@@ -171,8 +177,10 @@ public final class Inpainter {
   public func step(_ t: Int) throws {
     try plan.run()
     let b1t = 1 - pow(config.beta1, Float(t)), b2t = 1 - pow(config.beta2, Float(t))
-    try device.write([config.learningRate * b2t.squareRoot() / b1t, config.eps * b2t.squareRoot()], to: hyper)
-    try device.run(adamOp, inputs: [plan.tensor(z), plan.tensor(dz), m, v, hyper], outputs: [plan.tensor(z), m, v])
+    hyperValues[0] = config.learningRate * b2t.squareRoot() / b1t
+    hyperValues[1] = config.eps * b2t.squareRoot()
+    try hyperValues.withUnsafeBytes { try device.write($0, to: hyper) }
+    try device.run(adamOp, inputs: adamInputs, outputs: adamOutputs)
   }
 
   var adamOp: Op { .adam(count: batch * nz, beta1: config.beta1, beta2: config.beta2, limit: config.zLimit) }
