@@ -11,7 +11,7 @@
 //    of output rows of one image, so a large image never materialises its whole patch matrix.
 
 public enum ConvLowering {
-  /// The largest im2col tile, in floats (16 MiB).
+  /// The largest im2col tile, in floats (16 MiB), unless the target names its own.
   public static let columnBudget = 4 << 20
 
   public enum Shape: Equatable, Sendable {
@@ -21,7 +21,7 @@ public enum ConvLowering {
     case tiled(images: Int, rows: Int)
   }
 
-  public static func shape(_ c: ConvGeometry) -> Shape {
+  public static func shape(_ c: ConvGeometry, budget columnBudget: Int = columnBudget) -> Shape {
     if c.outHeight == 1 && c.outWidth == 1 && c.isUnpadded && c.kernelH == c.inHeight
         && c.kernelW == c.inWidth {
       return .fullyConnected
@@ -37,8 +37,8 @@ public enum ConvLowering {
   }
 
   /// Workspace floats the lowered ops need for this geometry.
-  public static func workspaceFloats(_ c: ConvGeometry) -> Int {
-    guard case .tiled(let g, let rows) = shape(c) else { return 0 }
+  public static func workspaceFloats(_ c: ConvGeometry, budget: Int = columnBudget) -> Int {
+    guard case .tiled(let g, let rows) = shape(c, budget: budget) else { return 0 }
     return c.patchSize * g * rows * c.outWidth + (g > 1 ? c.outChannels * g * c.outPixels : 0)
   }
 
@@ -62,7 +62,7 @@ public enum ConvLowering {
   public static func conv2d<T: LoweringTarget>(on d: T, _ c: ConvGeometry, x: T.Operand, w: T.Operand,
                                                bias: T.Operand?, activation: Activation, y: T.Operand) throws {
     let hw = c.outPixels, p = c.patchSize, inImage = c.inChannels * c.inHeight * c.inWidth
-    switch shape(c) {
+    switch shape(c, budget: d.columnBudget) {
     case .fullyConnected:
       // y[N, outC] = x[N, P] · w[outC, P]ᵀ
       try d.gemm(GemmDesc(transB: true, m: c.batch, n: c.outChannels, k: p), a: x, b: w, c: y)
@@ -70,7 +70,7 @@ public enum ConvLowering {
       try d.gemm(GemmDesc(m: c.outChannels, n: hw, k: p, batch: c.batch, strideA: 0, strideB: inImage,
                           strideC: c.outChannels * hw), a: w, b: x, c: y)
     case .tiled(let g, let rows):
-      let ws = try d.workspace(floats: workspaceFloats(c))
+      let ws = try d.workspace(floats: workspaceFloats(c, budget: d.columnBudget))
       try forEachTile(c, images: g, rows: rows) { n0, gi, r0, ri in
         let tile = PatchTile(images: gi, rowStart: r0, rows: ri)
         let cols = tile.columns(c)
@@ -95,7 +95,7 @@ public enum ConvLowering {
   public static func conv2dBackwardData<T: LoweringTarget>(on d: T, _ c: ConvGeometry, dy: T.Operand, w: T.Operand,
                                                            bias: T.Operand?, activation: Activation, dx: T.Operand) throws {
     let hw = c.outPixels, p = c.patchSize, inImage = c.inChannels * c.inHeight * c.inWidth
-    switch shape(c) {
+    switch shape(c, budget: d.columnBudget) {
     case .fullyConnected:
       // dx[N, P] = dy[N, outC] · w[outC, P]
       try d.gemm(GemmDesc(m: c.batch, n: p, k: c.outChannels), a: dy, b: w, c: dx)
@@ -103,7 +103,7 @@ public enum ConvLowering {
       try d.gemm(GemmDesc(transA: true, m: p, n: hw, k: c.outChannels, batch: c.batch, strideA: 0,
                           strideB: c.outChannels * hw, strideC: inImage), a: w, b: dy, c: dx)
     case .tiled(let g, let rows):
-      let ws = try d.workspace(floats: workspaceFloats(c))
+      let ws = try d.workspace(floats: workspaceFloats(c, budget: d.columnBudget))
       let banded = rows < c.outHeight
       try forEachTile(c, images: g, rows: rows) { n0, gi, r0, ri in
         let tile = PatchTile(images: gi, rowStart: r0, rows: ri, accumulate: banded && r0 > 0)
@@ -129,7 +129,7 @@ public enum ConvLowering {
                                                              accumulate: Bool, dw: T.Operand) throws {
     let hw = c.outPixels, p = c.patchSize, inImage = c.inChannels * c.inHeight * c.inWidth
     let beta0: Float = accumulate ? 1 : 0
-    switch shape(c) {
+    switch shape(c, budget: d.columnBudget) {
     case .fullyConnected:
       // dw[outC, P] (+)= dy[N, outC]ᵀ · x[N, P]
       try d.gemm(GemmDesc(transA: true, m: c.outChannels, n: p, k: c.batch, beta: beta0), a: dy, b: x, c: dw)
@@ -140,7 +140,7 @@ public enum ConvLowering {
         try d.gemm(GemmDesc(transB: true, m: c.outChannels, n: p, k: hw, beta: beta), a: dyn, b: xn, c: dw)
       }
     case .tiled(let g, let rows):
-      let ws = try d.workspace(floats: workspaceFloats(c))
+      let ws = try d.workspace(floats: workspaceFloats(c, budget: d.columnBudget))
       var first = true
       try forEachTile(c, images: g, rows: rows) { n0, gi, r0, ri in
         let tile = PatchTile(images: gi, rowStart: r0, rows: ri)
@@ -176,6 +176,8 @@ public enum ConvLowering {
 /// per-call allocation.
 public protocol LoweringTarget {
   associatedtype Operand
+  /// The largest im2col tile, in floats.
+  var columnBudget: Int { get }
   /// `t` advanced by `elements` floats (to the end of its memory).
   func advanced(_ t: Operand, by elements: Int) -> Operand
   /// Reused scratch of at least `floats` floats, valid until the next call.
@@ -190,6 +192,10 @@ public protocol LoweringTarget {
   func biasActivation(_ l: ChannelLayout, _ act: Activation, y: Operand, bias: Operand) throws
   /// y = act(y), in place.
   func activation(_ act: Activation, count: Int, y: Operand) throws
+}
+
+extension LoweringTarget {
+  public var columnBudget: Int { ConvLowering.columnBudget }
 }
 
 /// ConvLowering on any device, through its ops on tensors.

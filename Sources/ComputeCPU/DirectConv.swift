@@ -19,6 +19,17 @@ enum DirectConv {
     return c.inChannels * c.kernelH * c.kernelW * 4 + threads * (blocks * 16 + c.kernelW + 16 + 4 * blocks * 16)
   }
 
+  /// wt[(g·taps + t)·4 + o] = w[g·groupStride + o·outputStride + t] for o < outputs, else 0:
+  /// the (up to) four output channels' weights side by side, as the direct kernels broadcast them.
+  static func interleaveFour(_ w: UnsafePointer<Float>, groups: Int, groupStride: Int, outputs: Int, outputStride: Int,
+                             taps: Int, into wt: UnsafeMutablePointer<Float>) {
+    for g in 0..<groups {
+      for t in 0..<taps {
+        for o in 0..<4 { wt[(g * taps + t) * 4 + o] = o < outputs ? w[g * groupStride + o * outputStride + t] : 0 }
+      }
+    }
+  }
+
   static func run(_ c: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                   act: Activation, y: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>,
                   pool: ThreadSplitter) {
@@ -28,15 +39,8 @@ enum DirectConv {
     let blocks = (ow + 15) / 16
     // wt[ci][ky][kx][4], zero for missing output channels.
     let wt = workspace
-    for ci in 0..<cin {
-      for ky in 0..<kh {
-        for kx in 0..<kw {
-          for o in 0..<4 {
-            wt[((ci * kh + ky) * kw + kx) * 4 + o] = o < cout ? w[((o * cin + ci) * kh + ky) * kw + kx] : 0
-          }
-        }
-      }
-    }
+    interleaveFour(w, groups: cin, groupStride: kh * kw, outputs: cout, outputStride: cin * kh * kw, taps: kh * kw,
+                   into: wt)
     let rowLen = blocks * 16 + kw + 16
     let perThread = rowLen + 4 * blocks * 16
     let scratch = workspace + cin * kh * kw * 4

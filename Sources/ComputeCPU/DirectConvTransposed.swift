@@ -41,15 +41,8 @@ extension DirectConv {
     let blocks = transposedBlocks(c), margin = transposedMargin(c), pw = transposedRowFloats(c)
     // wt[co][ky][kx][4]: the four output channels' weights side by side, zero for missing ones.
     let wt = workspace
-    for co in 0..<cdy {
-      for ky in 0..<kh {
-        for kx in 0..<kw {
-          for o in 0..<4 {
-            wt[((co * kh + ky) * kw + kx) * 4 + o] = o < cdx ? w[((co * cdx + o) * kh + ky) * kw + kx] : 0
-          }
-        }
-      }
-    }
+    interleaveFour(w, groups: cdy, groupStride: cdx * kh * kw, outputs: cdx, outputStride: kh * kw, taps: kh * kw,
+                   into: wt)
     let imageFloats = cdy * oh * pw
     let scratch = workspace + cdy * kh * kw * 4
     let box = UnsafeSendable(value: (dy, UnsafePointer(wt), bias, dx, scratch))
