@@ -113,6 +113,20 @@ struct PatchGather {
         t += 16
       }
     }
+    // Narrow rows (8 × 8 and 4 × 4 outputs at batch 64): 8 at a time.
+    typealias V8 = SIMD8<Float>
+    if sx == 1 {
+      while t + 8 <= len && src + t >= x && src + t + 8 <= xEnd {
+        UnsafeMutableRawPointer(d + t).storeBytes(of: UnsafeRawPointer(src + t).loadUnaligned(as: V8.self), as: V8.self)
+        t += 8
+      }
+    } else if sx == 2 {
+      while t + 8 <= len && src + 2 * t >= x && src + 2 * t + 16 <= xEnd {
+        let a = UnsafeRawPointer(src + 2 * t).loadUnaligned(as: V.self)
+        UnsafeMutableRawPointer(d + t).storeBytes(of: V8(a[0], a[2], a[4], a[6], a[8], a[10], a[12], a[14]), as: V8.self)
+        t += 8
+      }
+    }
     if t > 0 {
       var u = 0
       while u < lo && u < t { d[u] = 0; u += 1 }
