@@ -113,7 +113,7 @@ struct PatchGather {
         t += 16
       }
     }
-    // Narrow rows (8 × 8 and 4 × 4 outputs at batch 64): 8 at a time.
+    // Narrow rows (8 × 8 and 4 × 4 outputs at batch 64): 8, then 4 at a time.
     typealias V8 = SIMD8<Float>
     if sx == 1 {
       while t + 8 <= len && src + t >= x && src + t + 8 <= xEnd {
@@ -125,6 +125,19 @@ struct PatchGather {
         let a = UnsafeRawPointer(src + 2 * t).loadUnaligned(as: V.self)
         UnsafeMutableRawPointer(d + t).storeBytes(of: V8(a[0], a[2], a[4], a[6], a[8], a[10], a[12], a[14]), as: V8.self)
         t += 8
+      }
+    }
+    typealias V4 = SIMD4<Float>
+    if sx == 1 {
+      while t + 4 <= len && src + t >= x && src + t + 4 <= xEnd {
+        UnsafeMutableRawPointer(d + t).storeBytes(of: UnsafeRawPointer(src + t).loadUnaligned(as: V4.self), as: V4.self)
+        t += 4
+      }
+    } else if sx == 2 {
+      while t + 4 <= len && src + 2 * t >= x && src + 2 * t + 8 <= xEnd {
+        let a = UnsafeRawPointer(src + 2 * t).loadUnaligned(as: V8.self)
+        UnsafeMutableRawPointer(d + t).storeBytes(of: V4(a[0], a[2], a[4], a[6]), as: V4.self)
+        t += 4
       }
     }
     if t > 0 {
