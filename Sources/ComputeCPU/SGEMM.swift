@@ -23,6 +23,8 @@ public final class SGEMMEngine: @unchecked Sendable {
 
   let splitter: ThreadSplitter
   private var packedB: UnsafeMutablePointer<Float>
+  /// Floats in packedB: two KC × NC blocks.
+  private let packedBCapacity: Int
   private var packedA: [UnsafeMutablePointer<Float>]
   /// Per-thread scratch of the skinny kernels (`threadScratchFloats` each): no temporary
   /// allocation per call.
@@ -36,7 +38,8 @@ public final class SGEMMEngine: @unchecked Sendable {
     splitter = ThreadSplitter(threads: threads)
     let nPanels = (Self.nc + Self.nr - 1) / Self.nr
     // Twice a B block: the skinny path keeps two re-layouts of B there.
-    packedB = .allocateAligned(count: 2 * Self.kc * nPanels * Self.nr)
+    packedBCapacity = 2 * Self.kc * nPanels * Self.nr
+    packedB = .allocateAligned(count: packedBCapacity)
     packedA = (0..<max(1, threads)).map { _ in .allocateAligned(count: Self.mc * Self.kc) }
     threadScratch = (0..<max(1, threads)).map { _ in .allocateAligned(count: Self.threadScratchFloats) }
   }
@@ -162,20 +165,24 @@ public final class SGEMMEngine: @unchecked Sendable {
     let box = UnsafeSendable(value: (a, b, c, packedB, packedA, staging))
     let mBlocksAll = (m + mcMax - 1) / mcMax
 
+    let slices = (k + kcMax - 1) / kcMax
     var jc = 0
     while jc < n {
       let nc = min(ncMax, n - jc)
       let nPanels = (nc + nr - 1) / nr
-      var pc = 0
-      while pc < k {
-        let kc = min(kcMax, k - pc)
-        let betaEff: Float = pc == 0 ? beta : 1
-        let last = pc + kc == k
-        // Pack B[pc..<pc+kc, jc..<jc+nc] into panels [panel][kk][nr].
-        pool.forRanges(nPanels, grain: 8) { panels in
+      // K slices packed per pass: all of them when the block's packed B fits the buffer (small
+      // products, batch-1 convolutions: one barrier per block instead of two per slice), else one.
+      let perPass = slices * nPanels * kcMax * nr <= packedBCapacity ? slices : 1
+      var s0 = 0
+      while s0 < slices {
+        let s1 = min(slices, s0 + perPass)
+        // Pack B[slice s, panel p] into slot ((s − s0)·nPanels + p) of kcMax × nr floats.
+        pool.forRanges((s1 - s0) * nPanels, grain: 8) { items in
           let (_, b, _, pb, _, _) = box.value
-          for p in panels {
-            let dst = pb + p * kc * nr, cols = min(nr, nc - p * nr)
+          for item in items {
+            let sl = s0 + item / nPanels, p = item % nPanels
+            let pc = sl * kcMax, kc = min(kcMax, k - pc)
+            let dst = pb + item * kcMax * nr, cols = min(nr, nc - p * nr)
             switch b {
             case .matrix(let bm, let ldb, let transB):
               Self.packB(b: bm, ldb: ldb, transB: transB, k0: pc, kc: kc, j0: jc + p * nr, cols: cols, into: dst)
@@ -185,7 +192,7 @@ public final class SGEMMEngine: @unchecked Sendable {
           }
         }
         // Tasks: MC row blocks × column ranges (split columns only when rows alone can't feed
-        // every thread).
+        // every thread); each task runs its slices of this pass in order.
         let mBlocks = (m + mcMax - 1) / mcMax
         let nSplit = mBlocks >= 2 * useThreads ? 1 : min(nPanels, max(1, (2 * useThreads + mBlocks - 1) / mBlocks))
         let panelsPerSplit = (nPanels + nSplit - 1) / nSplit
@@ -195,24 +202,23 @@ public final class SGEMMEngine: @unchecked Sendable {
           let (a, _, c, pb, paAll, staging) = box.value
           var pa = paAll[w]
           var t = w
-          var packedBlock = -1
           while t < tasks {
             let ib = t / nSplit, js = t % nSplit
             let i0 = ib * mcMax, mc = min(mcMax, m - i0)
-            switch a {
-            case .prepacked(let pre):
-              pa = UnsafeMutablePointer(mutating: pre) + ((pc / kcMax) * mBlocksAll + ib) * mcMax * kcMax
-            case .matrix(let am, let lda, let transA):
-              if packedBlock != ib {
-                Self.packA(a: am, lda: lda, transA: transA, i0: i0, mc: mc, k0: pc, kc: kc, into: pa)
-                packedBlock = ib
-              }
-            }
             let p0 = js * panelsPerSplit, p1 = min(nPanels, p0 + panelsPerSplit)
-            if p0 < p1 {
+            for sl in s0..<s1 where p0 < p1 {
+              let pc = sl * kcMax, kc = min(kcMax, k - pc)
+              let betaEff: Float = pc == 0 ? beta : 1
+              let last = pc + kc == k
+              switch a {
+              case .prepacked(let pre):
+                pa = UnsafeMutablePointer(mutating: pre) + (sl * mBlocksAll + ib) * mcMax * kcMax
+              case .matrix(let am, let lda, let transA):
+                Self.packA(a: am, lda: lda, transA: transA, i0: i0, mc: mc, k0: pc, kc: kc, into: pa)
+              }
               for p in p0..<p1 {
                 let j = jc + p * nr, cols = min(nr, n - j)
-                let bp = UnsafePointer(pb + p * kc * nr)
+                let bp = UnsafePointer(pb + ((sl - s0) * nPanels + p) * kcMax * nr)
                 switch c {
                 case .matrix(let cm, let ldc):
                   var ii = 0
@@ -253,7 +259,7 @@ public final class SGEMMEngine: @unchecked Sendable {
             t += workers
           }
         }
-        pc += kc
+        s0 = s1
       }
       jc += nc
     }
