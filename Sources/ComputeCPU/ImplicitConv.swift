@@ -195,6 +195,20 @@ struct PatchScatter {
     }
   }
 
+  /// Stores rows i0 ..< i0+rows of a finished tile held in scratch (leading dimension ld) into C at
+  /// `dst` (leading dimension ldc) with bias + activation, adding C's partial sums first when
+  /// earlier k slices left them there.
+  @inline(__always)
+  func finish(rows: Int, cols: Int, i0: Int, tile: UnsafeMutablePointer<Float>, ld: Int,
+              into dst: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    for r in 0..<rows {
+      let src = tile + r * ld, d = dst + r * ldc
+      if accumulate { for j in 0..<cols { src[j] += d[j] } }
+      CPUKernels.applyAffine(count: cols, scale: 1, shift: bias?[i0 + r] ?? 0, act: activation,
+                             x: UnsafePointer(src), y: d)
+    }
+  }
+
   /// Applies bias + activation to rows i0 ..< i0+rows of a contiguous tile at c (leading dimension ldc).
   @inline(__always)
   func finish(rows: Int, cols: Int, i0: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {

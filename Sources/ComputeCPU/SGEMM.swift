@@ -162,7 +162,7 @@ public final class SGEMMEngine: @unchecked Sendable {
         stagingCount = need
       }
     }
-    let box = UnsafeSendable(value: (a, b, c, packedB, packedA, staging))
+    let box = UnsafeSendable(value: (a, b, c, packedB, packedA, staging, threadScratch))
     let mBlocksAll = (m + mcMax - 1) / mcMax
 
     let slices = (k + kcMax - 1) / kcMax
@@ -178,7 +178,7 @@ public final class SGEMMEngine: @unchecked Sendable {
         let s1 = min(slices, s0 + perPass)
         // Pack B[slice s, panel p] into slot ((s − s0)·nPanels + p) of kcMax × nr floats.
         pool.forRanges((s1 - s0) * nPanels, grain: 8) { items in
-          let (_, b, _, pb, _, _) = box.value
+          let (_, b, _, pb, _, _, _) = box.value
           for item in items {
             let sl = s0 + item / nPanels, p = item % nPanels
             let pc = sl * kcMax, kc = min(kcMax, k - pc)
@@ -199,7 +199,7 @@ public final class SGEMMEngine: @unchecked Sendable {
         let tasks = mBlocks * nSplit
         let workers = min(useThreads, tasks)
         pool.forEach(workers) { w in
-          let (a, _, c, pb, paAll, staging) = box.value
+          let (a, _, c, pb, paAll, staging, threadScratch) = box.value
           var pa = paAll[w]
           var t = w
           while t < tasks {
@@ -232,9 +232,19 @@ public final class SGEMMEngine: @unchecked Sendable {
                     var ii = 0
                     while ii < mc {
                       let rows = min(mr, mc - ii), dst = s.y + off + (i0 + ii) * s.rowStride
-                      Self.microKernel(kc: kc, a: UnsafePointer(pa + ii * kc), b: bp, c: dst, ldc: s.rowStride,
-                                       rows: rows, cols: cols, alpha: 1, beta: betaEff)
-                      if last { s.finish(rows: rows, cols: cols, i0: i0 + ii, c: dst, ldc: s.rowStride) }
+                      if last && s.hasEpilogue {
+                        // The finished tile goes through L1 scratch and is stored once with its
+                        // epilogue: re-reading C rows just stored (4 KB apart for 32×32 outputs)
+                        // stalled on 4K aliasing — 41 % of d1's time.
+                        let tile = threadScratch[w]
+                        Self.microKernel(kc: kc, a: UnsafePointer(pa + ii * kc), b: bp, c: tile, ldc: nr,
+                                         rows: rows, cols: cols, alpha: 1, beta: 0)
+                        s.finish(rows: rows, cols: cols, i0: i0 + ii, tile: tile, ld: nr, into: dst, ldc: s.rowStride,
+                                 accumulate: pc > 0)
+                      } else {
+                        Self.microKernel(kc: kc, a: UnsafePointer(pa + ii * kc), b: bp, c: dst, ldc: s.rowStride,
+                                         rows: rows, cols: cols, alpha: 1, beta: betaEff)
+                      }
                       ii += mr
                     }
                   } else {
