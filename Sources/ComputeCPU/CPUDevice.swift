@@ -154,6 +154,12 @@ public final class CPUDevice: Device, @unchecked Sendable {
 
   public func supports(_ op: Op) -> Bool { true }
 
+  /// The CPU lowering's largest patch tile, in floats: 4 MiB. A transposed convolution's patch tile
+  /// is written by the GEMM and read back by col2im, and at this size it is still in cache (DCGAN
+  /// generator layers at batch 64, best of 4 alternating runs: 16 MiB 28.3 / 25.1 / 30.2 ms,
+  /// 4 MiB 26.1 / 24.8 / 28.0, 1 MiB 34.1 / 26.7 / 28.3).
+  public static let loweringColumnBudget = 1 << 20
+
   /// The CPU's kernels for convolutions (tests check that the op table reaches each one).
   public enum ConvPath: String, CaseIterable, Sendable {
     /// Registers hold output rows (≤ 4 outputs, stride 1; transposed: ≤ 4 outputs, any stride).
@@ -321,10 +327,7 @@ struct CPULowering: LoweringTarget {
 
   let device: CPUDevice
 
-  /// 4 MiB tiles: a transposed convolution's patch tile is written by the GEMM and read back by
-  /// col2im, and at this size it is still in cache (DCGAN generator layers at batch 64, best of 4
-  /// alternating runs: 16 MiB 28.3 / 25.1 / 30.2 ms, 4 MiB 26.1 / 24.8 / 28.0, 1 MiB 34.1 / 26.7 / 28.3).
-  var columnBudget: Int { 1 << 20 }
+  var columnBudget: Int { CPUDevice.loweringColumnBudget }
 
   func operand(_ p: UnsafeMutablePointer<Float>) -> Operand { Operand(p: p, constant: nil) }
   func operand(_ p: UnsafePointer<Float>) -> Operand { Operand(p: UnsafeMutablePointer(mutating: p), constant: nil) }

@@ -3,11 +3,11 @@ import Compute
 /// Transposed convolutions (conv backward-data) onto at most four channels, any stride: a DCGAN
 /// generator's last layer (64 → 3, 4×4, stride 2) and, in the inpainting loop, the gradient
 /// through the discriminator's first layer. As a GEMM their patch side is tiny (3·16 rows), so
-/// GEMM + col2im is bound by memory (~25 GFLOP/s measured); the implicit GEMM's phases would
-/// have 3 rows. Here each output row is accumulated in registers instead, split by phase as in
-/// `ImplicitConv.transposed`: output row iy = s·qy + ry meets kernel rows ky0 + ty·sH, i.e. dy
-/// rows qy + dy0 − ty; output column s·qx + rx meets kernel columns kx0 + tx·sW, dy columns
-/// qx + dx0 − tx. For each dy channel and kernel row, one zero-padded dy row is loaded once and
+/// GEMM + col2im is bound by memory (~25 GFLOP/s measured). Here each output row is accumulated
+/// in registers instead, split by output phase: kernel row ky reaches output row iy only when
+/// ky ≡ iy + padH (mod sH), so output row iy = sH·qy + ry meets kernel rows ky0 + ty·sH
+/// (ky0 = (ry + padH) mod sH), i.e. dy rows qy + dy0 − ty; output column sW·qx + rx meets kernel
+/// columns kx0 + tx·sW, dy columns qx + dx0 − tx. For each dy channel and kernel row, one zero-padded dy row is loaded once and
 /// feeds, per 16 outputs of each column phase and each tap, four fused multiply-adds (one per
 /// output channel).
 extension DirectConv {

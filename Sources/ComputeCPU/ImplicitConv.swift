@@ -28,8 +28,6 @@ struct PatchGather {
   var nty: Int, ntx: Int
   var dy0: Int, dx0: Int
 
-  var rows: Int { channels * nty * ntx }
-
   /// The forward convolution's patches.
   init(_ c: ConvGeometry, x: UnsafePointer<Float>) {
     self.x = x

@@ -144,7 +144,7 @@ public final class SGEMMEngine: @unchecked Sendable {
 
   /// C = alpha · op(A) · op(B) + beta · C on the packed path (m × n × k). A `.patches` C takes
   /// alpha 1 and beta 0 (a convolution's output); its tiles that are not consecutive in memory
-  /// (columns crossing an output row, or every s-th pixel of a transposed convolution's phase)
+  /// (columns crossing from one image into the next)
   /// accumulate in a staging block and are scattered, once, when their last k slice is done.
   func blocked(m: Int, n: Int, k: Int, alpha: Float, beta: Float, a: ASource, b: BSource, c: CDest) {
     let mr = Self.mr, nr = Self.nr, kcMax = Self.kc, mcMax = Self.mc, ncMax = Self.nc

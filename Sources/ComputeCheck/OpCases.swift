@@ -99,6 +99,8 @@ public enum OpCases {
   static func convolution(_ s: Scale) -> [OpCase] {
     let nG = s == .test ? 2 : 64
     let t = ConvGeometry.transposed
+    let cpuBanded = ConvGeometry(batch: 1, inChannels: 8, inHeight: 128, inWidth: 128, outChannels: 16,
+                                 kernel: (3, 3), padding: (1, 1))
     var cases: [OpCase] = [
       // DCGAN generator (pytorch/examples, ngf 64): transposed convolutions.
       convT("dcgan_g1_convT_100_512_1to4", t(nG, 100, 1, 1, 512, (4, 4), (1, 1), (0, 0))),
@@ -181,6 +183,16 @@ public enum OpCases {
       // blocks of 16 per column phase.
       convT("convT_direct_k5s3p2_6_4_5x20_bias_lrelu", t(1, 6, 5, 20, 4, (5, 5), (3, 3), (2, 2)), bias: true,
             act: .leakyRelu(0.2)),
+      // Backward-data and backward-filter onto > 4 channels stay on the CPU's lowering, whose tile
+      // budget (4 MiB) makes this 128 × 128 patch matrix (72 × 16384) banded; and a single-image
+      // backward-filter tile.
+      OpCase("conv_bwd_data_cpu_banded_8_16_128x128", .conv2dBackwardData(cpuBanded, bias: false, activation: .identity),
+             [u1, u1], reason: "float32 sums over outC·k² = 144 terms"),
+      OpCase("conv_bwd_filter_cpu_banded_8_16_128x128", .conv2dBackwardFilter(cpuBanded, accumulate: false),
+             [u1, u1], tolerance: 1e-9, reason: "float32 sums over N·oH·oW = 16384 terms"),
+      OpCase("conv_bwd_filter_single_6_8_10x12", .conv2dBackwardFilter(ConvGeometry(batch: 1, inChannels: 6,
+             inHeight: 10, inWidth: 12, outChannels: 8, kernel: (3, 3), padding: (1, 1)), accumulate: false),
+             [u1, u1], reason: "float32 sums over N·oH·oW = 120 terms"),
       OpCase("conv_bwd_filter_accumulate", .conv2dBackwardFilter(ConvGeometry(batch: 2, inChannels: 3, inHeight: 9,
              inWidth: 7, outChannels: 4, kernel: (3, 3), stride: (2, 2), padding: (1, 1)), accumulate: true),
              [u1, u1, u1], inPlace: [0: 2]),

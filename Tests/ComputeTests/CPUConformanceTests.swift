@@ -101,17 +101,41 @@ final class ConvLoweringCoverageTests: XCTestCase {
     }
   }
 
-  /// Likewise every CPU convolution kernel (direct, implicit GEMM, phases, lowered) must be reached
-  /// by a reference-checked case or a finite-difference-checked backward.
+  /// Likewise every CPU convolution kernel (direct, direct flipped, implicit GEMM, lowered) must be
+  /// reached by a reference-checked case or a finite-difference-checked backward.
   func testOpTableReachesEveryCPUConvolutionKernel() {
     let ops = OpCases.all(.test).filter(\.referenceAffordable).map(\.op)
       + OpCases.all(.test).flatMap { $0.gradients.map(\.backward) }
-    var seen: Set<String> = []
-    for op in ops { if let p = CPUDevice.convPath(op) { seen.insert("\(p.rawValue)-\(op.kind)") } }
+    var seen: Set<String> = [], lowered: Set<String> = []
+    for op in ops {
+      guard let p = CPUDevice.convPath(op) else { continue }
+      seen.insert("\(p.rawValue)-\(op.kind)")
+      // The lowering's tile shapes as the CPU takes them (its own, smaller tile budget).
+      if p == .lowered, case .conv2dBackwardData(let g, _, _) = op {
+        lowered.insert(Self.shapeName(ConvLowering.shape(g, budget: CPUDevice.loweringColumnBudget), g))
+      }
+      if p == .lowered, case .conv2dBackwardFilter(let g, _) = op {
+        lowered.insert("filter-" + Self.shapeName(ConvLowering.shape(g, budget: CPUDevice.loweringColumnBudget), g))
+      }
+    }
     let expected = ["direct-conv2d", "implicitGEMM-conv2d", "lowered-conv2d",
-                    "directFlipped-conv2d_bwd_data", "direct-conv2d_bwd_data", 
+                    "directFlipped-conv2d_bwd_data", "direct-conv2d_bwd_data",
                     "lowered-conv2d_bwd_data", "direct-conv2d_bwd_filter", "lowered-conv2d_bwd_filter"]
     for e in expected { XCTAssert(seen.contains(e), "no test case runs \(e) on the CPU") }
+    // Transposed convolutions (and backward-filter) onto > 4 channels stay on the lowering on the
+    // CPU: every tile shape must be reached there too.
+    for shape in ["fc", "pointwise", "banded", "grouped", "single"] {
+      XCTAssert(lowered.contains(shape), "no test case lowers conv2d_bwd_data as \(shape) on the CPU")
+      XCTAssert(lowered.contains("filter-" + shape), "no test case lowers conv2d_bwd_filter as \(shape) on the CPU")
+    }
+  }
+
+  static func shapeName(_ s: ConvLowering.Shape, _ g: ConvGeometry) -> String {
+    switch s {
+    case .fullyConnected: return "fc"
+    case .pointwise: return "pointwise"
+    case .tiled(let images, let rows): return rows < g.outHeight ? "banded" : images > 1 ? "grouped" : "single"
+    }
   }
 
   /// A constant operand's pre-packed copy follows writes: after new values are written into the
