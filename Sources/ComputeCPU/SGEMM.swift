@@ -20,6 +20,8 @@ public final class SGEMMEngine: @unchecked Sendable {
   public static let kc = 256
   public static let mc = 128
   public static let nc = 2048
+  /// Floats between packed B panels.
+  static let panelSlot = kc * nr
 
   let splitter: ThreadSplitter
   private var packedB: UnsafeMutablePointer<Float>
@@ -38,7 +40,7 @@ public final class SGEMMEngine: @unchecked Sendable {
     splitter = ThreadSplitter(threads: threads)
     let nPanels = (Self.nc + Self.nr - 1) / Self.nr
     // Twice a B block: the skinny path keeps two re-layouts of B there.
-    packedBCapacity = 2 * Self.kc * nPanels * Self.nr
+    packedBCapacity = 2 * nPanels * Self.panelSlot
     packedB = .allocateAligned(count: packedBCapacity)
     packedA = (0..<max(1, threads)).map { _ in .allocateAligned(count: Self.mc * Self.kc) }
     threadScratch = (0..<max(1, threads)).map { _ in .allocateAligned(count: Self.threadScratchFloats) }
@@ -172,22 +174,29 @@ public final class SGEMMEngine: @unchecked Sendable {
       let nPanels = (nc + nr - 1) / nr
       // K slices packed per pass: all of them when the block's packed B fits the buffer (small
       // products, batch-1 convolutions: one barrier per block instead of two per slice), else one.
-      let perPass = slices * nPanels * kcMax * nr <= packedBCapacity ? slices : 1
+      let perPass = slices * nPanels * Self.panelSlot <= packedBCapacity ? slices : 1
       var s0 = 0
       while s0 < slices {
         let s1 = min(slices, s0 + perPass)
         // Pack B[slice s, panel p] into slot ((s − s0)·nPanels + p) of kcMax × nr floats.
         pool.forRanges((s1 - s0) * nPanels, grain: 8) { items in
           let (_, b, _, pb, _, _, _) = box.value
-          for item in items {
+          var item = items.lowerBound
+          while item < items.upperBound {
             let sl = s0 + item / nPanels, p = item % nPanels
             let pc = sl * kcMax, kc = min(kcMax, k - pc)
-            let dst = pb + item * kcMax * nr, cols = min(nr, nc - p * nr)
+            let dst = pb + item * Self.panelSlot
             switch b {
             case .matrix(let bm, let ldb, let transB):
-              Self.packB(b: bm, ldb: ldb, transB: transB, k0: pc, kc: kc, j0: jc + p * nr, cols: cols, into: dst)
+              Self.packB(b: bm, ldb: ldb, transB: transB, k0: pc, kc: kc, j0: jc + p * nr, cols: min(nr, nc - p * nr),
+                         into: dst)
+              item += 1
             case .patches(let g):
-              g.pack(k0: pc, kc: kc, j0: jc + p * nr, cols: cols, into: dst)
+              // Up to panelsPerPack panels of this slice at once.
+              let panels = min(PatchGather.panelsPerPack, nPanels - p, items.upperBound - item)
+              g.pack(k0: pc, kc: kc, j0: jc + p * nr, cols: min(panels * nr, nc - p * nr), into: dst,
+                     slot: Self.panelSlot)
+              item += panels
             }
           }
         }
@@ -218,7 +227,7 @@ public final class SGEMMEngine: @unchecked Sendable {
               }
               for p in p0..<p1 {
                 let j = jc + p * nr, cols = min(nr, n - j)
-                let bp = UnsafePointer(pb + ((sl - s0) * nPanels + p) * kcMax * nr)
+                let bp = UnsafePointer(pb + ((sl - s0) * nPanels + p) * Self.panelSlot)
                 switch c {
                 case .matrix(let cm, let ldc):
                   var ii = 0
