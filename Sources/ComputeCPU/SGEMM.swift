@@ -294,17 +294,20 @@ public final class SGEMMEngine: @unchecked Sendable {
                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, prepacked: UnsafePointer<Float>?) {
     typealias V = SIMD16<Float>
-    let bt = packedB  // n·k floats: bt[j·k + kk] = op(B)(kk, j)
-    for j in 0..<n {
-      for kk in 0..<k { bt[j * k + kk] = transB ? b[j * ldb + kk] : b[kk * ldb + j] }
-    }
     let work = Double(m) * Double(n) * Double(k)
     let pool = ThreadSplitter(threads: work < 262_144 ? 1 : splitter.threads)
-    let box = UnsafeSendable(value: (a, UnsafePointer(bt), c))
     if let prepacked {
-      transposedSkinny(m: m, n: n, k: k, alpha: alpha, bt: UnsafePointer(bt), beta: beta, c: c, ldc: ldc, pool: pool,
-                       a: .prepacked(prepacked))
-    } else if !transA {
+      transposedSkinny(m: m, n: n, k: k, alpha: alpha, b: b, ldb: ldb, transB: transB, beta: beta, c: c, ldc: ldc,
+                       pool: pool, a: .prepacked(prepacked))
+    } else if transA {
+      transposedSkinny(m: m, n: n, k: k, alpha: alpha, b: b, ldb: ldb, transB: transB, beta: beta, c: c, ldc: ldc,
+                       pool: pool, a: .strided(a, lda: lda))
+    } else {
+      let bt = packedB  // n·k floats: bt[j·k + kk] = op(B)(kk, j)
+      for j in 0..<n {
+        for kk in 0..<k { bt[j * k + kk] = transB ? b[j * ldb + kk] : b[kk * ldb + j] }
+      }
+      let box = UnsafeSendable(value: (a, UnsafePointer(bt), c))
       // 4 rows of A × 4 rows of Bᵀ per register tile: 16 SIMD16 accumulators, 8 loads per 16 FMAs.
       pool.forRanges((m + 3) / 4, grain: 2) { quads in
         let (a, bt, c) = box.value
@@ -352,9 +355,6 @@ public final class SGEMMEngine: @unchecked Sendable {
           }
         }
       }
-    } else {
-      transposedSkinny(m: m, n: n, k: k, alpha: alpha, bt: UnsafePointer(bt), beta: beta, c: c, ldc: ldc, pool: pool,
-                       a: .strided(a, lda: lda))
     }
   }
 
@@ -413,15 +413,31 @@ public final class SGEMMEngine: @unchecked Sendable {
   /// copied into it chunk by chunk from a strided A) is the micro-kernel's 32-wide operand, and B,
   /// re-laid as 8-column panels (bk[panel][kk][8], zero-padded), its 8-tall one. The 8 × 32 results
   /// are Cᵀ tiles, accumulated over k chunks of 128 (the A chunk, 16 KB, stays in L1 across the
-  /// panels) and stored transposed at the end. bt holds op(B) as n rows of k.
-  private func transposedSkinny(m: Int, n: Int, k: Int, alpha: Float, bt: UnsafePointer<Float>, beta: Float,
-                                c: UnsafeMutablePointer<Float>, ldc: Int, pool: ThreadSplitter, a: TransposedA) {
+  /// panels) and stored transposed at the end.
+  private func transposedSkinny(m: Int, n: Int, k: Int, alpha: Float, b: UnsafePointer<Float>, ldb: Int, transB: Bool,
+                                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, pool: ThreadSplitter,
+                                a: TransposedA) {
     let bs = Self.transposedBlock, chunk = Self.transposedChunk
     let panels = (n + 7) / 8
-    let bk = packedB + n * k  // skinnyApplies leaves room: (n + 8·panels)·k ≤ 2·kc·nc
+    let bk = packedB  // skinnyApplies leaves room: (n + 8·panels)·k ≤ 2·kc·nc
+    // bk[p][kk][0 ..< 8] = op(B)(kk, 8p ..< 8p + 8): eight contiguous floats of a row of B (one
+    // vector copy) unless B is transposed or the panel is the last, partial one. (Gathered one
+    // float at a time through an n × k transpose, this was ~0.1 ms of a batch-1 discriminator's
+    // last layer, k = 4096, on one thread.)
     for p in 0..<panels {
-      for kk in 0..<k {
-        for j in 0..<8 { bk[(p * k + kk) * 8 + j] = p * 8 + j < n ? bt[(p * 8 + j) * k + kk] : 0 }
+      let dst = bk + p * k * 8
+      if !transB && p * 8 + 8 <= n {
+        for kk in 0..<k {
+          UnsafeMutableRawPointer(dst + kk * 8).storeBytes(
+            of: UnsafeRawPointer(b + kk * ldb + p * 8).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+        }
+      } else {
+        for kk in 0..<k {
+          for j in 0..<8 {
+            let col = p * 8 + j
+            dst[kk * 8 + j] = col < n ? (transB ? b[col * ldb + kk] : b[kk * ldb + col]) : 0
+          }
+        }
       }
     }
     let box = UnsafeSendable(value: (UnsafePointer(bk), c, a, threadScratch))
