@@ -82,12 +82,23 @@ extension DirectConv {
             while b < (qw + 15) / 16 {
               // Four output channels × 16 or 32 outputs (column phase rx) in registers over every
               // dy channel and tap.
-              let two = b + 1 < (qw + 15) / 16
-              let acc = two
-                ? accumulate(two: true, padded: padded, wt: wt, c, ky0: ky0, qy: qy, dy0: dy0, kx0: kx0,
-                             base: margin + b * 16 + dx0, pw: pw)
-                : accumulate(two: false, padded: padded, wt: wt, c, ky0: ky0, qy: qy, dy0: dy0, kx0: kx0,
-                             base: margin + b * 16 + dx0, pw: pw)
+              let two = b + 1 < (qw + 15) / 16, base = margin + b * 16 + dx0
+              // Specialised on two blocks or one, and on three output channels (RGB) or four:
+              // three skip the fourth channel's multiply-adds (a quarter of them).
+              let acc = switch (two, cdx <= 3) {
+              case (true, true):
+                accumulate(two: true, three: true, padded: padded, wt: wt, c, ky0: ky0, qy: qy, dy0: dy0, kx0: kx0,
+                           base: base, pw: pw)
+              case (true, false):
+                accumulate(two: true, three: false, padded: padded, wt: wt, c, ky0: ky0, qy: qy, dy0: dy0, kx0: kx0,
+                           base: base, pw: pw)
+              case (false, true):
+                accumulate(two: false, three: true, padded: padded, wt: wt, c, ky0: ky0, qy: qy, dy0: dy0, kx0: kx0,
+                           base: base, pw: pw)
+              case (false, false):
+                accumulate(two: false, three: false, padded: padded, wt: wt, c, ky0: ky0, qy: qy, dy0: dy0, kx0: kx0,
+                           base: base, pw: pw)
+              }
               // dx[n, o, iy, s·qx + rx] = act(acc + bias[o]) for the blocks' qx < qw.
               var accs = acc
               withUnsafeBytes(of: &accs) { raw in
@@ -112,9 +123,9 @@ extension DirectConv {
 
   /// Σ over dy channels and the taps of one phase of the dy rows feeding output row s·qy + ry, for
   /// 16 (two: 32) outputs from padded-row offset `base`: four accumulators per 16 outputs, one
-  /// per output channel.
+  /// per output channel (three: the fourth stays zero).
   @inline(__always)
-  static func accumulate(two: Bool, padded: UnsafePointer<Float>, wt: UnsafePointer<Float>, _ c: ConvGeometry,
+  static func accumulate(two: Bool, three: Bool, padded: UnsafePointer<Float>, wt: UnsafePointer<Float>, _ c: ConvGeometry,
                          ky0: Int, qy: Int, dy0: Int, kx0: Int, base: Int, pw: Int)
     -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
         SIMD16<Float>) {
@@ -130,12 +141,14 @@ extension DirectConv {
           var kx = kx0, off = 0
           while kx < kw {
             let wk = wr + kx * 4
-            let w0 = V(repeating: wk[0]), w1 = V(repeating: wk[1]), w2 = V(repeating: wk[2]), w3 = V(repeating: wk[3])
+            let w0 = V(repeating: wk[0]), w1 = V(repeating: wk[1]), w2 = V(repeating: wk[2])
             let v = row.loadUnaligned(fromByteOffset: off, as: V.self)
-            a0.addProduct(w0, v); a1.addProduct(w1, v); a2.addProduct(w2, v); a3.addProduct(w3, v)
+            a0.addProduct(w0, v); a1.addProduct(w1, v); a2.addProduct(w2, v)
+            if !three { a3.addProduct(V(repeating: wk[3]), v) }
             if two {
               let u = row.loadUnaligned(fromByteOffset: off + 64, as: V.self)
-              b0.addProduct(w0, u); b1.addProduct(w1, u); b2.addProduct(w2, u); b3.addProduct(w3, u)
+              b0.addProduct(w0, u); b1.addProduct(w1, u); b2.addProduct(w2, u)
+              if !three { b3.addProduct(V(repeating: wk[3]), u) }
             }
             kx += sw
             off -= 4
