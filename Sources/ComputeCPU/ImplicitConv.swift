@@ -57,9 +57,9 @@ struct PatchGather {
     let nr = SGEMMEngine.nr, taps = nty * ntx, qhw = qh * qw, plane = height * width
     let imageFloats = channels * plane
     let ch0 = k0 / taps, chLast = (k0 + kc - 1) / taps
-    // Per tap of the current chunk: the offset from its channel's plane, and the byte offsets in
-    // `laneMasks` of the masks keeping lanes ≥ lo and lanes < hi (low and high 16 bits). Eight
-    // bytes a tap: a 9 × 9 kernel's table stays on the stack (≤ 1 KB).
+    // Per tap of the current chunk: the offset from its channel's plane, and the byte offset in
+    // `laneMasks` of the mask keeping lanes lo ..< hi. Eight bytes a tap: a 9 × 9 kernel's table
+    // stays on the stack (≤ 1 KB).
     withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * taps) { table in
       let tapOffset = table.baseAddress!, tapMasks = tapOffset + taps
       var t = 0
@@ -80,7 +80,7 @@ struct PatchGather {
             let hi = rowInside ? min(16, max(0, (width - ix + sx - 1) / sx)) : 0
             let offset = (rowInside ? iy : 0) * width + ix
             tapOffset[ty * ntx + tx] = Int32(offset)
-            tapMasks[ty * ntx + tx] = Int32(4 * (16 - lo) | (4 * (32 - hi)) << 16)
+            tapMasks[ty * ntx + tx] = Int32(Self.maskOffset(lo, hi))
             minOffset = min(minOffset, offset); maxOffset = max(maxOffset, offset)
           }
         }
@@ -91,7 +91,7 @@ struct PatchGather {
         let vectors = sx <= 2 && column + span <= nr && image + ch0 * plane + minOffset >= 0
           && image + chLast * plane + maxOffset + span * sx <= count
         let rows = ChunkRows(x: x, tapOffset: tapOffset, tapMasks: tapMasks, taps: taps, plane: plane, nr: nr,
-                             masks: UnsafeRawPointer(Self.laneMasks), out: out, kc: kc,
+                             masks: Self.laneMasks, out: out, kc: kc,
                              tap: k0 - ch0 * taps, channel: image + ch0 * plane)
         if !vectors {
           rows.scalar(len: len, sx: sx)
@@ -128,13 +128,22 @@ struct PatchGather {
     }
   }
 
-  /// 16 zero words, 16 all-ones, 16 zero: 16 words from `16 − lo` keep lanes ≥ lo, from `32 − hi`
-  /// lanes < hi (lo, hi in 0 ... 16). Swift's lane-wise SIMD comparisons lower lane by lane here.
-  nonisolated(unsafe) private static let laneMasks: UnsafePointer<UInt32> = {
-    let p = UnsafeMutablePointer<UInt32>.allocate(capacity: 48)
-    for i in 0..<48 { p[i] = i >= 16 && i < 32 ? ~0 : 0 }
-    return UnsafePointer(p)
+  /// Lane masks keeping lanes lo ..< hi (lo, hi in 0 ... 16): 16 words each, the one for (lo, hi)
+  /// at byte offset `maskOffset(lo, hi)`, 64-byte aligned. (Swift's lane-wise SIMD comparisons
+  /// lower lane by lane here; one aligned load per row is cheaper than building the mask.)
+  nonisolated(unsafe) private static let laneMasks: UnsafeRawPointer = {
+    let p = UnsafeMutableRawPointer.allocate(byteCount: 17 * 17 * 64, alignment: 64)
+    let words = p.bindMemory(to: UInt32.self, capacity: 17 * 17 * 16)
+    for lo in 0...16 {
+      for hi in 0...16 {
+        for t in 0..<16 { words[(lo * 17 + hi) * 16 + t] = t >= lo && t < hi ? ~0 : 0 }
+      }
+    }
+    return UnsafeRawPointer(p)
   }()
+
+  @inline(__always)
+  static func maskOffset(_ lo: Int, _ hi: Int) -> Int { (lo * 17 + hi) * 64 }
 }
 
 /// One chunk's k rows for `PatchGather.pack`: row r reads tap (k0 + r) mod taps of its channel.
@@ -154,9 +163,7 @@ private struct ChunkRows {
     var tap = tap, channel = channel
     let dst = UnsafeMutableRawPointer(out)
     for r in 0..<kc {
-      let code = Int(tapMasks[tap])
-      let keep = masks.loadUnaligned(fromByteOffset: code & 0xFFFF, as: V.self)
-        & masks.loadUnaligned(fromByteOffset: code >> 16, as: V.self)
+      let keep = masks.load(fromByteOffset: Int(tapMasks[tap]), as: V.self)
       dst.storeBytes(of: load(UnsafeRawPointer(x + channel + Int(tapOffset[tap]))) & keep, toByteOffset: 4 * r * nr,
                      as: V.self)
       tap += 1
@@ -168,8 +175,7 @@ private struct ChunkRows {
   func scalar(len: Int, sx: Int) {
     var tap = tap, channel = channel
     for r in 0..<kc {
-      let code = Int(tapMasks[tap])
-      let lo = 16 - (code & 0xFFFF) / 4, hi = 32 - (code >> 16) / 4
+      let lo = Int(tapMasks[tap]) / 64 / 17, hi = Int(tapMasks[tap]) / 64 % 17
       let src = channel + Int(tapOffset[tap]), d = out + r * nr
       for u in 0..<len { d[u] = u >= lo && u < hi ? x[src + u * sx] : 0 }
       tap += 1
