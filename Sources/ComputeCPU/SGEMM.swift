@@ -178,22 +178,27 @@ public final class SGEMMEngine: @unchecked Sendable {
       var s0 = 0
       while s0 < slices {
         let s1 = min(slices, s0 + perPass)
-        // Pack B[slice s, panel p] into slot ((s − s0)·nPanels + p) of kcMax × nr floats.
-        pool.forRanges((s1 - s0) * nPanels, grain: 8) { items in
+        // Pack B[slice s, panel p] into slot ((s − s0)·nPanels + p) of kcMax × nr floats. Items go
+        // panel by panel, each thread taking a contiguous range: a thread packs whole panels, the
+        // ones its own compute tasks read below whenever the columns are split between threads
+        // (packed by one core and read by the other, every panel crossed between their caches).
+        let passSlices = s1 - s0
+        pool.forRanges(passSlices * nPanels, grain: 8) { items in
           let (_, b, _, pb, _, _, _) = box.value
           var item = items.lowerBound
           while item < items.upperBound {
-            let sl = s0 + item / nPanels, p = item % nPanels
+            let p = item / passSlices, sl = s0 + item % passSlices
             let pc = sl * kcMax, kc = min(kcMax, k - pc)
-            let dst = pb + item * Self.panelSlot
+            let dst = pb + ((sl - s0) * nPanels + p) * Self.panelSlot
             switch b {
             case .matrix(let bm, let ldb, let transB):
               Self.packB(b: bm, ldb: ldb, transB: transB, k0: pc, kc: kc, j0: jc + p * nr, cols: min(nr, nc - p * nr),
                          into: dst)
               item += 1
             case .patches(let g):
-              // Up to panelsPerPack panels of this slice at once.
-              let panels = min(PatchGather.panelsPerPack, nPanels - p, items.upperBound - item)
+              // Up to panelsPerPack panels of this slice at once (consecutive items when a pass
+              // is one slice).
+              let panels = passSlices > 1 ? 1 : min(PatchGather.panelsPerPack, nPanels - p, items.upperBound - item)
               g.pack(k0: pc, kc: kc, j0: jc + p * nr, cols: min(panels * nr, nc - p * nr), into: dst,
                      slot: Self.panelSlot)
               item += panels
@@ -201,7 +206,9 @@ public final class SGEMMEngine: @unchecked Sendable {
           }
         }
         // Tasks: MC row blocks × column ranges (split columns only when rows alone can't feed
-        // every thread); each task runs its slices of this pass in order.
+        // every thread); each task runs its slices of this pass in order. A worker takes a
+        // contiguous range of tasks, column range by column range: its columns are then the ones
+        // it packed.
         let mBlocks = (m + mcMax - 1) / mcMax
         let nSplit = mBlocks >= 2 * useThreads ? 1 : min(nPanels, max(1, (2 * useThreads + mBlocks - 1) / mBlocks))
         let panelsPerSplit = (nPanels + nSplit - 1) / nSplit
@@ -210,9 +217,8 @@ public final class SGEMMEngine: @unchecked Sendable {
         pool.forEach(workers) { w in
           let (a, _, c, pb, paAll, staging, threadScratch) = box.value
           var pa = paAll[w]
-          var t = w
-          while t < tasks {
-            let ib = t / nSplit, js = t % nSplit
+          for t in (w * tasks / workers)..<((w + 1) * tasks / workers) {
+            let js = t / mBlocks, ib = t % mBlocks
             let i0 = ib * mcMax, mc = min(mcMax, m - i0)
             let p0 = js * panelsPerSplit, p1 = min(nPanels, p0 + panelsPerSplit)
             for sl in s0..<s1 where p0 < p1 {
@@ -275,7 +281,6 @@ public final class SGEMMEngine: @unchecked Sendable {
                 }
               }
             }
-            t += workers
           }
         }
         s0 = s1
