@@ -174,6 +174,13 @@ public enum OpCases {
            outChannels: 6, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), grad: true),
       conv("conv_implicit_k4s2_40_136_18x20_bias_relu", ConvGeometry(batch: 2, inChannels: 40, inHeight: 18,
            inWidth: 20, outChannels: 136, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true, act: .relu),
+      // Short k (3·4·4) and 32×32 outputs: the CPU GEMM's row-panel-first order, without and
+      // with an epilogue (72 outputs: a partial row panel).
+      conv("conv_implicit_short_k_3_72_64x64", ConvGeometry(batch: 2, inChannels: 3, inHeight: 64, inWidth: 64,
+           outChannels: 72, kernel: (4, 4), stride: (2, 2), padding: (1, 1))),
+      conv("conv_implicit_short_k_3_72_64x64_bias_lrelu", ConvGeometry(batch: 2, inChannels: 3, inHeight: 64,
+           inWidth: 64, outChannels: 72, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true,
+           act: .leakyRelu(0.2)),
       // Transposed: stride 3 with k5 and k < s (output pixels no tap reaches: bias and
       // activation only), through the lowering.
       convT("convT_k5s3p1_4_6_6x7_bias_tanh", t(2, 4, 6, 7, 6, (5, 5), (3, 3), (1, 1)), bias: true, act: .tanh),
