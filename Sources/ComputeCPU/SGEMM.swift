@@ -22,6 +22,9 @@ public final class SGEMMEngine: @unchecked Sendable {
   public static let nc = 2048
   /// Most floats of a task's B panels for which it goes row panel by row panel (128 KB).
   static let smallPanelsFloats = 32 * 1024
+  /// Row stride of the staging block: NC plus a cache line, so that a tile's rows are not 8 KB
+  /// apart (loads of one row after stores to the previous one stalled on 4K aliasing).
+  static let stagingLd = nc + 16
   /// Floats between packed B panels.
   static let panelSlot = kc * nr
 
@@ -159,7 +162,7 @@ public final class SGEMMEngine: @unchecked Sendable {
     let pool = ThreadSplitter(threads: useThreads)
     if case .patches = c {
       precondition(alpha == 1 && beta == 0, "a convolution's output takes alpha 1, beta 0")
-      let need = m * ncMax
+      let need = m * Self.stagingLd
       if stagingCount < need {
         staging.deallocate()
         staging = .allocateAligned(count: need)
@@ -277,11 +280,11 @@ public final class SGEMMEngine: @unchecked Sendable {
                       if last { for u in 0..<cols { offsets[u] = s.offset(j + u) } }
                       var ii = 0
                       while ii < mc {
-                        let rows = min(mr, mc - ii), st = staging + (i0 + ii) * ncMax + p * nr
-                        Self.microKernel(kc: kc, a: UnsafePointer(pa + ii * kc), b: bp, c: st, ldc: ncMax,
+                        let rows = min(mr, mc - ii), st = staging + (i0 + ii) * Self.stagingLd + p * nr
+                        Self.microKernel(kc: kc, a: UnsafePointer(pa + ii * kc), b: bp, c: st, ldc: Self.stagingLd,
                                          rows: rows, cols: cols, alpha: 1, beta: pc == 0 ? 0 : 1)
                         if last {
-                          s.scatter(from: st, ld: ncMax, rows: rows, cols: cols, i0: i0 + ii,
+                          s.scatter(from: st, ld: Self.stagingLd, rows: rows, cols: cols, i0: i0 + ii,
                                     offsets: UnsafePointer(offsets.baseAddress!))
                         }
                         ii += mr
