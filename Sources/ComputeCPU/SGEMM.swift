@@ -438,9 +438,10 @@ public final class SGEMMEngine: @unchecked Sendable {
     return dst
   }
 
-  /// Whether the skinny path (n ≤ 16) takes this shape.
+  /// Whether the skinny path (n ≤ 16) takes this shape: B re-laid out (8·⌈n/8⌉ × k floats for the
+  /// transposed kernel, n × k for the other) fits the packed-B buffer.
   public static func skinnyApplies(n: Int, k: Int) -> Bool {
-    n <= skinnyN && (n + (n + 7) / 8 * 8) * k <= 2 * kc * nc
+    n <= skinnyN && (n + 7) / 8 * 8 * k <= 2 * kc * nc
   }
 
   /// The transposed-A skinny kernel on the packed path's 8×32 micro-kernel with the roles turned
@@ -454,7 +455,7 @@ public final class SGEMMEngine: @unchecked Sendable {
                                 a: TransposedA) {
     let bs = Self.transposedBlock, chunk = Self.transposedChunk
     let panels = (n + 7) / 8
-    let bk = packedB  // skinnyApplies leaves room: (n + 8·panels)·k ≤ 2·kc·nc
+    let bk = packedB  // 8·panels·k floats: skinnyApplies keeps that within the buffer
     // bk[p][kk][0 ..< 8] = op(B)(kk, 8p ..< 8p + 8): eight contiguous floats of a row of B (one
     // vector copy) unless B is transposed or the panel is the last, partial one. (Gathered one
     // float at a time through an n × k transpose, this was ~0.1 ms of a batch-1 discriminator's
