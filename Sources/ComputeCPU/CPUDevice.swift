@@ -6,8 +6,12 @@ final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
   let base: UnsafeMutableRawPointer
   /// Declared constant (`Device.declareConstant`): copies derived from it may be cached.
   var isConstant = false
-  struct DerivedKey: Hashable { let offset: Int, m: Int, k: Int, lda: Int, transA: Bool, skinny: Bool }
-  /// GEMM A operands pre-packed from this buffer (`SGEMMEngine.prepackA`).
+  struct DerivedKey: Hashable {
+    let offset: Int, m: Int, k: Int, lda: Int, transA: Bool, skinny: Bool
+    /// Winograd-transformed filters (`WinogradConv.prepackFilters`) rather than A itself.
+    var winograd = false
+  }
+  /// GEMM A operands pre-packed from this buffer (`SGEMMEngine.prepackA`, or Winograd filters).
   var prepacked: [DerivedKey: UnsafeMutablePointer<Float>] = [:]
 
   func dropDerived() {
@@ -131,6 +135,19 @@ public final class CPUDevice: Device, @unchecked Sendable {
     return UnsafePointer(p)
   }
 
+  /// A constant 4 × 4 stride-2 kernel's Winograd filters, pre-packed on first use (nil when the
+  /// weights are not constant).
+  func winogradFilters(_ t: TensorRef, _ c: ConvGeometry) -> UnsafePointer<Float>? {
+    guard let b = t.buffer as? CPUBuffer, b.isConstant else { return nil }
+    let key = CPUBuffer.DerivedKey(offset: t.offset, m: c.outChannels, k: c.inChannels, lda: 0, transA: false,
+                                   skinny: false, winograd: true)
+    if let p = b.prepacked[key] { return UnsafePointer(p) }
+    allocationCount += 1
+    let p = WinogradConv.prepackFilters(c, w: (b.base + t.offset).assumingMemoryBound(to: Float.self))
+    b.prepacked[key] = p
+    return UnsafePointer(p)
+  }
+
   /// C = op(A)·op(B) per `g` (batched), A pre-packed when `constantA` names its constant buffer.
   func gemm(_ g: GemmDesc, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
             constantA: (buffer: CPUBuffer, byteOffset: Int)?) {
@@ -168,6 +185,8 @@ public final class CPUDevice: Device, @unchecked Sendable {
     case directFlipped
     /// Forward: GEMM packing patches straight from the input (ImplicitConv).
     case implicitGEMM
+    /// Forward 4 × 4 stride 2: phase decomposition + Winograd F(2×2, 2×2) (WinogradConv).
+    case winograd
     /// ConvLowering: im2col / col2im + GEMM, or a plain GEMM (1×1, fully connected).
     case lowered
   }
@@ -177,6 +196,7 @@ public final class CPUDevice: Device, @unchecked Sendable {
     switch op {
     case .conv2d(let c, _, _):
       if DirectConv.applies(c) { return .direct }
+      if WinogradConv.applies(c) { return .winograd }
       return ImplicitConv.applies(c) ? .implicitGEMM : .lowered
     case .conv2dBackwardData(let c, _, _):
       if DirectConv.backwardDataApplies(c) { return .directFlipped }
@@ -202,6 +222,11 @@ public final class CPUDevice: Device, @unchecked Sendable {
         let ws = try workspace(byteCount: DirectConv.workspaceFloats(c, threads: threadCount) * 4) as! CPUBuffer
         DirectConv.run(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, y: o[0],
                        workspace: ws.base.assumingMemoryBound(to: Float.self), pool: splitter)
+      case .winograd:
+        let packed = winogradFilters(inputs[1], c)
+        let ws = try workspace(byteCount: WinogradConv.workspaceFloats(c, prepacked: packed != nil) * 4) as! CPUBuffer
+        WinogradConv.forward(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, y: o[0], engine: gemmEngine,
+                             prepacked: packed, workspace: ws.base.assumingMemoryBound(to: Float.self))
       case .implicitGEMM:
         let packed = prepackedA(inputs[1], GemmDesc(m: c.outChannels, n: c.batch * c.outPixels, k: c.patchSize))
         ImplicitConv.forward(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, y: o[0], engine: gemmEngine,

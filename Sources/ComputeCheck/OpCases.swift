@@ -181,6 +181,20 @@ public enum OpCases {
       conv("conv_implicit_short_k_3_72_64x64_bias_lrelu", ConvGeometry(batch: 2, inChannels: 3, inHeight: 64,
            inWidth: 64, outChannels: 72, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true,
            act: .leakyRelu(0.2)),
+      // 4 × 4 stride-2 convolutions with ≥ 16 channels and ≥ 128 output tiles (2 × 2): the CPU's
+      // Winograd path (phase split + F(2×2, 2×2)). Tile rows of 4, 8 and 2 (vector transforms)
+      // and of 5 (lane by lane; tile rows crossing GEMM panels), non-square, bias + activations,
+      // partial row panels (20 outputs), and two chunks of images (a chunk holds 1 M floats of V
+      // and M: 5 of these 7 images).
+      conv("conv_winograd_16_24_16x16_n8_bias_lrelu", ConvGeometry(batch: 8, inChannels: 16, inHeight: 16,
+           inWidth: 16, outChannels: 24, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true,
+           act: .leakyRelu(0.2)),
+      conv("conv_winograd_64_64_32x32_n7_two_chunks", ConvGeometry(batch: 7, inChannels: 64, inHeight: 32,
+           inWidth: 32, outChannels: 64, kernel: (4, 4), stride: (2, 2), padding: (1, 1))),
+      conv("conv_winograd_32_20_8x8_n32_bias_relu", ConvGeometry(batch: 32, inChannels: 32, inHeight: 8,
+           inWidth: 8, outChannels: 20, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true, act: .relu),
+      conv("conv_winograd_16_16_12x20_n11_tanh", ConvGeometry(batch: 11, inChannels: 16, inHeight: 12,
+           inWidth: 20, outChannels: 16, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), act: .tanh),
       // Transposed: stride 3 with k5 and k < s (output pixels no tap reaches: bias and
       // activation only), through the lowering.
       convT("convT_k5s3p1_4_6_6x7_bias_tanh", t(2, 4, 6, 7, 6, (5, 5), (3, 3), (1, 1)), bias: true, act: .tanh),
