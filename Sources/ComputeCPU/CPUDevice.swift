@@ -8,8 +8,9 @@ final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
   var isConstant = false
   struct DerivedKey: Hashable {
     let offset: Int, m: Int, k: Int, lda: Int, transA: Bool, skinny: Bool
-    /// Winograd-transformed filters (`WinogradConv.prepackFilters`) rather than A itself.
-    var winograd = false
+    /// Winograd-transformed filters (`WinogradConv.prepackFilters`) rather than A itself: 1 for a
+    /// forward convolution's, 2 for a transposed one's.
+    var winograd = 0
   }
   /// GEMM A operands pre-packed from this buffer (`SGEMMEngine.prepackA`, or Winograd filters).
   var prepacked: [DerivedKey: UnsafeMutablePointer<Float>] = [:]
@@ -135,15 +136,16 @@ public final class CPUDevice: Device, @unchecked Sendable {
     return UnsafePointer(p)
   }
 
-  /// A constant 4 × 4 stride-2 kernel's Winograd filters, pre-packed on first use (nil when the
-  /// weights are not constant).
-  func winogradFilters(_ t: TensorRef, _ c: ConvGeometry) -> UnsafePointer<Float>? {
+  /// A constant 4 × 4 stride-2 kernel's Winograd filters for the forward or the transposed
+  /// convolution, pre-packed on first use (nil when the weights are not constant).
+  func winogradFilters(_ t: TensorRef, _ c: ConvGeometry, transposed: Bool) -> UnsafePointer<Float>? {
     guard let b = t.buffer as? CPUBuffer, b.isConstant else { return nil }
     let key = CPUBuffer.DerivedKey(offset: t.offset, m: c.outChannels, k: c.inChannels, lda: 0, transA: false,
-                                   skinny: false, winograd: true)
+                                   skinny: false, winograd: transposed ? 2 : 1)
     if let p = b.prepacked[key] { return UnsafePointer(p) }
     allocationCount += 1
-    let p = WinogradConv.prepackFilters(c, w: (b.base + t.offset).assumingMemoryBound(to: Float.self))
+    let p = WinogradConv.prepackFilters(c, transposed: transposed,
+                                        w: (b.base + t.offset).assumingMemoryBound(to: Float.self), pool: splitter)
     b.prepacked[key] = p
     return UnsafePointer(p)
   }
@@ -185,7 +187,8 @@ public final class CPUDevice: Device, @unchecked Sendable {
     case directFlipped
     /// Forward: GEMM packing patches straight from the input (ImplicitConv).
     case implicitGEMM
-    /// Forward 4 × 4 stride 2: phase decomposition + Winograd F(2×2, 2×2) (WinogradConv).
+    /// 4 × 4 stride 2, forward and backward-data: phase decomposition + Winograd F(2×2, 2×2)
+    /// (WinogradConv).
     case winograd
     /// ConvLowering: im2col / col2im + GEMM, or a plain GEMM (1×1, fully connected).
     case lowered
@@ -201,7 +204,7 @@ public final class CPUDevice: Device, @unchecked Sendable {
     case .conv2dBackwardData(let c, _, _):
       if DirectConv.backwardDataApplies(c) { return .directFlipped }
       if DirectConv.transposedApplies(c) { return .direct }
-      return .lowered
+      return WinogradConv.transposedApplies(c) ? .winograd : .lowered
     case .conv2dBackwardFilter(let c, _):
       return DirectConv.applies(c) ? .direct : .lowered
     default:
@@ -223,10 +226,7 @@ public final class CPUDevice: Device, @unchecked Sendable {
         DirectConv.run(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, y: o[0],
                        workspace: ws.base.assumingMemoryBound(to: Float.self), pool: splitter)
       case .winograd:
-        let packed = winogradFilters(inputs[1], c)
-        let ws = try workspace(byteCount: WinogradConv.workspaceFloats(c, prepacked: packed != nil) * 4) as! CPUBuffer
-        WinogradConv.forward(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, y: o[0], engine: gemmEngine,
-                             prepacked: packed, workspace: ws.base.assumingMemoryBound(to: Float.self))
+        try winograd(c, transposed: false, input: i[0], w: inputs[1], bias: bias ? i[2] : nil, act: act, output: o[0])
       case .implicitGEMM:
         let packed = prepackedA(inputs[1], GemmDesc(m: c.outChannels, n: c.batch * c.outPixels, k: c.patchSize))
         ImplicitConv.forward(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, y: o[0], engine: gemmEngine,
@@ -248,6 +248,8 @@ public final class CPUDevice: Device, @unchecked Sendable {
         let ws = try workspace(byteCount: DirectConv.transposedWorkspaceFloats(c, threads: threadCount) * 4) as! CPUBuffer
         DirectConv.transposed(c, dy: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, dx: o[0],
                               workspace: ws.base.assumingMemoryBound(to: Float.self), pool: splitter)
+      case .winograd:
+        try winograd(c, transposed: true, input: i[0], w: inputs[1], bias: bias ? i[2] : nil, act: act, output: o[0])
       default:
         let l = CPULowering(device: self)
         try ConvLowering.conv2dBackwardData(on: l, c, dy: l.operand(i[0]), w: try l.operand(i[1], constant: inputs[1]),
@@ -334,6 +336,17 @@ public final class CPUDevice: Device, @unchecked Sendable {
 }
 
 extension CPUDevice {
+  /// A 4 × 4 stride-2 convolution (or its transpose) on WinogradConv, filters pre-packed when
+  /// the weights are constant.
+  func winograd(_ c: ConvGeometry, transposed: Bool, input: UnsafePointer<Float>, w: TensorRef,
+                bias: UnsafePointer<Float>?, act: Activation, output: UnsafeMutablePointer<Float>) throws {
+    let packed = winogradFilters(w, c, transposed: transposed)
+    let floats = WinogradConv.workspaceFloats(c, transposed: transposed, prepacked: packed != nil)
+    let ws = try workspace(byteCount: floats * 4) as! CPUBuffer
+    WinogradConv.run(c, transposed: transposed, input: input, w: try ptr(w), bias: bias, act: act, output: output,
+                     engine: gemmEngine, prepacked: packed, workspace: ws.base.assumingMemoryBound(to: Float.self))
+  }
+
   /// The constant buffer behind an operand (for pre-packing), nil when it is not constant.
   func constantSource(_ t: TensorRef) throws -> (buffer: CPUBuffer, byteOffset: Int)? {
     let b = try buffer(t)

@@ -316,6 +316,48 @@ public final class SGEMMEngine: @unchecked Sendable {
     }
   }
 
+  /// count independent products C_g = A_g · B_g (m × n × k each; g < count) whose B_g are
+  /// already in NR-wide panels of all k rows (`BSource.panels`), in one parallel region: tasks are
+  /// (g, MC row block, column range), handed out in contiguous runs, with no barrier between the
+  /// products (Winograd's 9 or 36 per chunk of tiles, each too small to split well alone).
+  /// A_g at a + g·aStride, pre-packed (`prepackA`'s layout); B_g at b + g·bStride; C_g (row-major,
+  /// overwritten) at c + g·cStride.
+  func panelsBatch(count: Int, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, aStride: Int,
+                   b: UnsafePointer<Float>, bStride: Int, c: UnsafeMutablePointer<Float>, cStride: Int, ldc: Int) {
+    let mr = Self.mr, nr = Self.nr, kcMax = Self.kc, mcMax = Self.mc
+    let threads = splitter.threads
+    let mBlocks = (m + mcMax - 1) / mcMax, nPanels = (n + nr - 1) / nr, slices = (k + kcMax - 1) / kcMax
+    // Enough tasks for every thread to get eight: runs of them then differ by at most 1/8.
+    let nSplit = min(nPanels, max(1, (8 * threads + count * mBlocks - 1) / (count * mBlocks)))
+    let panelsPerSplit = (nPanels + nSplit - 1) / nSplit
+    let tasks = count * mBlocks * nSplit
+    let workers = min(threads, tasks)
+    let box = UnsafeSendable(value: (a, b, c))
+    splitter.forEach(workers) { w in
+      let (a, b, c) = box.value
+      for t in (w * tasks / workers)..<((w + 1) * tasks / workers) {
+        let g = t / (mBlocks * nSplit), r = t - g * mBlocks * nSplit, ib = r / nSplit, js = r - ib * nSplit
+        let i0 = ib * mcMax, mc = min(mcMax, m - i0)
+        let p0 = js * panelsPerSplit, p1 = min(nPanels, p0 + panelsPerSplit)
+        if p0 >= p1 { continue }
+        let ag = a + g * aStride, bg = b + g * bStride, cg = c + g * cStride
+        for sl in 0..<slices {
+          let pc = sl * kcMax, kc = min(kcMax, k - pc)
+          let pa = ag + (sl * mBlocks + ib) * mcMax * kcMax
+          for p in p0..<p1 {
+            let j = p * nr, bp = bg + p * k * nr + pc * nr
+            var ii = 0
+            while ii < mc {
+              Self.microKernel(kc: kc, a: pa + ii * kc, b: bp, c: cg + (i0 + ii) * ldc + j, ldc: ldc,
+                               rows: min(mr, mc - ii), cols: min(nr, n - j), alpha: 1, beta: sl == 0 ? 0 : 1)
+              ii += mr
+            }
+          }
+        }
+      }
+    }
+  }
+
   /// One MR × NR tile of a convolution's C whose columns are contiguous in the output (at `off`
   /// in row 0): accumulated in place, or — the last k slice of an output with an epilogue —
   /// through L1 scratch and stored once with it (re-reading C rows just stored, 4 KB apart for

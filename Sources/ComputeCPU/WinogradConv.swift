@@ -20,6 +20,14 @@ import Compute
 // transform straight in the driver's NR-wide panels (read in place, no packing pass), M_ξ a plain
 // matrix the output transform reads back with the bias and activation. Tiles go in chunks of whole
 // images sized so V and M stay in the last-level cache.
+//
+// The transposed convolution (backward-data: the generator's layers, the discriminator's
+// gradient) splits by output phase instead: dx[2q + a] = Σₛ w[3 − a − 2s] · dy[q − 1 + a + s],
+// a 2-tap correlation per phase a over dy. F(2 × 2, 2 × 2) per output phase (ay, ax): a 2 × 2
+// tile of dy positions gives a 4 × 4 block of dx from the 4 × 4 dy window around it (phase (ay,
+// ax) reads its 3 × 3 sub-window at offset (ay, ax)), so 36 GEMMs — 4 phases × 9 ξ — of
+//   M_φξ[inC × tiles] = U_φξ[inC × outC] · V_φξ[outC × tiles],
+// again 9/16 of the direct products.
 
 enum WinogradConv {
   /// Convolutions this path takes: 4 × 4, stride 2, padding 1 on every side, input sides multiples
@@ -31,28 +39,40 @@ enum WinogradConv {
       && c.inChannels >= 16 && c.outChannels >= 16 && c.batch * c.outPixels / 4 >= 4 * SGEMMEngine.nr
   }
 
+  /// Every convolution `applies` takes has its backward-data (transposed convolution) here too.
+  static func transposedApplies(_ c: ConvGeometry) -> Bool { applies(c) }
+
   /// Floats of V plus M per chunk of tiles (the rest of the last-level cache holds U's blocks).
   static let chunkBudgetFloats = 1 << 20
 
   struct Shape {
     let c: ConvGeometry
+    /// The backward-data (transposed) convolution: dy → dx.
+    let transposed: Bool
     var inC: Int { c.inChannels }
     var outC: Int { c.outChannels }
-    /// The GEMMs' depth: input channels × 4 phases.
-    var k: Int { 4 * c.inChannels }
+    /// GEMMs per chunk: 9 ξ, times 4 output phases when transposed.
+    var products: Int { transposed ? 36 : 9 }
+    /// The GEMMs' rows (output channels of the whole op) and depth: forward, input channels ×
+    /// 4 phases; transposed, dy's channels.
+    var m: Int { transposed ? c.inChannels : c.outChannels }
+    var k: Int { transposed ? c.outChannels : 4 * c.inChannels }
+    /// Tiles: 2 × 2 blocks of the forward convolution's output grid (= dy's grid).
     var tilesWide: Int { c.outWidth / 2 }
     var tilesHigh: Int { c.outHeight / 2 }
     var tilesPerImage: Int { tilesWide * tilesHigh }
     /// Images per chunk.
     var images: Int {
-      max(1, min(c.batch, WinogradConv.chunkBudgetFloats / (tilesPerImage * 9 * (k + outC))))
+      max(1, min(c.batch, WinogradConv.chunkBudgetFloats / (tilesPerImage * products * (k + m))))
     }
     var chunkTiles: Int { images * tilesPerImage }
     var panels: Int { (chunkTiles + SGEMMEngine.nr - 1) / SGEMMEngine.nr }
-    /// Floats between the V_ξ (all panels of one ξ).
+    /// Floats between the V of consecutive products (all panels of one).
     var vStride: Int { panels * SGEMMEngine.nr * k }
-    var mStride: Int { outC * chunkTiles }
-    var filterFloats: Int { 9 * outC * k }
+    var mStride: Int { m * chunkTiles }
+    var mBlocks: Int { (m + SGEMMEngine.mc - 1) / SGEMMEngine.mc }
+    /// Floats between the pre-packed U of consecutive products.
+    var uStride: Int { mBlocks * ((k + SGEMMEngine.kc - 1) / SGEMMEngine.kc) * SGEMMEngine.mc * SGEMMEngine.kc }
 
     /// Images whose tiles share a panel row (a cache line of V or M takes the tiles of up to 16
     /// images: their planes go one after another, channel by channel, so that each line is
@@ -72,30 +92,50 @@ enum WinogradConv {
   }
 
   /// Scratch floats: V and M for a chunk, and U when the weights are not pre-packed.
-  static func workspaceFloats(_ c: ConvGeometry, prepacked: Bool) -> Int {
-    let s = Shape(c: c)
-    return 9 * s.vStride + 9 * s.mStride + (prepacked ? 0 : s.filterFloats)
+  static func workspaceFloats(_ c: ConvGeometry, transposed: Bool, prepacked: Bool) -> Int {
+    let s = Shape(c: c, transposed: transposed)
+    return s.products * (s.vStride + s.mStride + (prepacked ? 0 : s.uStride))
   }
 
-  /// U_ξ[outC × 4·inC] for the nine ξ, row-major, `9·outC·4·inC` floats at u. Column c·4 + py·2 + px
-  /// of row o is channel c's phase (py, px): the 2 × 2 kernel w[o, c, 2i + py, 2j + px].
-  static func transformFilters(_ c: ConvGeometry, w: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>) {
-    let s = Shape(c: c), k = s.k, xi = s.outC * k
-    for o in 0..<s.outC {
-      for ch in 0..<s.inC {
-        let g = w + (o * s.inC + ch) * 16
-        for py in 0..<2 {
-          for px in 0..<2 {
-            let g00 = g[py * 4 + px], g01 = g[py * 4 + 2 + px]
-            let g10 = g[(2 + py) * 4 + px], g11 = g[(2 + py) * 4 + 2 + px]
+  /// Writes every U (`products` of them, `uStride` floats apart) straight into the GEMM driver's
+  /// pre-packed A layout (MR-row panels per MC × KC block). Forward: U_ξ row o, column c·4 + py·2
+  /// + px from the 2 × 2 kernel g[i][j] = w[o, c, 2i + py, 2j + px]. Transposed: U_φξ (φ = ay·2
+  /// + ax) row c, column o from g[s][t] = w[o, c, 3 − ay − 2s, 3 − ax − 2t].
+  static func packFilters(_ s: Shape, w: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>,
+                          pool: ThreadSplitter) {
+    let inC = s.inC, k = s.k, mBlocks = s.mBlocks, uStride = s.uStride, transposed = s.transposed
+    let mc = SGEMMEngine.mc, kc = SGEMMEngine.kc, mr = SGEMMEngine.mr
+    @inline(__always) func index(_ row: Int, _ col: Int) -> Int {
+      let sl = col / kc, pc = sl * kc, kcs = min(kc, k - pc), ib = row / mc, r = row - ib * mc
+      return (sl * mBlocks + ib) * mc * kc + (r / mr) * kcs * mr + (col - pc) * mr + r % mr
+    }
+    let box = UnsafeSendable(value: dst)
+    pool.forRanges(s.outC, grain: 4) { outs in
+      let dst = box.value
+      for o in outs {
+        for ch in 0..<inC {
+          let g = w + (o * inC + ch) * 16
+          for phase in 0..<4 {
+            let py = phase >> 1, px = phase & 1
+            let g00, g01, g10, g11: Float
+            let product0, at: Int
+            if transposed {
+              g00 = g[(3 - py) * 4 + 3 - px]; g01 = g[(3 - py) * 4 + 1 - px]
+              g10 = g[(1 - py) * 4 + 3 - px]; g11 = g[(1 - py) * 4 + 1 - px]
+              product0 = phase * 9; at = index(ch, o)
+            } else {
+              g00 = g[py * 4 + px]; g01 = g[py * 4 + 2 + px]
+              g10 = g[(2 + py) * 4 + px]; g11 = g[(2 + py) * 4 + 2 + px]
+              product0 = 0; at = index(o, ch * 4 + phase)
+            }
             // G g: rows (g0, g0 + g1, g1); then the same along columns.
-            let dst = u + o * k + ch * 4 + py * 2 + px
             for a in 0..<3 {
               let r0 = a == 0 ? g00 : (a == 1 ? g00 + g10 : g10)
               let r1 = a == 0 ? g01 : (a == 1 ? g01 + g11 : g11)
-              dst[(a * 3) * xi] = r0
-              dst[(a * 3 + 1) * xi] = r0 + r1
-              dst[(a * 3 + 2) * xi] = r1
+              let out = dst + (product0 + a * 3) * uStride + at
+              out[0] = r0
+              out[uStride] = r0 + r1
+              out[2 * uStride] = r1
             }
           }
         }
@@ -103,69 +143,53 @@ enum WinogradConv {
     }
   }
 
-  /// The nine U_ξ in the GEMM driver's pre-packed A layout, one after another `prepackedStride`
-  /// floats apart. The caller owns (and deallocates) the result.
-  static func prepackFilters(_ c: ConvGeometry, w: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
-    let s = Shape(c: c), stride = prepackedStride(c)
-    let u = UnsafeMutablePointer<Float>.allocateAligned(count: s.filterFloats)
-    defer { u.deallocate() }
-    transformFilters(c, w: w, into: u)
-    let packed = UnsafeMutablePointer<Float>.allocateAligned(count: 9 * stride)
-    for xi in 0..<9 {
-      let one = SGEMMEngine.prepackA(transA: false, m: s.outC, k: s.k, a: u + xi * s.outC * s.k, lda: s.k, skinny: false)
-      (packed + xi * stride).update(from: one, count: stride)
-      one.deallocate()
-    }
+  /// `packFilters` into a new allocation (constant weights); the caller owns and deallocates it.
+  static func prepackFilters(_ c: ConvGeometry, transposed: Bool, w: UnsafePointer<Float>, pool: ThreadSplitter)
+    -> UnsafeMutablePointer<Float> {
+    let s = Shape(c: c, transposed: transposed)
+    let packed = UnsafeMutablePointer<Float>.allocateAligned(count: s.products * s.uStride)
+    packFilters(s, w: w, into: packed, pool: pool)
     return packed
   }
 
-  static func prepackedStride(_ c: ConvGeometry) -> Int {
-    let s = Shape(c: c)
-    let mBlocks = (s.outC + SGEMMEngine.mc - 1) / SGEMMEngine.mc, kBlocks = (s.k + SGEMMEngine.kc - 1) / SGEMMEngine.kc
-    return mBlocks * kBlocks * SGEMMEngine.mc * SGEMMEngine.kc
-  }
-
-  /// y = act(conv(x, w) + bias). `prepacked`: `prepackFilters(c, w)` (constant weights), else the
-  /// filters are transformed into the workspace. `workspace`: `workspaceFloats(c, prepacked:)`.
-  static func forward(_ c: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                      act: Activation, y: UnsafeMutablePointer<Float>, engine: SGEMMEngine,
-                      prepacked: UnsafePointer<Float>?, workspace: UnsafeMutablePointer<Float>) {
-    let s = Shape(c: c)
-    let v = workspace, m = v + 9 * s.vStride
-    let filters: Filters
+  /// Forward: y = act(conv(x, w) + bias), `input` x and `output` y. Transposed (backward-data):
+  /// dx = act(convᵀ(dy, w) + bias), `input` dy and `output` dx. `prepacked`: `prepackFilters`
+  /// (constant weights), else the filters are packed into the workspace on every call.
+  /// `workspace`: `workspaceFloats(c, transposed:, prepacked:)` floats.
+  static func run(_ c: ConvGeometry, transposed: Bool, input: UnsafePointer<Float>, w: UnsafePointer<Float>,
+                  bias: UnsafePointer<Float>?, act: Activation, output: UnsafeMutablePointer<Float>,
+                  engine: SGEMMEngine, prepacked: UnsafePointer<Float>?, workspace: UnsafeMutablePointer<Float>) {
+    let s = Shape(c: c, transposed: transposed), pool = engine.splitter
+    let v = workspace, m = v + s.products * s.vStride
+    let u: UnsafePointer<Float>
     if let prepacked {
-      filters = .prepacked(prepacked, stride: prepackedStride(c))
+      u = prepacked
     } else {
-      let u = m + 9 * s.mStride
-      transformFilters(c, w: w, into: u)
-      filters = .matrix(UnsafePointer(u))
+      let scratch = m + s.products * s.mStride
+      packFilters(s, w: w, into: scratch, pool: pool)
+      u = UnsafePointer(scratch)
     }
-    let pool = engine.splitter
     // Chunks of equal size (the last one not a sliver).
     let chunks = (c.batch + s.images - 1) / s.images, perChunk = (c.batch + chunks - 1) / chunks
     var n0 = 0
     while n0 < c.batch {
       let images = min(perChunk, c.batch - n0), tiles = images * s.tilesPerImage
-      inputTransform(s, x: x, n0: n0, images: images, v: v, pool: pool)
-      for xi in 0..<9 {
-        let a: SGEMMEngine.ASource
-        switch filters {
-        case .prepacked(let p, let stride): a = .prepacked(p + xi * stride)
-        case .matrix(let u): a = .matrix(u + xi * s.outC * s.k, lda: s.k, transA: false)
-        }
-        engine.blocked(m: s.outC, n: tiles, k: s.k, alpha: 1, beta: 0, a: a,
-                       b: .panels(UnsafePointer(v + xi * s.vStride)), c: .matrix(m + xi * s.mStride, ldc: tiles))
+      if transposed {
+        inputTransformT(s, dy: input, n0: n0, images: images, v: v, pool: pool)
+      } else {
+        inputTransform(s, x: input, n0: n0, images: images, v: v, pool: pool)
       }
-      outputTransform(s, m: UnsafePointer(m), ld: tiles, n0: n0, images: images, bias: bias, act: act, y: y,
-                      pool: pool)
+      engine.panelsBatch(count: s.products, m: s.m, n: tiles, k: s.k, a: u, aStride: s.uStride,
+                         b: v, bStride: s.vStride, c: m, cStride: s.mStride, ldc: tiles)
+      if transposed {
+        outputTransformT(s, m: UnsafePointer(m), ld: tiles, n0: n0, images: images, bias: bias, act: act, dx: output,
+                         pool: pool)
+      } else {
+        outputTransform(s, m: UnsafePointer(m), ld: tiles, n0: n0, images: images, bias: bias, act: act, y: output,
+                        pool: pool)
+      }
       n0 += images
     }
-  }
-
-  /// Where the GEMMs read U: pre-packed (`stride` floats per ξ), or the nine U_ξ as matrices.
-  enum Filters {
-    case prepacked(UnsafePointer<Float>, stride: Int)
-    case matrix(UnsafePointer<Float>)
   }
 
   /// V_ξ for images n0 ..< n0 + images, V[ξ][c·4 + phase][tile] in NR-wide panels, a tile row of
@@ -375,6 +399,221 @@ enum WinogradConv {
       }
       if bias != nil || act != .identity {
         CPUKernels.applyAffine(count: oh * ow, scale: 1, shift: bias?[o] ?? 0, act: act, x: UnsafePointer(dst), y: dst)
+      }
+    }
+  }
+
+  // MARK: - Transposed (backward-data)
+
+  /// V_φξ for images n0 ..< n0 + images, a tile row of one (image, dy channel) plane at a time as
+  /// vectors across its tiles. Window row r of tile row ty is dy row 2ty − 1 + r, each split into
+  /// its even and odd columns (E₀[t] = row[2t], E₁[t] = row[2t + 1]): window column 2t − 1 + q is
+  /// then left(E₁), E₀, E₁, right(E₀) for q = 0 … 3. Phase (ay, ax) takes window rows ay … ay + 2
+  /// and columns ax … ax + 2; Bᵀ combines each three as (d₀ − d₁, d₁, d₂ − d₁).
+  static func inputTransformT(_ s: Shape, dy: UnsafePointer<Float>, n0: Int, images: Int,
+                              v: UnsafeMutablePointer<Float>, pool: ThreadSplitter) {
+    let box = UnsafeSendable(value: (dy, v))
+    pool.forRanges(s.planeItems(images: images, channels: s.outC), grain: 1) { items in
+      let (dy, v) = box.value
+      switch s.c.outWidth {
+      case 16:
+        transformRowsT(s, dy: dy, n0: n0, images: images, v: v, items: items, SIMD8<Float>.self,
+                       split: { p in
+                         let a = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+                         return (SIMD8(a[0], a[2], a[4], a[6], a[8], a[10], a[12], a[14]),
+                                 SIMD8(a[1], a[3], a[5], a[7], a[9], a[11], a[13], a[15]))
+                       },
+                       left: { e in SIMD8(0, e[0], e[1], e[2], e[3], e[4], e[5], e[6]) },
+                       right: { e in SIMD8(e[1], e[2], e[3], e[4], e[5], e[6], e[7], 0) })
+      case 8:
+        transformRowsT(s, dy: dy, n0: n0, images: images, v: v, items: items, SIMD4<Float>.self,
+                       split: { p in
+                         let a = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+                         return (SIMD4(a[0], a[2], a[4], a[6]), SIMD4(a[1], a[3], a[5], a[7]))
+                       },
+                       left: { e in SIMD4(0, e[0], e[1], e[2]) },
+                       right: { e in SIMD4(e[1], e[2], e[3], 0) })
+      case 4:
+        transformRowsT(s, dy: dy, n0: n0, images: images, v: v, items: items, SIMD2<Float>.self,
+                       split: { p in
+                         let a = UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+                         return (SIMD2(a[0], a[2]), SIMD2(a[1], a[3]))
+                       },
+                       left: { e in SIMD2(0, e[0]) },
+                       right: { e in SIMD2(e[1], 0) })
+      default:
+        transformRowsTScalar(s, dy: dy, n0: n0, images: images, v: v, items: items)
+      }
+    }
+  }
+
+  /// `inputTransformT` for one range of planes, V the vector of a tile row: `split` loads a dy
+  /// row as its even and odd columns, `left`/`right` move them one tile over.
+  @inline(__always)
+  static func transformRowsT<V: SIMD>(_ s: Shape, dy: UnsafePointer<Float>, n0: Int, images: Int,
+                                      v: UnsafeMutablePointer<Float>, items: Range<Int>, _: V.Type,
+                                      split: (UnsafePointer<Float>) -> (V, V), left: (V) -> V,
+                                      right: (V) -> V) where V.Scalar == Float {
+    let oh = s.c.outHeight, ow = s.c.outWidth, outC = s.outC, k = s.k, nr = SGEMMEngine.nr
+    let tw = s.tilesWide, th = s.tilesHigh, tpi = s.tilesPerImage, bs = s.vStride * 4
+    let group = s.panelGroup
+    for item in items {
+      let (o, ni) = s.plane(item, channels: outC, group: group)
+      if ni >= images { continue }
+      let plane = dy + ((n0 + ni) * outC + o) * oh * ow
+      for ty in 0..<th {
+        let t0 = ni * tpi + ty * tw
+        let tile = UnsafeMutableRawPointer(v + (t0 / nr) * k * nr + t0 % nr + o * nr)
+        func halves(_ r: Int) -> (V, V) {
+          let iy = 2 * ty - 1 + r
+          return iy >= 0 && iy < oh ? split(plane + iy * ow) : (V(), V())
+        }
+        let w0 = halves(0), w1 = halves(1), w2 = halves(2), w3 = halves(3)
+        for ay in 0..<2 {
+          let r0 = ay == 0 ? w0 : w1, r1 = ay == 0 ? w1 : w2, r2 = ay == 0 ? w2 : w3
+          for a in 0..<3 {
+            let e: (V, V)
+            switch a {
+            case 0: e = (r0.0 - r1.0, r0.1 - r1.1)
+            case 1: e = r1
+            default: e = (r2.0 - r1.0, r2.1 - r1.1)
+            }
+            let c0 = left(e.1), c1 = e.0, c2 = e.1, c3 = right(e.0)
+            // ax = 0: window columns c0, c1, c2; ax = 1: c1, c2, c3.
+            let out0 = tile + ((ay * 2) * 9 + a * 3) * bs, out1 = tile + ((ay * 2 + 1) * 9 + a * 3) * bs
+            out0.storeBytes(of: c0 - c1, as: V.self)
+            (out0 + bs).storeBytes(of: c1, as: V.self)
+            (out0 + 2 * bs).storeBytes(of: c2 - c1, as: V.self)
+            out1.storeBytes(of: c1 - c2, as: V.self)
+            (out1 + bs).storeBytes(of: c2, as: V.self)
+            (out1 + 2 * bs).storeBytes(of: c3 - c2, as: V.self)
+          }
+        }
+      }
+    }
+  }
+
+  /// `inputTransformT` lane by lane (tile rows of other widths).
+  static func transformRowsTScalar(_ s: Shape, dy: UnsafePointer<Float>, n0: Int, images: Int,
+                                   v: UnsafeMutablePointer<Float>, items: Range<Int>) {
+    let oh = s.c.outHeight, ow = s.c.outWidth, outC = s.outC, k = s.k, nr = SGEMMEngine.nr
+    let tw = s.tilesWide, th = s.tilesHigh, tpi = s.tilesPerImage, vStride = s.vStride
+    let group = s.panelGroup
+    for item in items {
+      let (o, ni) = s.plane(item, channels: outC, group: group)
+      if ni >= images { continue }
+      let plane = dy + ((n0 + ni) * outC + o) * oh * ow
+      for ty in 0..<th {
+        for tx in 0..<tw {
+          let t = ni * tpi + ty * tw + tx
+          let tile = v + (t / nr) * k * nr + t % nr + o * nr
+          // d(r, q): window row r, column q (dy row 2ty − 1 + r, column 2tx − 1 + q), zero outside.
+          func d(_ r: Int, _ q: Int) -> Float {
+            let iy = 2 * ty - 1 + r, ix = 2 * tx - 1 + q
+            return iy >= 0 && iy < oh && ix >= 0 && ix < ow ? plane[iy * ow + ix] : 0
+          }
+          for ay in 0..<2 {
+            for ax in 0..<2 {
+              for a in 0..<3 {
+                func col(_ q: Int) -> Float {
+                  let r1 = d(ay + 1, q)
+                  return a == 0 ? d(ay, q) - r1 : (a == 1 ? r1 : d(ay + 2, q) - r1)
+                }
+                let c0 = col(ax), c1 = col(ax + 1), c2 = col(ax + 2)
+                let out = tile + ((ay * 2 + ax) * 9 + a * 3) * vStride
+                out[0] = c0 - c1
+                out[vStride] = c1
+                out[2 * vStride] = c2 - c1
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// dx for images n0 ..< n0 + images from M_φξ (rows: dx channels, columns: the chunk's tiles,
+  /// leading dimension ld): per phase φ = (ay, ax), Aᵀ M A gives y_uv for dx row 4ty + 2u + ay,
+  /// column 4tx + 2v + ax — so each dx row of a tile row interleaves four vectors across its tiles;
+  /// then bias and activation per plane.
+  static func outputTransformT(_ s: Shape, m: UnsafePointer<Float>, ld: Int, n0: Int, images: Int,
+                               bias: UnsafePointer<Float>?, act: Activation, dx: UnsafeMutablePointer<Float>,
+                               pool: ThreadSplitter) {
+    let box = UnsafeSendable(value: (m, dx, bias))
+    pool.forRanges(s.planeItems(images: images, channels: s.inC), grain: 4) { items in
+      let (m, dx, bias) = box.value
+      switch s.tilesWide {
+      case 8:
+        untileT(s, m: m, ld: ld, n0: n0, images: images, bias: bias, act: act, dx: dx, items: items,
+                SIMD8<Float>.self) { p, a, b, c, d in
+          p.storeBytes(of: SIMD16(a[0], b[0], c[0], d[0], a[1], b[1], c[1], d[1],
+                                  a[2], b[2], c[2], d[2], a[3], b[3], c[3], d[3]), as: SIMD16<Float>.self)
+          p.storeBytes(of: SIMD16(a[4], b[4], c[4], d[4], a[5], b[5], c[5], d[5],
+                                  a[6], b[6], c[6], d[6], a[7], b[7], c[7], d[7]), toByteOffset: 64,
+                       as: SIMD16<Float>.self)
+        }
+      case 4:
+        untileT(s, m: m, ld: ld, n0: n0, images: images, bias: bias, act: act, dx: dx, items: items,
+                SIMD4<Float>.self) { p, a, b, c, d in
+          p.storeBytes(of: SIMD16(a[0], b[0], c[0], d[0], a[1], b[1], c[1], d[1],
+                                  a[2], b[2], c[2], d[2], a[3], b[3], c[3], d[3]), as: SIMD16<Float>.self)
+        }
+      case 2:
+        untileT(s, m: m, ld: ld, n0: n0, images: images, bias: bias, act: act, dx: dx, items: items,
+                SIMD2<Float>.self) { p, a, b, c, d in
+          p.storeBytes(of: SIMD8(a[0], b[0], c[0], d[0], a[1], b[1], c[1], d[1]), as: SIMD8<Float>.self)
+        }
+      default:
+        untileT(s, m: m, ld: ld, n0: n0, images: images, bias: bias, act: act, dx: dx, items: items,
+                SIMD2<Float>.self, lanes: 1) { p, a, b, c, d in
+          p.storeBytes(of: SIMD4(a[0], b[0], c[0], d[0]), as: SIMD4<Float>.self)
+        }
+      }
+    }
+  }
+
+  /// `outputTransformT` for one range of planes, V a run of `lanes` tiles along a tile row (all of
+  /// it when lanes is V.scalarCount; one tile otherwise); `store` writes one dx row's columns of
+  /// those tiles from the four (v, ax) vectors in column order.
+  @inline(__always)
+  static func untileT<V: SIMD>(_ s: Shape, m: UnsafePointer<Float>, ld: Int, n0: Int, images: Int,
+                               bias: UnsafePointer<Float>?, act: Activation, dx: UnsafeMutablePointer<Float>,
+                               items: Range<Int>, _: V.Type, lanes: Int = V.scalarCount,
+                               store: (UnsafeMutableRawPointer, V, V, V, V) -> Void) where V.Scalar == Float {
+    let inC = s.inC, h = s.c.inHeight, wd = s.c.inWidth, tw = s.tilesWide, th = s.tilesHigh
+    let tpi = s.tilesPerImage, ms = s.mStride, group = s.panelGroup
+    for item in items {
+      let (ch, ni) = s.plane(item, channels: inC, group: group)
+      if ni >= images { continue }
+      let dst = dx + ((n0 + ni) * inC + ch) * h * wd
+      let src = m + ch * ld + ni * tpi
+      for ty in 0..<th {
+        var tx = 0
+        while tx < tw {
+          let p = src + ty * tw + tx
+          func load(_ product: Int) -> V {
+            if lanes == V.scalarCount { return UnsafeRawPointer(p + product * ms).loadUnaligned(as: V.self) }
+            var v = V(); v[0] = p[product * ms]; return v
+          }
+          // Phase f's (y₀₀, y₀₁, y₁₀, y₁₁).
+          func phase(_ f: Int) -> (V, V, V, V) {
+            let b = f * 9
+            let m0 = load(b), m1 = load(b + 1), m2 = load(b + 2), m3 = load(b + 3), m4 = load(b + 4)
+            let m5 = load(b + 5), m6 = load(b + 6), m7 = load(b + 7), m8 = load(b + 8)
+            let u = m1 + m4, l = m4 + m7
+            return (m0 + m3 + u, u + m2 + m5, m3 + m6 + l, l + m5 + m8)
+          }
+          let p00 = phase(0), p01 = phase(1), p10 = phase(2), p11 = phase(3)
+          let row = UnsafeMutableRawPointer(dst + 4 * ty * wd + 4 * tx), rs = wd * 4
+          store(row, p00.0, p01.0, p00.1, p01.1)
+          store(row + rs, p10.0, p11.0, p10.1, p11.1)
+          store(row + 2 * rs, p00.2, p01.2, p00.3, p01.3)
+          store(row + 3 * rs, p10.2, p11.2, p10.3, p11.3)
+          tx += lanes
+        }
+      }
+      if bias != nil || act != .identity {
+        CPUKernels.applyAffine(count: h * wd, scale: 1, shift: bias?[ch] ?? 0, act: act, x: UnsafePointer(dst), y: dst)
       }
     }
   }

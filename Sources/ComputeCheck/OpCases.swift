@@ -195,6 +195,14 @@ public enum OpCases {
            inWidth: 8, outChannels: 20, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true, act: .relu),
       conv("conv_winograd_16_16_12x20_n11_tanh", ConvGeometry(batch: 11, inChannels: 16, inHeight: 12,
            inWidth: 20, outChannels: 16, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), act: .tanh),
+      // Their transposes (4 output phases × F(2×2, 2×2)): dy tile rows of 4, 8 and 2 and of 5 (lane
+      // by lane), bias + activations, three chunks (3 of these 7 images per chunk).
+      convT("convT_winograd_24_16_8x8_n8_bias_lrelu", t(8, 24, 8, 8, 16, (4, 4), (2, 2), (1, 1)), bias: true,
+            act: .leakyRelu(0.2)),
+      convT("convT_winograd_64_64_16x16_n7_chunks", t(7, 64, 16, 16, 64, (4, 4), (2, 2), (1, 1))),
+      convT("convT_winograd_20_32_4x4_n32_tanh", t(32, 20, 4, 4, 32, (4, 4), (2, 2), (1, 1)), act: .tanh),
+      convT("convT_winograd_16_16_6x10_n11_bias_relu", t(11, 16, 6, 10, 16, (4, 4), (2, 2), (1, 1)), bias: true,
+            act: .relu),
       // Transposed: stride 3 with k5 and k < s (output pixels no tap reaches: bias and
       // activation only), through the lowering.
       convT("convT_k5s3p1_4_6_6x7_bias_tanh", t(2, 4, 6, 7, 6, (5, 5), (3, 3), (1, 1)), bias: true, act: .tanh),

@@ -119,7 +119,7 @@ final class ConvLoweringCoverageTests: XCTestCase {
       }
     }
     let expected = ["direct-conv2d", "implicitGEMM-conv2d", "winograd-conv2d", "lowered-conv2d",
-                    "directFlipped-conv2d_bwd_data", "direct-conv2d_bwd_data",
+                    "directFlipped-conv2d_bwd_data", "direct-conv2d_bwd_data", "winograd-conv2d_bwd_data",
                     "lowered-conv2d_bwd_data", "direct-conv2d_bwd_filter", "lowered-conv2d_bwd_filter"]
     for e in expected { XCTAssert(seen.contains(e), "no test case runs \(e) on the CPU") }
     // Transposed convolutions (and backward-filter) onto > 4 channels stay on the lowering on the
@@ -157,28 +157,33 @@ final class ConvLoweringCoverageTests: XCTestCase {
   }
 
   /// Winograd filters pre-packed from constant weights follow writes too, and match the path that
-  /// transforms them on every call (weights not constant).
+  /// packs them on every call (weights not constant) — forward and transposed.
   func testWinogradConstantFiltersFollowWrites() throws {
     let c = ConvGeometry(batch: 8, inChannels: 16, inHeight: 16, inWidth: 16, outChannels: 24, kernel: (4, 4),
                          stride: (2, 2), padding: (1, 1))
-    XCTAssertEqual(CPUDevice.convPath(.conv2d(c, bias: false, activation: .identity)), .winograd)
     let cpu = CPUDevice(threads: 2)
     var rng = SplitMix64(seed: 5)
-    let x = (0..<(8 * 16 * 16 * 16)).map { _ in rng.nextFloat() }
+    let x = (0..<(8 * 16 * 16 * 16)).map { _ in rng.nextFloat() }, dy = (0..<(8 * 24 * 8 * 8)).map { _ in rng.nextFloat() }
     let w1 = (0..<(24 * 16 * 16)).map { _ in rng.nextFloat() }, w2 = (0..<(24 * 16 * 16)).map { _ in rng.nextFloat() }
-    let tx = try cpu.tensor(x, shape: [8, 16, 16, 16]), tw = try cpu.tensor(w1, shape: [24, 16, 4, 4])
-    let free = try cpu.tensor(w1, shape: [24, 16, 4, 4])
-    let ty = try cpu.zeros([8, 24, 8, 8]), tyFree = try cpu.zeros([8, 24, 8, 8])
-    cpu.declareConstant(tw.buffer)
-    let op = Op.conv2d(c, bias: false, activation: .identity)
-    for w in [w1, w2] {
-      try cpu.write(w, to: tw)
-      try cpu.write(w, to: free)
-      try cpu.run(op, inputs: [tx, tw], outputs: [ty])
-      try cpu.run(op, inputs: [tx, free], outputs: [tyFree])
-      let want = Reference.run(op, [x.map(Double.init), w.map(Double.init)])[0]
-      XCTAssertLessThan(Harness.nmse(try cpu.values(ty), want), 1e-10)
-      XCTAssertEqual(try cpu.values(ty), try cpu.values(tyFree), "pre-packed and per-call filters differ")
+    for op in [Op.conv2d(c, bias: false, activation: .identity),
+               Op.conv2dBackwardData(c, bias: false, activation: .identity)] {
+      XCTAssertEqual(CPUDevice.convPath(op), .winograd)
+      let forward = op.kind == "conv2d"
+      let input = forward ? x : dy
+      let tin = try cpu.tensor(input, shape: forward ? [8, 16, 16, 16] : [8, 24, 8, 8])
+      let tw = try cpu.tensor(w1, shape: [24, 16, 4, 4]), free = try cpu.tensor(w1, shape: [24, 16, 4, 4])
+      let outShape = forward ? [8, 24, 8, 8] : [8, 16, 16, 16]
+      let ty = try cpu.zeros(outShape), tyFree = try cpu.zeros(outShape)
+      cpu.declareConstant(tw.buffer)
+      for w in [w1, w2] {
+        try cpu.write(w, to: tw)
+        try cpu.write(w, to: free)
+        try cpu.run(op, inputs: [tin, tw], outputs: [ty])
+        try cpu.run(op, inputs: [tin, free], outputs: [tyFree])
+        let want = Reference.run(op, [input.map(Double.init), w.map(Double.init)])[0]
+        XCTAssertLessThan(Harness.nmse(try cpu.values(ty), want), 1e-10, "\(op.kind)")
+        XCTAssertEqual(try cpu.values(ty), try cpu.values(tyFree), "\(op.kind): pre-packed and per-call filters differ")
+      }
     }
   }
 }
