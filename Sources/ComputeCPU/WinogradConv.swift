@@ -44,6 +44,8 @@ enum WinogradConv {
 
   /// Floats of V plus M per chunk of tiles (the rest of the last-level cache holds U's blocks).
   static let chunkBudgetFloats = 1 << 20
+  /// Two cache lines, in floats (keeps 64-byte alignment).
+  static let skew = 32
 
   struct Shape {
     let c: ConvGeometry
@@ -63,16 +65,27 @@ enum WinogradConv {
     var tilesPerImage: Int { tilesWide * tilesHigh }
     /// Images per chunk.
     var images: Int {
-      max(1, min(c.batch, WinogradConv.chunkBudgetFloats / (tilesPerImage * products * (k + m))))
+      let fit = WinogradConv.chunkBudgetFloats / (tilesPerImage * products * (k + m))
+      // Whole panel groups (tiles a multiple of NR: no panel of padding) when that leaves one.
+      let whole = fit / panelGroup * panelGroup
+      let target = whole > 0 ? whole : max(1, fit)
+      // Chunks of equal size, in whole groups (the last one not a sliver).
+      let chunks = (c.batch + target - 1) / target
+      let even = (c.batch + chunks - 1) / chunks
+      return min(c.batch, target, (even + panelGroup - 1) / panelGroup * panelGroup)
     }
     var chunkTiles: Int { images * tilesPerImage }
     var panels: Int { (chunkTiles + SGEMMEngine.nr - 1) / SGEMMEngine.nr }
-    /// Floats between the V of consecutive products (all panels of one).
-    var vStride: Int { panels * SGEMMEngine.nr * k }
-    var mStride: Int { m * chunkTiles }
+    /// Floats between the V of consecutive products (all panels of one), and between their M.
+    /// Each is skewed by two cache lines past its size: the transforms touch all 9 or 36 products
+    /// at once, and at power-of-two distances those streams all fell in the same cache sets.
+    var vStride: Int { panels * SGEMMEngine.nr * k + WinogradConv.skew }
+    var mStride: Int { m * chunkTiles + WinogradConv.skew }
     var mBlocks: Int { (m + SGEMMEngine.mc - 1) / SGEMMEngine.mc }
-    /// Floats between the pre-packed U of consecutive products.
-    var uStride: Int { mBlocks * ((k + SGEMMEngine.kc - 1) / SGEMMEngine.kc) * SGEMMEngine.mc * SGEMMEngine.kc }
+    /// Floats between the pre-packed U of consecutive products (skewed likewise).
+    var uStride: Int {
+      mBlocks * ((k + SGEMMEngine.kc - 1) / SGEMMEngine.kc) * SGEMMEngine.mc * SGEMMEngine.kc + WinogradConv.skew
+    }
 
     /// Images whose tiles share a panel row (a cache line of V or M takes the tiles of up to 16
     /// images: their planes go one after another, channel by channel, so that each line is
@@ -103,39 +116,59 @@ enum WinogradConv {
   /// + ax) row c, column o from g[s][t] = w[o, c, 3 − ay − 2s, 3 − ax − 2t].
   static func packFilters(_ s: Shape, w: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>,
                           pool: ThreadSplitter) {
-    let inC = s.inC, k = s.k, mBlocks = s.mBlocks, uStride = s.uStride, transposed = s.transposed
+    let inC = s.inC, k = s.k, mBlocks = s.mBlocks, uStride = s.uStride, transposed = s.transposed, m = s.m
     let mc = SGEMMEngine.mc, kc = SGEMMEngine.kc, mr = SGEMMEngine.mr
     @inline(__always) func index(_ row: Int, _ col: Int) -> Int {
       let sl = col / kc, pc = sl * kc, kcs = min(kc, k - pc), ib = row / mc, r = row - ib * mc
       return (sl * mBlocks + ib) * mc * kc + (r / mr) * kcs * mr + (col - pc) * mr + r % mr
     }
+    // By MR-row panel, then column by column: a column's MR values of every U are contiguous in
+    // the packed layout, so each is one vector store and every destination is written front to
+    // back (one (o, c) kernel at a time, scattered scalar stores took ~10 ms for a 512 × 256
+    // transposed layer). Lane r of the vectors is the panel's row r: its 16 taps are loaded as
+    // one vector, and each phase's four taps picked from the MR of them.
+    typealias V = SIMD8<Float>
+    precondition(mr == V.scalarCount)
     let box = UnsafeSendable(value: dst)
-    pool.forRanges(s.outC, grain: 4) { outs in
+    pool.forRanges((m + mr - 1) / mr, grain: 1) { panels in
       let dst = box.value
-      for o in outs {
-        for ch in 0..<inC {
-          let g = w + (o * inC + ch) * 16
+      for panel in panels {
+        let row0 = panel * mr, rows = min(mr, m - row0)
+        for unit in 0..<(transposed ? s.outC : inC) {
+          // The panel's kernels (rows past m: zeros).
+          var taps = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                      SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+          withUnsafeMutableBytes(of: &taps) { raw in
+            for r in 0..<rows {
+              let row = row0 + r, o = transposed ? unit : row, ch = transposed ? row : unit
+              raw.storeBytes(of: UnsafeRawPointer(w + (o * inC + ch) * 16).loadUnaligned(as: SIMD16<Float>.self),
+                             toByteOffset: r * 64, as: SIMD16<Float>.self)
+            }
+          }
+          @inline(__always) func tap(_ i: Int) -> V {
+            V(taps.0[i], taps.1[i], taps.2[i], taps.3[i], taps.4[i], taps.5[i], taps.6[i], taps.7[i])
+          }
           for phase in 0..<4 {
             let py = phase >> 1, px = phase & 1
-            let g00, g01, g10, g11: Float
+            let g00, g01, g10, g11: V
             let product0, at: Int
             if transposed {
-              g00 = g[(3 - py) * 4 + 3 - px]; g01 = g[(3 - py) * 4 + 1 - px]
-              g10 = g[(1 - py) * 4 + 3 - px]; g11 = g[(1 - py) * 4 + 1 - px]
-              product0 = phase * 9; at = index(ch, o)
+              g00 = tap((3 - py) * 4 + 3 - px); g01 = tap((3 - py) * 4 + 1 - px)
+              g10 = tap((1 - py) * 4 + 3 - px); g11 = tap((1 - py) * 4 + 1 - px)
+              product0 = phase * 9; at = index(row0, unit)
             } else {
-              g00 = g[py * 4 + px]; g01 = g[py * 4 + 2 + px]
-              g10 = g[(2 + py) * 4 + px]; g11 = g[(2 + py) * 4 + 2 + px]
-              product0 = 0; at = index(o, ch * 4 + phase)
+              g00 = tap(py * 4 + px); g01 = tap(py * 4 + 2 + px)
+              g10 = tap((2 + py) * 4 + px); g11 = tap((2 + py) * 4 + 2 + px)
+              product0 = 0; at = index(row0, unit * 4 + phase)
             }
             // G g: rows (g0, g0 + g1, g1); then the same along columns.
             for a in 0..<3 {
               let r0 = a == 0 ? g00 : (a == 1 ? g00 + g10 : g10)
               let r1 = a == 0 ? g01 : (a == 1 ? g01 + g11 : g11)
-              let out = dst + (product0 + a * 3) * uStride + at
-              out[0] = r0
-              out[uStride] = r0 + r1
-              out[2 * uStride] = r1
+              let out = UnsafeMutableRawPointer(dst + (product0 + a * 3) * uStride + at)
+              out.storeBytes(of: r0, as: V.self)
+              out.storeBytes(of: r0 + r1, toByteOffset: uStride * 4, as: V.self)
+              out.storeBytes(of: r1, toByteOffset: 2 * uStride * 4, as: V.self)
             }
           }
         }
@@ -169,8 +202,7 @@ enum WinogradConv {
       packFilters(s, w: w, into: scratch, pool: pool)
       u = UnsafePointer(scratch)
     }
-    // Chunks of equal size (the last one not a sliver).
-    let chunks = (c.batch + s.images - 1) / s.images, perChunk = (c.batch + chunks - 1) / chunks
+    let perChunk = s.images
     var n0 = 0
     while n0 < c.batch {
       let images = min(perChunk, c.batch - n0), tiles = images * s.tilesPerImage
