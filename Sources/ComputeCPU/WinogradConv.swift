@@ -32,11 +32,11 @@ import Compute
 enum WinogradConv {
   /// Convolutions this path takes: 4 × 4, stride 2, padding 1 on every side, input sides multiples
   /// of 4 (whole 2 × 2 output tiles), enough channels that the GEMMs dominate the transforms, and
-  /// enough tiles to fill a few GEMM panels.
+  /// at least `minTiles` tiles.
   static func applies(_ c: ConvGeometry) -> Bool {
     c.kernelH == 4 && c.kernelW == 4 && c.strideH == 2 && c.strideW == 2 && c.padH == 1 && c.padW == 1
       && c.padBottom == 1 && c.padRight == 1 && c.inHeight % 4 == 0 && c.inWidth % 4 == 0
-      && c.inChannels >= 16 && c.outChannels >= 16 && c.batch * c.outPixels / 4 >= 4 * SGEMMEngine.nr
+      && c.inChannels >= 16 && c.outChannels >= 16 && c.batch * c.outPixels / 4 >= WinogradConv.minTiles
   }
 
   /// Every convolution `applies` takes has its backward-data (transposed convolution) here too.
@@ -44,6 +44,10 @@ enum WinogradConv {
 
   /// Floats of V plus M per chunk of tiles (the rest of the last-level cache holds U's blocks).
   static let chunkBudgetFloats = 1 << 20
+  /// Fewest tiles: one GEMM panel. (At batch 1 a discriminator's 16 × 16 layer has 64 tiles and
+  /// its 8 × 8 one 16: with 32 the batch-1 D took 1.01 ms against 1.23 with 128 and 1.18 with
+  /// 16, the z iteration 5.44 against 6.09 and 5.89 — medians of six alternating runs' minimums.)
+  static let minTiles = SGEMMEngine.nr
   /// Two cache lines, in floats (keeps 64-byte alignment).
   static let skew = 32
 

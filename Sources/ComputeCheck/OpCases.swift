@@ -181,7 +181,7 @@ public enum OpCases {
       conv("conv_implicit_short_k_3_72_64x64_bias_lrelu", ConvGeometry(batch: 2, inChannels: 3, inHeight: 64,
            inWidth: 64, outChannels: 72, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true,
            act: .leakyRelu(0.2)),
-      // 4 × 4 stride-2 convolutions with ≥ 16 channels and ≥ 128 output tiles (2 × 2): the CPU's
+      // 4 × 4 stride-2 convolutions with ≥ 16 channels and ≥ 32 output tiles (2 × 2): the CPU's
       // Winograd path (phase split + F(2×2, 2×2)). Tile rows of 4, 8 and 2 (vector transforms)
       // and of 5 (lane by lane; tile rows crossing GEMM panels), non-square, bias + activations,
       // partial row panels (20 outputs), and two chunks of images (a chunk holds 1 M floats of V
