@@ -7,8 +7,9 @@ import Compute
 // activation applied while the tile is still in L1 (no transpose back to NCHW, no separate
 // epilogue pass):  C[outC, N·oH·oW] = W[outC, inC·kH·kW] · patches(x).
 //
-// Transposed convolutions stay on ConvLowering (GEMM + col2im) or, onto ≤ 4 channels, the direct
-// kernel. Measured and dropped (this machine, batch 64): gathering their patches by output phase
+// 4 × 4 stride-2 convolutions with enough channels and tiles go to WinogradConv instead (both
+// directions). Other transposed convolutions stay on ConvLowering (GEMM + col2im) or, onto ≤ 4
+// channels, the direct kernel. Measured and dropped (this machine, batch 64): gathering their patches by output phase
 // (s² stride-1 implicit GEMMs) reads outC·k²·N·oH·oW values where col2im writes inC·k²·N·oH·oW —
 // 30–60 % slower on a DCGAN generator's layers, which halve the channels, and no faster at
 // stride 1 with equal channels; fusing col2im into the C stores as scalar scatter-adds was

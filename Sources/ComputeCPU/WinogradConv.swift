@@ -271,7 +271,7 @@ enum WinogradConv {
                       left: { e in SIMD2(0, e[0]) },
                       right: { e in SIMD2(e[1], 0) })
       default:
-        transformRowsScalar(s, x: x, n0: n0, images: images, v: v, items: items)
+        transformTilesScalar(s, input: x, n0: n0, images: images, v: v, items: items)
       }
     }
   }
@@ -317,47 +317,6 @@ enum WinogradConv {
             (out + nr * 4).storeBytes(of: c.0 - c.2, as: V.self)
             (out + nr * 4 + bStride).storeBytes(of: c.2, as: V.self)
             (out + nr * 4 + 2 * bStride).storeBytes(of: c4 - c.2, as: V.self)
-          }
-        }
-      }
-    }
-  }
-
-  /// `inputTransform` lane by lane (tile rows of other widths).
-  static func transformRowsScalar(_ s: Shape, x: UnsafePointer<Float>, n0: Int, images: Int,
-                                  v: UnsafeMutablePointer<Float>,
-                                  items: Range<Int>) {
-    let h = s.c.inHeight, wd = s.c.inWidth, inC = s.inC, k = s.k, nr = SGEMMEngine.nr
-    let tw = s.tilesWide, th = s.tilesHigh, tpi = s.tilesPerImage, vStride = s.vStride
-    let group = s.panelGroup
-    for item in items {
-      let (ch, ni) = s.plane(item, channels: inC, group: group)
-      if ni >= images { continue }
-      let plane = x + ((n0 + ni) * inC + ch) * h * wd
-      for ty in 0..<th {
-        for tx in 0..<tw {
-          let t = ni * tpi + ty * tw + tx
-          let tile = v + (t / nr) * k * nr + t % nr + ch * 4 * nr
-          // d(r, q): window row r, column q (input 4ty − 1 + r, 4tx − 1 + q), zero outside.
-          func d(_ r: Int, _ q: Int) -> Float {
-            let iy = 4 * ty - 1 + r, ix = 4 * tx - 1 + q
-            return iy >= 0 && iy < h && ix >= 0 && ix < wd ? plane[iy * wd + ix] : 0
-          }
-          for py in 0..<2 {
-            for px in 0..<2 {
-              for a in 0..<3 {
-                // Bᵀ along rows: window rows py + 2s combined per a.
-                func col(_ q: Int) -> Float {
-                  let r1 = d(py + 2, q)
-                  return a == 0 ? d(py, q) - r1 : (a == 1 ? r1 : d(py + 4, q) - r1)
-                }
-                let c0 = col(px), c1 = col(px + 2), c2 = col(px + 4)
-                let out = tile + (py * 2 + px) * nr + (a * 3) * vStride
-                out[0] = c0 - c1
-                out[vStride] = c1
-                out[2 * vStride] = c2 - c1
-              }
-            }
           }
         }
       }
@@ -478,7 +437,7 @@ enum WinogradConv {
                        left: { e in SIMD2(0, e[0]) },
                        right: { e in SIMD2(e[1], 0) })
       default:
-        transformRowsTScalar(s, dy: dy, n0: n0, images: images, v: v, items: items)
+        transformTilesScalar(s, input: dy, n0: n0, images: images, v: v, items: items)
       }
     }
   }
@@ -529,34 +488,41 @@ enum WinogradConv {
     }
   }
 
-  /// `inputTransformT` lane by lane (tile rows of other widths).
-  static func transformRowsTScalar(_ s: Shape, dy: UnsafePointer<Float>, n0: Int, images: Int,
+  /// `inputTransform` and `inputTransformT` lane by lane (tile rows of other widths): per tile and
+  /// input phase p = (py, px), window position s = 0, 1, 2 along a side is 4t − 1 + p + 2s forward
+  /// (a stride-2 phase of the input) and 2t − 1 + p + s transposed (a shifted dy window).
+  static func transformTilesScalar(_ s: Shape, input: UnsafePointer<Float>, n0: Int, images: Int,
                                    v: UnsafeMutablePointer<Float>, items: Range<Int>) {
-    let oh = s.c.outHeight, ow = s.c.outWidth, outC = s.outC, k = s.k, nr = SGEMMEngine.nr
+    let transposed = s.transposed
+    let h = transposed ? s.c.outHeight : s.c.inHeight, wd = transposed ? s.c.outWidth : s.c.inWidth
+    let channels = transposed ? s.outC : s.inC, k = s.k, nr = SGEMMEngine.nr
     let tw = s.tilesWide, th = s.tilesHigh, tpi = s.tilesPerImage, vStride = s.vStride
+    let step = transposed ? 2 : 4, spacing = transposed ? 1 : 2
     let group = s.panelGroup
     for item in items {
-      let (o, ni) = s.plane(item, channels: outC, group: group)
+      let (ch, ni) = s.plane(item, channels: channels, group: group)
       if ni >= images { continue }
-      let plane = dy + ((n0 + ni) * outC + o) * oh * ow
+      let plane = input + ((n0 + ni) * channels + ch) * h * wd
       for ty in 0..<th {
         for tx in 0..<tw {
           let t = ni * tpi + ty * tw + tx
-          let tile = v + (t / nr) * k * nr + t % nr + o * nr
-          // d(r, q): window row r, column q (dy row 2ty − 1 + r, column 2tx − 1 + q), zero outside.
+          let tile = v + (t / nr) * k * nr + t % nr + (transposed ? ch : ch * 4) * nr
+          // d(r, q): the input at window offset (r, q) from the tile's corner, zero outside.
           func d(_ r: Int, _ q: Int) -> Float {
-            let iy = 2 * ty - 1 + r, ix = 2 * tx - 1 + q
-            return iy >= 0 && iy < oh && ix >= 0 && ix < ow ? plane[iy * ow + ix] : 0
+            let iy = step * ty - 1 + r, ix = step * tx - 1 + q
+            return iy >= 0 && iy < h && ix >= 0 && ix < wd ? plane[iy * wd + ix] : 0
           }
-          for ay in 0..<2 {
-            for ax in 0..<2 {
+          for py in 0..<2 {
+            for px in 0..<2 {
               for a in 0..<3 {
+                // Bᵀ along rows (window rows py + spacing·s combined per a), then along columns.
                 func col(_ q: Int) -> Float {
-                  let r1 = d(ay + 1, q)
-                  return a == 0 ? d(ay, q) - r1 : (a == 1 ? r1 : d(ay + 2, q) - r1)
+                  let r1 = d(py + spacing, q)
+                  return a == 0 ? d(py, q) - r1 : (a == 1 ? r1 : d(py + 2 * spacing, q) - r1)
                 }
-                let c0 = col(ax), c1 = col(ax + 1), c2 = col(ax + 2)
-                let out = tile + ((ay * 2 + ax) * 9 + a * 3) * vStride
+                let c0 = col(px), c1 = col(px + spacing), c2 = col(px + 2 * spacing)
+                let phase = py * 2 + px
+                let out = tile + (transposed ? phase * 9 * vStride : phase * nr) + (a * 3) * vStride
                 out[0] = c0 - c1
                 out[vStride] = c1
                 out[2 * vStride] = c2 - c1
