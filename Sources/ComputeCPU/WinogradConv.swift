@@ -42,7 +42,10 @@ enum WinogradConv {
   /// Every convolution `applies` takes has its backward-data (transposed convolution) here too.
   static func transposedApplies(_ c: ConvGeometry) -> Bool { applies(c) }
 
-  /// Floats of V plus M per chunk of tiles (the rest of the last-level cache holds U's blocks).
+  /// Floats of V plus M per chunk of tiles: 4 MB, which the two cores' L2s and the L3 keep close
+  /// between the transforms and the GEMMs. (D at batch 64, phases timed per layer: 0.25 M floats
+  /// made the GEMMs too narrow, ~18–19 ms; 0.5–1 M gave ~12–13 ms and the shortest transforms;
+  /// 2–12 M about the same GEMMs and transforms up to twice as long.)
   static let chunkBudgetFloats = 1 << 20
   /// Fewest tiles: one GEMM panel. (At batch 1 a discriminator's 16 × 16 layer has 64 tiles and
   /// its 8 × 8 one 16: with 32 the batch-1 D took 1.01 ms against 1.23 with 128 and 1.18 with
