@@ -137,13 +137,10 @@ public final class SGEMMEngine: @unchecked Sendable {
     case prepacked(UnsafePointer<Float>)
   }
 
-  /// Where it packs op(B) from: a matrix, or a convolution's input (implicit im2col) — or B
-  /// already in NR-wide panels of all k rows (panel p at p·k·NR: Winograd's transformed input,
-  /// written in that layout), read in place.
+  /// Where it packs op(B) from: a matrix, or a convolution's input (implicit im2col).
   enum BSource {
     case matrix(UnsafePointer<Float>, ldb: Int, transB: Bool)
     case patches(PatchGather)
-    case panels(UnsafePointer<Float>)
   }
 
   /// Where it stores C: a matrix, or a convolution's NCHW output (with bias and activation).
@@ -182,8 +179,7 @@ public final class SGEMMEngine: @unchecked Sendable {
       let nPanels = (nc + nr - 1) / nr
       // K slices packed per pass: all of them when the block's packed B fits the buffer (small
       // products, batch-1 convolutions: one barrier per block instead of two per slice), else one.
-      var perPass = slices * nPanels * Self.panelSlot <= packedBCapacity ? slices : 1
-      if case .panels = b { perPass = slices }
+      let perPass = slices * nPanels * Self.panelSlot <= packedBCapacity ? slices : 1
       var s0 = 0
       while s0 < slices {
         let s1 = min(slices, s0 + perPass)
@@ -192,9 +188,7 @@ public final class SGEMMEngine: @unchecked Sendable {
         // ones its own compute tasks read below whenever the columns are split between threads
         // (packed by one core and read by the other, every panel crossed between their caches).
         let passSlices = s1 - s0
-        var inPlace: UnsafePointer<Float>? = nil
-        if case .panels(let base) = b { inPlace = base + jc * k }
-        if inPlace == nil { pool.forRanges(passSlices * nPanels, grain: 8) { items in
+        pool.forRanges(passSlices * nPanels, grain: 8) { items in
           let (_, b, _, pb, _, _, _) = box.value
           var item = items.lowerBound
           while item < items.upperBound {
@@ -213,11 +207,9 @@ public final class SGEMMEngine: @unchecked Sendable {
               g.pack(k0: pc, kc: kc, j0: jc + p * nr, cols: min(panels * nr, nc - p * nr), into: dst,
                      slot: Self.panelSlot)
               item += panels
-            case .panels:
-              preconditionFailure("panels are read in place")
             }
           }
-        } }
+        }
         // Tasks: MC row blocks × column ranges (split columns only when rows alone can't feed
         // every thread); each task runs its slices of this pass in order. A worker takes a
         // contiguous range of tasks, column range by column range: its columns are then the ones
@@ -227,12 +219,8 @@ public final class SGEMMEngine: @unchecked Sendable {
         let panelsPerSplit = (nPanels + nSplit - 1) / nSplit
         let tasks = mBlocks * nSplit
         let workers = min(useThreads, tasks)
-        let bBox = UnsafeSendable(value: inPlace)
         pool.forEach(workers) { w in
           let (a, _, c, pb, paAll, staging, threadScratch) = box.value
-          // Slice sl's rows of the block's panel p: at inPlace + p·k·NR + sl·KC·NR when B came in
-          // panels, else in its packing slot.
-          let inPlace = bBox.value, s0 = s0
           var pa = paAll[w]
           for t in (w * tasks / workers)..<((w + 1) * tasks / workers) {
             let js = t / mBlocks, ib = t % mBlocks
@@ -259,8 +247,7 @@ public final class SGEMMEngine: @unchecked Sendable {
                     let j = jc + p * nr
                     Self.patchTile(s, off: s.offset(j), i0: i0, ii: ii, rows: min(mr, mc - ii), cols: min(nr, n - j),
                                    kc: kc, a: UnsafePointer(pa + ii * kc),
-                                   b: inPlace.map { $0 + p * k * nr + sl * kcMax * nr }
-                                     ?? UnsafePointer(pb + ((sl - s0) * nPanels + p) * Self.panelSlot),
+                                   b: UnsafePointer(pb + ((sl - s0) * nPanels + p) * Self.panelSlot),
                                    first: pc == 0, last: last, scratch: threadScratch[w])
                   }
                   ii += mr
@@ -270,8 +257,7 @@ public final class SGEMMEngine: @unchecked Sendable {
               // A B panel (KC × NR, 32 KB) stays in L1 while A's row panels stream from L2.
               for p in p0..<p1 {
                 let j = jc + p * nr, cols = min(nr, n - j)
-                let bp = inPlace.map { $0 + p * k * nr + sl * kcMax * nr }
-                  ?? UnsafePointer(pb + ((sl - s0) * nPanels + p) * Self.panelSlot)
+                let bp = UnsafePointer(pb + ((sl - s0) * nPanels + p) * Self.panelSlot)
                 switch c {
                 case .matrix(let cm, let ldc):
                   var ii = 0
@@ -317,7 +303,8 @@ public final class SGEMMEngine: @unchecked Sendable {
   }
 
   /// count independent products C_g = A_g · B_g (m × n × k each; g < count) whose B_g are
-  /// already in NR-wide panels of all k rows (`BSource.panels`), in one parallel region: tasks are
+  /// already in NR-wide panels of all k rows (panel p at p·k·NR, read in place: Winograd's
+  /// transformed input is written in this layout), in one parallel region: tasks are
   /// (g, MC row block, column range), handed out in contiguous runs, with no barrier between the
   /// products (Winograd's 9 or 36 per chunk of tiles, each too small to split well alone).
   /// A_g at a + g·aStride, pre-packed (`prepackA`'s layout); B_g at b + g·bStride; C_g (row-major,
