@@ -31,13 +31,21 @@ import Compute
 
 enum WinogradConv {
   /// Convolutions this path takes: 4 × 4, stride 2, padding 1 on every side, input sides multiples
-  /// of 4 (whole 2 × 2 output tiles), enough channels that the GEMMs dominate the transforms, and
-  /// at least `minTiles` tiles.
+  /// of 4 (whole 2 × 2 output tiles), enough channels that the GEMMs dominate the transforms, at
+  /// least `minTiles` tiles, and images small enough that one image's V and M (a chunk is at least
+  /// one image) stay within `maxImageFloats` in both directions.
   static func applies(_ c: ConvGeometry) -> Bool {
-    c.kernelH == 4 && c.kernelW == 4 && c.strideH == 2 && c.strideW == 2 && c.padH == 1 && c.padW == 1
+    guard c.kernelH == 4 && c.kernelW == 4 && c.strideH == 2 && c.strideW == 2 && c.padH == 1 && c.padW == 1
       && c.padBottom == 1 && c.padRight == 1 && c.inHeight % 4 == 0 && c.inWidth % 4 == 0
       && c.inChannels >= 16 && c.outChannels >= 16 && c.batch * c.outPixels / 4 >= WinogradConv.minTiles
+    else { return false }
+    let forward = Shape(c: c, transposed: false), transposed = Shape(c: c, transposed: true)
+    return forward.tilesPerImage * forward.products * (forward.k + forward.m) <= maxImageFloats
+      && transposed.tilesPerImage * transposed.products * (transposed.k + transposed.m) <= maxImageFloats
   }
+
+  /// Largest V + M for one image: 16 M floats (64 MB; a 64 × 64 DCGAN layer needs at most 0.5 M).
+  static let maxImageFloats = 16 << 20
 
   /// Every convolution `applies` takes has its backward-data (transposed convolution) here too.
   static func transposedApplies(_ c: ConvGeometry) -> Bool { applies(c) }

@@ -165,6 +165,12 @@ final class ConvLoweringCoverageTests: XCTestCase {
     var rng = SplitMix64(seed: 5)
     let x = (0..<(8 * 16 * 16 * 16)).map { _ in rng.nextFloat() }, dy = (0..<(8 * 24 * 8 * 8)).map { _ in rng.nextFloat() }
     let w1 = (0..<(24 * 16 * 16)).map { _ in rng.nextFloat() }, w2 = (0..<(24 * 16 * 16)).map { _ in rng.nextFloat() }
+    // A large image would need a chunk (at least one image) of hundreds of MB: the GEMM paths
+    // take it.
+    let huge = ConvGeometry(batch: 1, inChannels: 16, inHeight: 1024, inWidth: 1024, outChannels: 16, kernel: (4, 4),
+                            stride: (2, 2), padding: (1, 1))
+    XCTAssertEqual(CPUDevice.convPath(.conv2d(huge, bias: false, activation: .identity)), .implicitGEMM)
+    XCTAssertEqual(CPUDevice.convPath(.conv2dBackwardData(huge, bias: false, activation: .identity)), .lowered)
     for op in [Op.conv2d(c, bias: false, activation: .identity),
                Op.conv2dBackwardData(c, bias: false, activation: .identity)] {
       XCTAssertEqual(CPUDevice.convPath(op), .winograd)
