@@ -261,26 +261,20 @@ enum WinogradConv {
                                 SIMD8(a[1], a[5], a[9], a[13], b[1], b[5], b[9], b[13]),
                                 SIMD8(a[2], a[6], a[10], a[14], b[2], b[6], b[10], b[14]),
                                 SIMD8(a[3], a[7], a[11], a[15], b[3], b[7], b[11], b[15]))
-                      },
-                      left: { e in SIMD8(0, e[0], e[1], e[2], e[3], e[4], e[5], e[6]) },
-                      right: { e in SIMD8(e[1], e[2], e[3], e[4], e[5], e[6], e[7], 0) })
+                      })
       case 16:
         transformRows(s, x: x, n0: n0, images: images, v: v, items: items, SIMD4<Float>.self,
                       split: { p in
                         let a = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
                         return (SIMD4(a[0], a[4], a[8], a[12]), SIMD4(a[1], a[5], a[9], a[13]),
                                 SIMD4(a[2], a[6], a[10], a[14]), SIMD4(a[3], a[7], a[11], a[15]))
-                      },
-                      left: { e in SIMD4(0, e[0], e[1], e[2]) },
-                      right: { e in SIMD4(e[1], e[2], e[3], 0) })
+                      })
       case 8:
         transformRows(s, x: x, n0: n0, images: images, v: v, items: items, SIMD2<Float>.self,
                       split: { p in
                         let a = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
                         return (SIMD2(a[0], a[4]), SIMD2(a[1], a[5]), SIMD2(a[2], a[6]), SIMD2(a[3], a[7]))
-                      },
-                      left: { e in SIMD2(0, e[0]) },
-                      right: { e in SIMD2(e[1], 0) })
+                      })
       default:
         transformTilesScalar(s, input: x, n0: n0, images: images, v: v, items: items)
       }
@@ -288,13 +282,11 @@ enum WinogradConv {
   }
 
   /// `inputTransform` for one range of planes with V the vector of a tile row (V.scalarCount =
-  /// tiles per row): `split` loads an input row as its four column phases, `left`/`right` move a
-  /// phase one tile over.
+  /// tiles per row): `split` loads an input row as its four column phases.
   @inline(__always)
-  static func transformRows<V: SIMD>(_ s: Shape, x: UnsafePointer<Float>, n0: Int, images: Int,
+  static func transformRows<V: TileRow>(_ s: Shape, x: UnsafePointer<Float>, n0: Int, images: Int,
                                      v: UnsafeMutablePointer<Float>,
-                                     items: Range<Int>, _: V.Type, split: (UnsafePointer<Float>) -> (V, V, V, V),
-                                     left: (V) -> V, right: (V) -> V) where V.Scalar == Float {
+                                     items: Range<Int>, _: V.Type, split: (UnsafePointer<Float>) -> (V, V, V, V)) {
     let h = s.c.inHeight, wd = s.c.inWidth, inC = s.inC, k = s.k, nr = SGEMMEngine.nr
     let tw = s.tilesWide, th = s.tilesHigh, tpi = s.tilesPerImage, vStride = s.vStride
     let group = s.panelGroup
@@ -318,7 +310,7 @@ enum WinogradConv {
             case 1: c = r1
             default: c = (r2.0 - r1.0, r2.1 - r1.1, r2.2 - r1.2, r2.3 - r1.3)
             }
-            let cm1 = left(c.3), c4 = right(c.0)
+            let cm1 = V.shiftedRight(c.3), c4 = V.shiftedLeft(c.0)
             let out = tile + (a * 3) * vStride * 4 + py * 2 * nr * 4
             let bStride = vStride * 4
             // px = 0: columns E₋₁, E₁, E₃; px = 1: E₀, E₂, E₄.
@@ -365,6 +357,21 @@ enum WinogradConv {
     }
   }
 
+  /// Aᵀ M A for `lanes` tiles (a V of them, or one in lane 0): M_ξ at p + ξ·stride, ξ < 9;
+  /// returns (y₀₀, y₀₁, y₁₀, y₁₁) — y₀₀ = m₀ + m₁ + m₃ + m₄ and its shifts by one column and row.
+  @inline(__always)
+  static func outputTile<V: SIMD>(_ p: UnsafePointer<Float>, stride: Int, lanes: Int, _: V.Type) -> (V, V, V, V)
+    where V.Scalar == Float {
+    func load(_ xi: Int) -> V {
+      if lanes == V.scalarCount { return UnsafeRawPointer(p + xi * stride).loadUnaligned(as: V.self) }
+      var v = V(); v[0] = p[xi * stride]; return v
+    }
+    let m0 = load(0), m1 = load(1), m2 = load(2), m3 = load(3), m4 = load(4)
+    let m5 = load(5), m6 = load(6), m7 = load(7), m8 = load(8)
+    let u = m1 + m4, l = m4 + m7
+    return (m0 + m3 + u, u + m2 + m5, m3 + m6 + l, l + m5 + m8)
+  }
+
   /// `outputTransform` for one range of planes, V a run of `lanes` tiles along a tile row (all of
   /// it when lanes is V.scalarCount = tiles per row; one tile at a time otherwise), `interleave`
   /// the two output columns of those tiles (the first 2·lanes floats are stored).
@@ -383,16 +390,9 @@ enum WinogradConv {
       for ty in 0..<th {
         var tx = 0
         while tx < tw {
-          let p = src + ty * tw + tx
-          func load(_ xi: Int) -> V {
-            if lanes == V.scalarCount { return UnsafeRawPointer(p + xi * ms).loadUnaligned(as: V.self) }
-            var v = V(); v[0] = p[xi * ms]; return v
-          }
-          let m0 = load(0), m1 = load(1), m2 = load(2), m3 = load(3), m4 = load(4)
-          let m5 = load(5), m6 = load(6), m7 = load(7), m8 = load(8)
-          let u = m1 + m4, l = m4 + m7
+          let y = outputTile(src + ty * tw + tx, stride: ms, lanes: lanes, V.self)
           let r0 = UnsafeMutableRawPointer(dst + 2 * ty * ow + 2 * tx), r1 = r0 + ow * 4
-          let top = interleave(m0 + m3 + u, u + m2 + m5), bottom = interleave(m3 + m6 + l, l + m5 + m8)
+          let top = interleave(y.0, y.1), bottom = interleave(y.2, y.3)
           if lanes == V.scalarCount {
             r0.storeBytes(of: top, as: W.self)
             r1.storeBytes(of: bottom, as: W.self)
@@ -428,25 +428,19 @@ enum WinogradConv {
                          let a = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
                          return (SIMD8(a[0], a[2], a[4], a[6], a[8], a[10], a[12], a[14]),
                                  SIMD8(a[1], a[3], a[5], a[7], a[9], a[11], a[13], a[15]))
-                       },
-                       left: { e in SIMD8(0, e[0], e[1], e[2], e[3], e[4], e[5], e[6]) },
-                       right: { e in SIMD8(e[1], e[2], e[3], e[4], e[5], e[6], e[7], 0) })
+                       })
       case 8:
         transformRowsT(s, dy: dy, n0: n0, images: images, v: v, items: items, SIMD4<Float>.self,
                        split: { p in
                          let a = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
                          return (SIMD4(a[0], a[2], a[4], a[6]), SIMD4(a[1], a[3], a[5], a[7]))
-                       },
-                       left: { e in SIMD4(0, e[0], e[1], e[2]) },
-                       right: { e in SIMD4(e[1], e[2], e[3], 0) })
+                       })
       case 4:
         transformRowsT(s, dy: dy, n0: n0, images: images, v: v, items: items, SIMD2<Float>.self,
                        split: { p in
                          let a = UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
                          return (SIMD2(a[0], a[2]), SIMD2(a[1], a[3]))
-                       },
-                       left: { e in SIMD2(0, e[0]) },
-                       right: { e in SIMD2(e[1], 0) })
+                       })
       default:
         transformTilesScalar(s, input: dy, n0: n0, images: images, v: v, items: items)
       }
@@ -454,12 +448,11 @@ enum WinogradConv {
   }
 
   /// `inputTransformT` for one range of planes, V the vector of a tile row: `split` loads a dy
-  /// row as its even and odd columns, `left`/`right` move them one tile over.
+  /// row as its even and odd columns.
   @inline(__always)
-  static func transformRowsT<V: SIMD>(_ s: Shape, dy: UnsafePointer<Float>, n0: Int, images: Int,
+  static func transformRowsT<V: TileRow>(_ s: Shape, dy: UnsafePointer<Float>, n0: Int, images: Int,
                                       v: UnsafeMutablePointer<Float>, items: Range<Int>, _: V.Type,
-                                      split: (UnsafePointer<Float>) -> (V, V), left: (V) -> V,
-                                      right: (V) -> V) where V.Scalar == Float {
+                                      split: (UnsafePointer<Float>) -> (V, V)) {
     let oh = s.c.outHeight, ow = s.c.outWidth, outC = s.outC, k = s.k, nr = SGEMMEngine.nr
     let tw = s.tilesWide, th = s.tilesHigh, tpi = s.tilesPerImage, bs = s.vStride * 4
     let group = s.panelGroup
@@ -484,7 +477,7 @@ enum WinogradConv {
             case 1: e = r1
             default: e = (r2.0 - r1.0, r2.1 - r1.1)
             }
-            let c0 = left(e.1), c1 = e.0, c2 = e.1, c3 = right(e.0)
+            let c0 = V.shiftedRight(e.1), c1 = e.0, c2 = e.1, c3 = V.shiftedLeft(e.0)
             // ax = 0: window columns c0, c1, c2; ax = 1: c1, c2, c3.
             let out0 = tile + ((ay * 2) * 9 + a * 3) * bs, out1 = tile + ((ay * 2 + 1) * 9 + a * 3) * bs
             out0.storeBytes(of: c0 - c1, as: V.self)
@@ -604,18 +597,7 @@ enum WinogradConv {
         var tx = 0
         while tx < tw {
           let p = src + ty * tw + tx
-          func load(_ product: Int) -> V {
-            if lanes == V.scalarCount { return UnsafeRawPointer(p + product * ms).loadUnaligned(as: V.self) }
-            var v = V(); v[0] = p[product * ms]; return v
-          }
-          // Phase f's (y₀₀, y₀₁, y₁₀, y₁₁).
-          func phase(_ f: Int) -> (V, V, V, V) {
-            let b = f * 9
-            let m0 = load(b), m1 = load(b + 1), m2 = load(b + 2), m3 = load(b + 3), m4 = load(b + 4)
-            let m5 = load(b + 5), m6 = load(b + 6), m7 = load(b + 7), m8 = load(b + 8)
-            let u = m1 + m4, l = m4 + m7
-            return (m0 + m3 + u, u + m2 + m5, m3 + m6 + l, l + m5 + m8)
-          }
+          func phase(_ f: Int) -> (V, V, V, V) { outputTile(p + f * 9 * ms, stride: ms, lanes: lanes, V.self) }
           let p00 = phase(0), p01 = phase(1), p10 = phase(2), p11 = phase(3)
           let row = UnsafeMutableRawPointer(dst + 4 * ty * wd + 4 * tx), rs = wd * 4
           store(row, p00.0, p01.0, p00.1, p01.1)
@@ -630,4 +612,27 @@ enum WinogradConv {
       }
     }
   }
+}
+
+/// A tile row's vector (one lane per tile) and its moves by one tile, zero filling: lane t of
+/// `shiftedRight(e)` is e[t − 1] (the left neighbour's value), of `shiftedLeft(e)` e[t + 1].
+/// Written lane by lane per width so that each compiles to one permute.
+protocol TileRow: SIMD where Scalar == Float {
+  static func shiftedRight(_ e: Self) -> Self
+  static func shiftedLeft(_ e: Self) -> Self
+}
+
+extension SIMD8: TileRow where Scalar == Float {
+  @inline(__always) static func shiftedRight(_ e: Self) -> Self { Self(0, e[0], e[1], e[2], e[3], e[4], e[5], e[6]) }
+  @inline(__always) static func shiftedLeft(_ e: Self) -> Self { Self(e[1], e[2], e[3], e[4], e[5], e[6], e[7], 0) }
+}
+
+extension SIMD4: TileRow where Scalar == Float {
+  @inline(__always) static func shiftedRight(_ e: Self) -> Self { Self(0, e[0], e[1], e[2]) }
+  @inline(__always) static func shiftedLeft(_ e: Self) -> Self { Self(e[1], e[2], e[3], 0) }
+}
+
+extension SIMD2: TileRow where Scalar == Float {
+  @inline(__always) static func shiftedRight(_ e: Self) -> Self { Self(0, e[0]) }
+  @inline(__always) static func shiftedLeft(_ e: Self) -> Self { Self(e[1], 0) }
 }

@@ -184,8 +184,8 @@ public enum OpCases {
       // 4 × 4 stride-2 convolutions with ≥ 16 channels and ≥ 32 output tiles (2 × 2): the CPU's
       // Winograd path (phase split + F(2×2, 2×2)). Tile rows of 4, 8 and 2 (vector transforms)
       // and of 5 (lane by lane; tile rows crossing GEMM panels), non-square, bias + activations,
-      // partial row panels (20 outputs), and two chunks of images (a chunk holds 1 M floats of V
-      // and M: 5 of these 7 images).
+      // partial row panels (20 outputs), and two chunks of images (a chunk holds up to 1 M floats
+      // of V and M: 5 of these images fit, split evenly as 4 + 3).
       conv("conv_winograd_16_24_16x16_n8_bias_lrelu", ConvGeometry(batch: 8, inChannels: 16, inHeight: 16,
            inWidth: 16, outChannels: 24, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true,
            act: .leakyRelu(0.2)),
