@@ -9,7 +9,8 @@ final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
   struct DerivedKey: Hashable {
     let offset: Int, m: Int, k: Int, lda: Int, transA: Bool, skinny: Bool
     /// Winograd-transformed filters (`WinogradConv.prepackFilters`) rather than A itself: 1 for a
-    /// forward convolution's, 2 for a transposed one's.
+    /// forward convolution's, 2 for a transposed one's; 3 and 4 for the same in the narrow
+    /// path's layout (few tiles: the same weights at batch 1 and at batch 64 need both).
     var winograd = 0
   }
   /// GEMM A operands pre-packed from this buffer (`SGEMMEngine.prepackA`, or Winograd filters).
@@ -141,7 +142,8 @@ public final class CPUDevice: Device, @unchecked Sendable {
   func winogradFilters(_ t: TensorRef, _ c: ConvGeometry, transposed: Bool) -> UnsafePointer<Float>? {
     guard let b = t.buffer as? CPUBuffer, b.isConstant else { return nil }
     let key = CPUBuffer.DerivedKey(offset: t.offset, m: c.outChannels, k: c.inChannels, lda: 0, transA: false,
-                                   skinny: false, winograd: transposed ? 2 : 1)
+                                   skinny: false,
+                                   winograd: (transposed ? 2 : 1) + (WinogradConv.Shape(c: c, transposed: transposed).narrow ? 2 : 0))
     if let p = b.prepacked[key] { return UnsafePointer(p) }
     allocationCount += 1
     let p = WinogradConv.prepackFilters(c, transposed: transposed,

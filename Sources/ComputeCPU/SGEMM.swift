@@ -496,8 +496,7 @@ public final class SGEMMEngine: @unchecked Sendable {
   private func transposedSkinny(m: Int, n: Int, k: Int, alpha: Float, b: UnsafePointer<Float>, ldb: Int, transB: Bool,
                                 beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, pool: ThreadSplitter,
                                 a: TransposedA) {
-    let bs = Self.transposedBlock, chunk = Self.transposedChunk
-    let panels = (n + 7) / 8
+    let bs = Self.transposedBlock, panels = (n + 7) / 8
     let bk = packedB  // 8·panels·k floats: skinnyApplies keeps that within the buffer
     // bk[p][kk][0 ..< 8] = op(B)(kk, 8p ..< 8p + 8): eight contiguous floats of a row of B (one
     // vector copy) unless B is transposed or the panel is the last, partial one. (Gathered one
@@ -524,41 +523,75 @@ public final class SGEMMEngine: @unchecked Sendable {
     let workers = min(pool.threads, blocks), perWorker = (blocks + workers - 1) / workers
     pool.forEach(workers) { w in
       let (bk, c, a, scratch) = box.value
-      let range = (w * perWorker)..<min(blocks, (w + 1) * perWorker)
-      // Per thread: the Cᵀ tiles (≤ 2 panels × 8 × 32) and one A chunk (32 × 128), 64-byte aligned.
-      do {
-        let tiles = scratch[w]
-        let staged = tiles + 2 * 8 * bs
-        for blk in range {
-          let i0 = blk * bs, rows = min(bs, m - i0)
-          var k0 = 0
-          while k0 < k {
-            let kn = min(chunk, k - k0)
-            let achunk: UnsafePointer<Float>
-            switch a {
-            case .prepacked(let pa):
-              achunk = pa + (blk * k + k0) * bs
-            case .strided(let pa, let lda):
-              for kk in 0..<kn {
-                let src = pa + (k0 + kk) * lda + i0, dst = staged + kk * bs
-                for t in 0..<bs { dst[t] = t < rows ? src[t] : 0 }
-              }
-              achunk = UnsafePointer(staged)
-            }
-            for p in 0..<panels {
-              Self.microKernel(kc: kn, a: bk + (p * k + k0) * 8, b: achunk, c: tiles + p * 8 * bs, ldc: bs,
-                               rows: 8, cols: bs, alpha: 1, beta: k0 == 0 ? 0 : 1)
-            }
-            k0 += kn
-          }
-          // tiles[j][t] = C(i0 + t, j) (panel p holds rows 8p..<8p+8).
-          for t in 0..<rows {
-            for j in 0..<n {
-              let dst = c + (i0 + t) * ldc + j, v = alpha * tiles[j * bs + t]
-              dst.pointee = beta == 0 ? v : beta * dst.pointee + v
-            }
-          }
+      for blk in (w * perWorker)..<min(blocks, (w + 1) * perWorker) {
+        Self.skinnyRowBlock(blk, m: m, n: n, k: k, a: a, bk: bk, alpha: alpha, beta: beta, c: c, ldc: ldc,
+                            scratch: scratch[w])
+      }
+    }
+  }
+
+  /// Rows 32·blk ..< 32·blk + 32 of C = alpha·A·B + beta·C for n ≤ 16, B as 8-column panels
+  /// (bk[p][kk][0 ..< 8], zero-padded past n): the Cᵀ tiles, accumulated per k chunk on the
+  /// 8 × 32 micro-kernel (or its 4-row half when a panel holds ≤ 4 columns), then stored
+  /// transposed. `scratch`: `threadScratchFloats`.
+  @inline(__always)
+  static func skinnyRowBlock(_ blk: Int, m: Int, n: Int, k: Int, a: TransposedA, bk: UnsafePointer<Float>,
+                             alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                             scratch: UnsafeMutablePointer<Float>) {
+    let bs = transposedBlock, chunk = transposedChunk, panels = (n + 7) / 8
+    // The Cᵀ tiles (≤ 2 panels × 8 × 32) and one staged A chunk (32 × 128), 64-byte aligned.
+    let tiles = scratch, staged = scratch + 2 * 8 * bs
+    let i0 = blk * bs, rows = min(bs, m - i0)
+    var k0 = 0
+    while k0 < k {
+      let kn = min(chunk, k - k0)
+      let achunk: UnsafePointer<Float>
+      switch a {
+      case .prepacked(let pa):
+        achunk = pa + (blk * k + k0) * bs
+      case .strided(let pa, let lda):
+        for kk in 0..<kn {
+          let src = pa + (k0 + kk) * lda + i0, dst = staged + kk * bs
+          for t in 0..<bs { dst[t] = t < rows ? src[t] : 0 }
         }
+        achunk = UnsafePointer(staged)
+      }
+      for p in 0..<panels {
+        if n - p * 8 <= 4 {
+          microKernel4(kc: kn, a: bk + (p * k + k0) * 8, b: achunk, c: tiles + p * 8 * bs, first: k0 == 0)
+        } else {
+          microKernel(kc: kn, a: bk + (p * k + k0) * 8, b: achunk, c: tiles + p * 8 * bs, ldc: bs,
+                      rows: 8, cols: bs, alpha: 1, beta: k0 == 0 ? 0 : 1)
+        }
+      }
+      k0 += kn
+    }
+    // tiles[j][t] = C(i0 + t, j) (panel p holds rows 8p..<8p+8).
+    for t in 0..<rows {
+      for j in 0..<n {
+        let dst = c + (i0 + t) * ldc + j, v = alpha * tiles[j * bs + t]
+        dst.pointee = beta == 0 ? v : beta * dst.pointee + v
+      }
+    }
+  }
+
+  /// `count` products C_g[m × n] = A_g · B_g (g < count) for n ≤ 16 — Winograd's GEMMs when a
+  /// convolution has few tiles (a batch-1 discriminator's last layers): A_g at a + g·aStride in
+  /// the skinny pre-packed layout (`prepackA(skinny: true)`: k × 32 rows per block), B_g at
+  /// b + g·bStride as 8-column panels (b[p][kk][0 ..< 8]), C_g at c + g·cStride with rows ldc
+  /// apart. One parallel region; tasks are (product, 32-row block).
+  func narrowBatch(count: Int, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, aStride: Int,
+                   b: UnsafePointer<Float>, bStride: Int, c: UnsafeMutablePointer<Float>, cStride: Int, ldc: Int) {
+    precondition(n <= Self.skinnyN)
+    let blocks = (m + Self.transposedBlock - 1) / Self.transposedBlock, tasks = count * blocks
+    let workers = min(splitter.threads, tasks)
+    let box = UnsafeSendable(value: (a, b, c, threadScratch))
+    splitter.forEach(workers) { w in
+      let (a, b, c, scratch) = box.value
+      for t in (w * tasks / workers)..<((w + 1) * tasks / workers) {
+        let g = t / blocks, blk = t - g * blocks
+        Self.skinnyRowBlock(blk, m: m, n: n, k: k, a: .prepacked(a + g * aStride), bk: b + g * bStride,
+                            alpha: 1, beta: 0, c: c + g * cStride, ldc: ldc, scratch: scratch[w])
       }
     }
   }
@@ -687,6 +720,41 @@ public final class SGEMMEngine: @unchecked Sendable {
         }
       }
     }
+  }
+}
+
+extension SGEMMEngine {
+  /// The micro-kernel's 4-row half: c[4 × 32] (rows 32 apart) = (first ? 0 : c) + Apanel · Bpanel,
+  /// reading only lanes 0 ..< 4 of the 8-wide A panel — the skinny kernel's panels of ≤ 4 columns,
+  /// where the full kernel would spend half its multiplications on zero padding.
+  @inline(__always)
+  static func microKernel4(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+                           first: Bool) {
+    typealias V = SIMD16<Float>
+    let out = UnsafeMutableRawPointer(c)
+    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+    if !first {
+      c00 = out.load(as: V.self); c01 = out.load(fromByteOffset: 64, as: V.self)
+      c10 = out.load(fromByteOffset: 128, as: V.self); c11 = out.load(fromByteOffset: 192, as: V.self)
+      c20 = out.load(fromByteOffset: 256, as: V.self); c21 = out.load(fromByteOffset: 320, as: V.self)
+      c30 = out.load(fromByteOffset: 384, as: V.self); c31 = out.load(fromByteOffset: 448, as: V.self)
+    }
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    for _ in 0..<kc {
+      let b0 = pb.load(as: V.self)
+      let b1 = pb.load(fromByteOffset: 64, as: V.self)
+      var av = V(repeating: pa[0]); c00.addProduct(av, b0); c01.addProduct(av, b1)
+      av = V(repeating: pa[1]); c10.addProduct(av, b0); c11.addProduct(av, b1)
+      av = V(repeating: pa[2]); c20.addProduct(av, b0); c21.addProduct(av, b1)
+      av = V(repeating: pa[3]); c30.addProduct(av, b0); c31.addProduct(av, b1)
+      pa += 8
+      pb += 128
+    }
+    out.storeBytes(of: c00, as: V.self); out.storeBytes(of: c01, toByteOffset: 64, as: V.self)
+    out.storeBytes(of: c10, toByteOffset: 128, as: V.self); out.storeBytes(of: c11, toByteOffset: 192, as: V.self)
+    out.storeBytes(of: c20, toByteOffset: 256, as: V.self); out.storeBytes(of: c21, toByteOffset: 320, as: V.self)
+    out.storeBytes(of: c30, toByteOffset: 384, as: V.self); out.storeBytes(of: c31, toByteOffset: 448, as: V.self)
   }
 }
 

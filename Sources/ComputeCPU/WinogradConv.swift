@@ -37,8 +37,10 @@ enum WinogradConv {
   static func applies(_ c: ConvGeometry) -> Bool {
     guard c.kernelH == 4 && c.kernelW == 4 && c.strideH == 2 && c.strideW == 2 && c.padH == 1 && c.padW == 1
       && c.padBottom == 1 && c.padRight == 1 && c.inHeight % 4 == 0 && c.inWidth % 4 == 0
-      && c.inChannels >= 16 && c.outChannels >= 16 && c.batch * c.outPixels / 4 >= WinogradConv.minTiles
+      && c.inChannels >= 16 && c.outChannels >= 16
     else { return false }
+    let tiles = c.batch * c.outPixels / 4
+    guard tiles >= minTiles || (tiles >= minNarrowTiles && tiles <= SGEMMEngine.skinnyN) else { return false }
     let forward = Shape(c: c, transposed: false), transposed = Shape(c: c, transposed: true)
     return forward.tilesPerImage * forward.products * (forward.k + forward.m) <= maxImageFloats
       && transposed.tilesPerImage * transposed.products * (transposed.k + transposed.m) <= maxImageFloats
@@ -59,6 +61,13 @@ enum WinogradConv {
   /// its 8 × 8 one 16: with 32 the batch-1 D took 1.01 ms against 1.23 with 128 and 1.18 with
   /// 16, the z iteration 5.44 against 6.09 and 5.89 — medians of six alternating runs' minimums.)
   static let minTiles = SGEMMEngine.nr
+  /// Fewest tiles on the narrow path (≤ 16 tiles, `Shape.narrow`): one full 8-tile panel. With 4
+  /// (a batch-1 discriminator's 4 × 4 layer, the generator's 8 × 8 one) the layer alone ran faster
+  /// (d4 0.27–0.39 against 0.44 ms) but the models slower — D_fwd_b1 1.08 against 1.04 ms, G_fwd_b1
+  /// 1.49 against 1.40 (medians of 30 interleaved rounds' minimums) — as U, 2.25× the weights
+  /// (19 MB there), no longer stays in the cache between runs. At 8 and 12 tiles (that layer at
+  /// batch 2 and 3) it wins alone: 0.43–0.55 against 0.68–0.73 ms, 0.75–1.0 against 1.45–1.59.
+  static let minNarrowTiles = 8
   /// Two cache lines, in floats (keeps 64-byte alignment).
   static let skew = 32
 
@@ -90,22 +99,31 @@ enum WinogradConv {
       return min(c.batch, target, (even + panelGroup - 1) / panelGroup * panelGroup)
     }
     var chunkTiles: Int { images * tilesPerImage }
-    var panels: Int { (chunkTiles + SGEMMEngine.nr - 1) / SGEMMEngine.nr }
+    /// The whole batch has at most 16 tiles (a batch-1 discriminator's 8 × 8 and 4 × 4 layers):
+    /// the GEMMs run on the skinny kernel (`SGEMMEngine.narrowBatch`) — V in 8-tile panels, U in
+    /// the skinny pre-packed layout — instead of on 32-tile panels mostly of padding.
+    var narrow: Bool { c.batch * tilesPerImage <= SGEMMEngine.skinnyN }
+    /// Tiles per V panel: 32 (the packed micro-kernel's NR) or, narrow, 8.
+    var vPanel: Int { narrow ? 8 : SGEMMEngine.nr }
+    var panels: Int { (chunkTiles + vPanel - 1) / vPanel }
     /// Floats between the V of consecutive products (all panels of one), and between their M.
     /// Each is skewed by two cache lines past its size: the transforms touch all 9 or 36 products
     /// at once, and at power-of-two distances those streams all fell in the same cache sets.
-    var vStride: Int { panels * SGEMMEngine.nr * k + WinogradConv.skew }
+    var vStride: Int { panels * vPanel * k + WinogradConv.skew }
     var mStride: Int { m * chunkTiles + WinogradConv.skew }
     var mBlocks: Int { (m + SGEMMEngine.mc - 1) / SGEMMEngine.mc }
     /// Floats between the pre-packed U of consecutive products (skewed likewise).
     var uStride: Int {
-      mBlocks * ((k + SGEMMEngine.kc - 1) / SGEMMEngine.kc) * SGEMMEngine.mc * SGEMMEngine.kc + WinogradConv.skew
+      if narrow { return uBlocks * SGEMMEngine.transposedBlock * k + WinogradConv.skew }
+      return mBlocks * ((k + SGEMMEngine.kc - 1) / SGEMMEngine.kc) * SGEMMEngine.mc * SGEMMEngine.kc + WinogradConv.skew
     }
+    /// Narrow: blocks of 32 rows of U (k × 32 each, rows interleaved per column).
+    var uBlocks: Int { (m + SGEMMEngine.transposedBlock - 1) / SGEMMEngine.transposedBlock }
 
     /// Images whose tiles share a panel row (a cache line of V or M takes the tiles of up to 16
     /// images: their planes go one after another, channel by channel, so that each line is
     /// finished while it is in L1).
-    var panelGroup: Int { max(1, SGEMMEngine.nr / tilesPerImage) }
+    var panelGroup: Int { max(1, vPanel / tilesPerImage) }
     /// Work items of a plane loop: groups of images, channels, images of the group (some past
     /// the chunk's last image when it does not fill the last group).
     func planeItems(images: Int, channels: Int) -> Int {
@@ -133,7 +151,9 @@ enum WinogradConv {
                           pool: ThreadSplitter) {
     let inC = s.inC, k = s.k, mBlocks = s.mBlocks, uStride = s.uStride, transposed = s.transposed, m = s.m
     let mc = SGEMMEngine.mc, kc = SGEMMEngine.kc, mr = SGEMMEngine.mr
+    let narrow = s.narrow, bs = SGEMMEngine.transposedBlock
     @inline(__always) func index(_ row: Int, _ col: Int) -> Int {
+      if narrow { return (row / bs) * k * bs + col * bs + row % bs }
       let sl = col / kc, pc = sl * kc, kcs = min(kc, k - pc), ib = row / mc, r = row - ib * mc
       return (sl * mBlocks + ib) * mc * kc + (r / mr) * kcs * mr + (col - pc) * mr + r % mr
     }
@@ -226,8 +246,13 @@ enum WinogradConv {
       } else {
         inputTransform(s, x: input, n0: n0, images: images, v: v, pool: pool)
       }
-      engine.panelsBatch(count: s.products, m: s.m, n: tiles, k: s.k, a: u, aStride: s.uStride,
-                         b: v, bStride: s.vStride, c: m, cStride: s.mStride, ldc: tiles)
+      if s.narrow {
+        engine.narrowBatch(count: s.products, m: s.m, n: tiles, k: s.k, a: u, aStride: s.uStride,
+                           b: v, bStride: s.vStride, c: m, cStride: s.mStride, ldc: tiles)
+      } else {
+        engine.panelsBatch(count: s.products, m: s.m, n: tiles, k: s.k, a: u, aStride: s.uStride,
+                           b: v, bStride: s.vStride, c: m, cStride: s.mStride, ldc: tiles)
+      }
       if transposed {
         outputTransformT(s, m: UnsafePointer(m), ld: tiles, n0: n0, images: images, bias: bias, act: act, dx: output,
                          pool: pool)
@@ -287,7 +312,7 @@ enum WinogradConv {
   static func transformRows<V: TileRow>(_ s: Shape, x: UnsafePointer<Float>, n0: Int, images: Int,
                                      v: UnsafeMutablePointer<Float>,
                                      items: Range<Int>, _: V.Type, split: (UnsafePointer<Float>) -> (V, V, V, V)) {
-    let h = s.c.inHeight, wd = s.c.inWidth, inC = s.inC, k = s.k, nr = SGEMMEngine.nr
+    let h = s.c.inHeight, wd = s.c.inWidth, inC = s.inC, k = s.k, nr = s.vPanel
     let tw = s.tilesWide, th = s.tilesHigh, tpi = s.tilesPerImage, vStride = s.vStride
     let group = s.panelGroup
     for item in items {
@@ -453,7 +478,7 @@ enum WinogradConv {
   static func transformRowsT<V: TileRow>(_ s: Shape, dy: UnsafePointer<Float>, n0: Int, images: Int,
                                       v: UnsafeMutablePointer<Float>, items: Range<Int>, _: V.Type,
                                       split: (UnsafePointer<Float>) -> (V, V)) {
-    let oh = s.c.outHeight, ow = s.c.outWidth, outC = s.outC, k = s.k, nr = SGEMMEngine.nr
+    let oh = s.c.outHeight, ow = s.c.outWidth, outC = s.outC, k = s.k, nr = s.vPanel
     let tw = s.tilesWide, th = s.tilesHigh, tpi = s.tilesPerImage, bs = s.vStride * 4
     let group = s.panelGroup
     for item in items {
@@ -499,7 +524,7 @@ enum WinogradConv {
                                    v: UnsafeMutablePointer<Float>, items: Range<Int>) {
     let transposed = s.transposed
     let h = transposed ? s.c.outHeight : s.c.inHeight, wd = transposed ? s.c.outWidth : s.c.inWidth
-    let channels = transposed ? s.outC : s.inC, k = s.k, nr = SGEMMEngine.nr
+    let channels = transposed ? s.outC : s.inC, k = s.k, nr = s.vPanel
     let tw = s.tilesWide, th = s.tilesHigh, tpi = s.tilesPerImage, vStride = s.vStride
     let step = transposed ? 2 : 4, spacing = transposed ? 1 : 2
     let group = s.panelGroup

@@ -49,6 +49,7 @@ public enum Bench {
 
   public static func run(_ c: OpCase, on device: Device, budget: Double = 1.0) throws -> BenchResult {
     let (ins, outs, _) = try Harness.prepare(c, on: device, inputs: c.makeInputs())
+    for k in c.benchConstants { device.declareConstant(ins[k].buffer) }
     let t = try time(budget: budget) {
       try device.run(c.op, inputs: ins, outputs: outs)
       try device.synchronize()

@@ -47,6 +47,10 @@ public struct OpCase: Sendable {
   public let gradients: [GradSpec]
   /// Output i starts as a copy of input j and the op updates it in place (GEMM with beta ≠ 0).
   public let inPlace: [Int: Int]
+  /// Inputs the benchmark declares constant, as a compiled model's weights are (paths that cache
+  /// derived copies of constant operands — pre-packed GEMM operands, Winograd filters — then run
+  /// as they do in a model); the conformance test checks each case both ways.
+  public var benchConstants: [Int] = []
 
   /// Float32 summation error for K-term dot products is ~1e-7·√K relative; squared, well under 1e-10.
   public static let defaultTolerance = 1e-10

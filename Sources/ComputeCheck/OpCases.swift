@@ -75,6 +75,13 @@ public enum OpCases {
 
   /// Transposed conv (conv backward-data), with its own gradients: dx is a convolution, dw a
   /// backward-filter with the roles of x and dy swapped.
+  /// A convolution case whose weights (input 1) are constant in the benchmark, as in a model.
+  static func weights(_ c: OpCase) -> OpCase {
+    var c = c
+    c.benchConstants = [1]
+    return c
+  }
+
   static func convT(_ name: String, _ c: ConvGeometry, bias: Bool = false, act: Activation = .identity,
                     grad: Bool = false) -> OpCase {
     var grads: [GradSpec] = []
@@ -195,6 +202,22 @@ public enum OpCases {
            inWidth: 8, outChannels: 20, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true, act: .relu),
       conv("conv_winograd_16_16_12x20_n11_tanh", ConvGeometry(batch: 11, inChannels: 16, inHeight: 12,
            inWidth: 20, outChannels: 16, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), act: .tanh),
+      // A batch-1 DCGAN's 8 × 8 and 4 × 4 layers, forward and transposed, timed with constant
+      // weights as in a model: 16 tiles (2 × 2) on the CPU's narrow Winograd path (the skinny GEMM
+      // kernel on 8-tile panels), 4 on the GEMM paths (see WinogradConv.minNarrowTiles); and 12
+      // tiles (a full 8-tile panel and a half one, the kernel's 4-row half), with bias and
+      // activation.
+      weights(conv("dcgan_d3_b1_conv_128_256_16to8", ConvGeometry(batch: 1, inChannels: 128, inHeight: 16,
+              inWidth: 16, outChannels: 256, kernel: (4, 4), stride: (2, 2), padding: (1, 1)))),
+      weights(conv("dcgan_d4_b1_conv_256_512_8to4", ConvGeometry(batch: 1, inChannels: 256, inHeight: 8, inWidth: 8,
+              outChannels: 512, kernel: (4, 4), stride: (2, 2), padding: (1, 1)))),
+      weights(convT("dcgan_g2_b1_convT_512_256_4to8", t(1, 512, 4, 4, 256, (4, 4), (2, 2), (1, 1)))),
+      weights(convT("dcgan_g3_b1_convT_256_128_8to16", t(1, 256, 8, 8, 128, (4, 4), (2, 2), (1, 1)))),
+      conv("conv_winograd_narrow_40_36_8x8_n3_bias_lrelu", ConvGeometry(batch: 3, inChannels: 40, inHeight: 8,
+           inWidth: 8, outChannels: 36, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true,
+           act: .leakyRelu(0.2)),
+      convT("convT_winograd_narrow_36_40_4x4_n3_bias_relu", t(3, 36, 4, 4, 40, (4, 4), (2, 2), (1, 1)), bias: true,
+            act: .relu),
       // Their transposes (4 output phases × F(2×2, 2×2)): dy tile rows of 4, 8 and 2 and of 5 (lane
       // by lane), bias + activations, three chunks (3 of these 7 images per chunk).
       convT("convT_winograd_24_16_8x8_n8_bias_lrelu", t(8, 24, 8, 8, 16, (4, 4), (2, 2), (1, 1)), bias: true,
@@ -227,6 +250,21 @@ public enum OpCases {
              [u1, u1, u1], inPlace: [0: 2]),
     ]
     if s == .bench {
+      // The rest of a batch-1 DCGAN, timed as in a model (constant weights): with the narrow cases
+      // above, every layer of G_fwd_b1 and D_fwd_b1 (BN folded: bias + activation).
+      cases += [
+        weights(convT("dcgan_g1_b1_convT_100_512_1to4_bias_relu", t(1, 100, 1, 1, 512, (4, 4), (1, 1), (0, 0)),
+                      bias: true, act: .relu)),
+        weights(convT("dcgan_g4_b1_convT_128_64_16to32_bias_relu", t(1, 128, 16, 16, 64, (4, 4), (2, 2), (1, 1)),
+                      bias: true, act: .relu)),
+        weights(convT("dcgan_g5_b1_convT_64_3_32to64_tanh", t(1, 64, 32, 32, 3, (4, 4), (2, 2), (1, 1)), act: .tanh)),
+        weights(conv("dcgan_d1_b1_conv_3_64_64to32_lrelu", ConvGeometry(batch: 1, inChannels: 3, inHeight: 64,
+                     inWidth: 64, outChannels: 64, kernel: (4, 4), stride: (2, 2), padding: (1, 1)),
+                     act: .leakyRelu(0.2))),
+        weights(conv("dcgan_d2_b1_conv_64_128_32to16_bias_lrelu", ConvGeometry(batch: 1, inChannels: 64, inHeight: 32,
+                     inWidth: 32, outChannels: 128, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true,
+                     act: .leakyRelu(0.2))),
+      ]
       cases.append(conv("dcgan_d3_conv_128_256_16to8", ConvGeometry(batch: nG, inChannels: 128, inHeight: 16,
                         inWidth: 16, outChannels: 256, kernel: (4, 4), stride: (2, 2), padding: (1, 1))))
     }

@@ -158,37 +158,45 @@ final class ConvLoweringCoverageTests: XCTestCase {
 
   /// Winograd filters pre-packed from constant weights follow writes too, and match the path that
   /// packs them on every call (weights not constant) — forward and transposed.
+  /// Both GEMM layouts — 32-tile panels (8 images of 16 × 16: 512 tiles) and the narrow path's
+  /// 8-tile panels (2 images of 8 × 8: 8 tiles) — with the same constant weight buffers, so the
+  /// two layouts of one buffer's filters are cached side by side.
   func testWinogradConstantFiltersFollowWrites() throws {
-    let c = ConvGeometry(batch: 8, inChannels: 16, inHeight: 16, inWidth: 16, outChannels: 24, kernel: (4, 4),
-                         stride: (2, 2), padding: (1, 1))
     let cpu = CPUDevice(threads: 2)
     var rng = SplitMix64(seed: 5)
-    let x = (0..<(8 * 16 * 16 * 16)).map { _ in rng.nextFloat() }, dy = (0..<(8 * 24 * 8 * 8)).map { _ in rng.nextFloat() }
     let w1 = (0..<(24 * 16 * 16)).map { _ in rng.nextFloat() }, w2 = (0..<(24 * 16 * 16)).map { _ in rng.nextFloat() }
+    let tw = try cpu.tensor(w1, shape: [24, 16, 4, 4]), free = try cpu.tensor(w1, shape: [24, 16, 4, 4])
+    cpu.declareConstant(tw.buffer)
     // A large image would need a chunk (at least one image) of hundreds of MB: the GEMM paths
     // take it.
     let huge = ConvGeometry(batch: 1, inChannels: 16, inHeight: 1024, inWidth: 1024, outChannels: 16, kernel: (4, 4),
                             stride: (2, 2), padding: (1, 1))
     XCTAssertEqual(CPUDevice.convPath(.conv2d(huge, bias: false, activation: .identity)), .implicitGEMM)
     XCTAssertEqual(CPUDevice.convPath(.conv2dBackwardData(huge, bias: false, activation: .identity)), .lowered)
-    for op in [Op.conv2d(c, bias: false, activation: .identity),
-               Op.conv2dBackwardData(c, bias: false, activation: .identity)] {
-      XCTAssertEqual(CPUDevice.convPath(op), .winograd)
-      let forward = op.kind == "conv2d"
-      let input = forward ? x : dy
-      let tin = try cpu.tensor(input, shape: forward ? [8, 16, 16, 16] : [8, 24, 8, 8])
-      let tw = try cpu.tensor(w1, shape: [24, 16, 4, 4]), free = try cpu.tensor(w1, shape: [24, 16, 4, 4])
-      let outShape = forward ? [8, 24, 8, 8] : [8, 16, 16, 16]
-      let ty = try cpu.zeros(outShape), tyFree = try cpu.zeros(outShape)
-      cpu.declareConstant(tw.buffer)
-      for w in [w1, w2] {
-        try cpu.write(w, to: tw)
-        try cpu.write(w, to: free)
-        try cpu.run(op, inputs: [tin, tw], outputs: [ty])
-        try cpu.run(op, inputs: [tin, free], outputs: [tyFree])
-        let want = Reference.run(op, [input.map(Double.init), w.map(Double.init)])[0]
-        XCTAssertLessThan(Harness.nmse(try cpu.values(ty), want), 1e-10, "\(op.kind)")
-        XCTAssertEqual(try cpu.values(ty), try cpu.values(tyFree), "\(op.kind): pre-packed and per-call filters differ")
+    for w in [w1, w2] {
+      try cpu.write(w, to: tw)
+      try cpu.write(w, to: free)
+      for (n, side) in [(8, 16), (2, 8)] {
+        let c = ConvGeometry(batch: n, inChannels: 16, inHeight: side, inWidth: side, outChannels: 24,
+                             kernel: (4, 4), stride: (2, 2), padding: (1, 1))
+        let o = side / 2
+        let x = (0..<(n * 16 * side * side)).map { _ in rng.nextFloat() }
+        let dy = (0..<(n * 24 * o * o)).map { _ in rng.nextFloat() }
+        for op in [Op.conv2d(c, bias: false, activation: .identity),
+                   Op.conv2dBackwardData(c, bias: false, activation: .identity)] {
+          XCTAssertEqual(CPUDevice.convPath(op), .winograd)
+          let forward = op.kind == "conv2d"
+          let input = forward ? x : dy
+          let tin = try cpu.tensor(input, shape: forward ? [n, 16, side, side] : [n, 24, o, o])
+          let outShape = forward ? [n, 24, o, o] : [n, 16, side, side]
+          let ty = try cpu.zeros(outShape), tyFree = try cpu.zeros(outShape)
+          try cpu.run(op, inputs: [tin, tw], outputs: [ty])
+          try cpu.run(op, inputs: [tin, free], outputs: [tyFree])
+          let want = Reference.run(op, [input.map(Double.init), w.map(Double.init)])[0]
+          XCTAssertLessThan(Harness.nmse(try cpu.values(ty), want), 1e-10, "\(op.kind) N\(n)")
+          XCTAssertEqual(try cpu.values(ty), try cpu.values(tyFree),
+                         "\(op.kind) N\(n): pre-packed and per-call filters differ")
+        }
       }
     }
   }
