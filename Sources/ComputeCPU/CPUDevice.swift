@@ -22,8 +22,7 @@ final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
   }
 
   init(byteCount: Int, device: CPUDevice) {
-    base = UnsafeMutableRawPointer.allocate(byteCount: max(64, byteCount), alignment: 64)
-    base.initializeMemory(as: UInt8.self, repeating: 0, count: max(64, byteCount))
+    base = HostMemory.allocateZeroed(byteCount: byteCount)
     super.init(byteCount: byteCount, deviceID: ObjectIdentifier(device))
   }
 

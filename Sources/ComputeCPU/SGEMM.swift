@@ -759,10 +759,9 @@ extension SGEMMEngine {
 }
 
 extension UnsafeMutablePointer where Pointee == Float {
-  /// A 64-byte aligned, zero-filled allocation (free with `deallocate()`).
+  /// A 64-byte aligned, zero-filled allocation (`HostMemory.allocateZeroed`; free with `deallocate()`).
   static func allocateAligned(count: Int) -> UnsafeMutablePointer<Float> {
-    let raw = UnsafeMutableRawPointer.allocate(byteCount: max(64, count * 4), alignment: 64)
-    raw.initializeMemory(as: UInt8.self, repeating: 0, count: max(64, count * 4))
+    let raw = HostMemory.allocateZeroed(byteCount: count * 4)
     return raw.bindMemory(to: Float.self, capacity: max(16, count))
   }
 }
