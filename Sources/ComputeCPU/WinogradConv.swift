@@ -32,25 +32,27 @@ import Compute
 enum WinogradConv {
   /// Convolutions this path takes: 4 × 4, stride 2, padding 1 on every side, input sides multiples
   /// of 4 (whole 2 × 2 output tiles), enough channels that the GEMMs dominate the transforms, at
-  /// least `minTiles` tiles, and images small enough that one image's V and M (a chunk is at least
-  /// one image) stay within `maxImageFloats` in both directions.
-  static func applies(_ c: ConvGeometry) -> Bool {
+  /// least `minTiles` tiles or, on the narrow path, `minNarrowTiles` (`minNarrowTilesTransposed`
+  /// for the transposed convolution) to 16, and images small enough that one image's V and M (a
+  /// chunk is at least one image) stay within `maxImageFloats` in both directions.
+  static func applies(_ c: ConvGeometry, transposed: Bool = false) -> Bool {
     guard c.kernelH == 4 && c.kernelW == 4 && c.strideH == 2 && c.strideW == 2 && c.padH == 1 && c.padW == 1
       && c.padBottom == 1 && c.padRight == 1 && c.inHeight % 4 == 0 && c.inWidth % 4 == 0
       && c.inChannels >= 16 && c.outChannels >= 16
     else { return false }
     let tiles = c.batch * c.outPixels / 4
-    guard tiles >= minTiles || (tiles >= minNarrowTiles && tiles <= SGEMMEngine.skinnyN) else { return false }
-    let forward = Shape(c: c, transposed: false), transposed = Shape(c: c, transposed: true)
-    return forward.tilesPerImage * forward.products * (forward.k + forward.m) <= maxImageFloats
-      && transposed.tilesPerImage * transposed.products * (transposed.k + transposed.m) <= maxImageFloats
+    let narrowFrom = transposed ? minNarrowTilesTransposed : minNarrowTiles
+    guard tiles >= minTiles || (tiles >= narrowFrom && tiles <= SGEMMEngine.skinnyN) else { return false }
+    let f = Shape(c: c, transposed: false), t = Shape(c: c, transposed: true)
+    return f.tilesPerImage * f.products * (f.k + f.m) <= maxImageFloats
+      && t.tilesPerImage * t.products * (t.k + t.m) <= maxImageFloats
   }
 
   /// Largest V + M for one image: 16 M floats (64 MB; a 64 × 64 DCGAN layer needs at most 0.5 M).
   static let maxImageFloats = 16 << 20
 
-  /// Every convolution `applies` takes has its backward-data (transposed convolution) here too.
-  static func transposedApplies(_ c: ConvGeometry) -> Bool { applies(c) }
+  /// The backward-data (transposed) convolution of `c`: as `applies`, with its narrow threshold.
+  static func transposedApplies(_ c: ConvGeometry) -> Bool { applies(c, transposed: true) }
 
   /// Floats of V plus M per chunk of tiles: 4 MB, which the two cores' L2s and the L3 keep close
   /// between the transforms and the GEMMs. (D at batch 64, phases timed per layer: 0.25 M floats
@@ -61,13 +63,18 @@ enum WinogradConv {
   /// its 8 × 8 one 16: with 32 the batch-1 D took 1.01 ms against 1.23 with 128 and 1.18 with
   /// 16, the z iteration 5.44 against 6.09 and 5.89 — medians of six alternating runs' minimums.)
   static let minTiles = SGEMMEngine.nr
-  /// Fewest tiles on the narrow path (≤ 16 tiles, `Shape.narrow`): one full 8-tile panel. With 4
-  /// (a batch-1 discriminator's 4 × 4 layer, the generator's 8 × 8 one) the layer alone ran faster
-  /// (d4 0.27–0.39 against 0.44 ms) but the models slower — D_fwd_b1 1.08 against 1.04 ms, G_fwd_b1
-  /// 1.49 against 1.40 (medians of 30 interleaved rounds' minimums) — as U, 2.25× the weights
-  /// (19 MB there), no longer stays in the cache between runs. At 8 and 12 tiles (that layer at
-  /// batch 2 and 3) it wins alone: 0.43–0.55 against 0.68–0.73 ms, 0.75–1.0 against 1.45–1.59.
-  static let minNarrowTiles = 8
+  /// Fewest tiles on the narrow path (≤ 16 tiles, `Shape.narrow`), forward: 4 — a batch-1
+  /// discriminator's 4 × 4 layer, whose U (2.25× the weights: 19 MB) then streams through the
+  /// skinny kernel in place of 67 MFLOP of direct GEMM. D_fwd_b1 0.71 against 0.81 ms with 8
+  /// (medians of ten alternating runs' minimums, a quiet spell; z_iter_b1, which also runs that
+  /// layer's backward-data and G's backward through it, level: 5.18 against 5.19).
+  static let minNarrowTiles = 4
+  /// Transposed: 8 (one full 8-tile panel). At 4 tiles — the generator's 4 → 8 layer at batch 1,
+  /// 36 GEMMs of 4 columns — G_fwd_b1 took 0.92 against 0.86 ms on the GEMM path (same runs);
+  /// at 8 and 12 tiles (batch 2 and 3) the layer alone is faster narrow: 0.50–0.64 against
+  /// 0.67–0.69 ms at 8. (In 4 KB pages, before `HostMemory` asked for huge ones, 4 tiles lost in
+  /// both directions: the models' transformed filters overflowed the TLB.)
+  static let minNarrowTilesTransposed = 8
   /// Two cache lines, in floats (keeps 64-byte alignment).
   static let skew = 32
 
