@@ -38,7 +38,7 @@ extension DirectConv {
     typealias V = SIMD16<Float>
     let kh = c.kernelH, kw = c.kernelW, cdy = c.outChannels, cdx = c.inChannels
     let sh = c.strideH, sw = c.strideW, h = c.inHeight, wd = c.inWidth, oh = c.outHeight, ow = c.outWidth
-    let blocks = transposedBlocks(c), margin = transposedMargin(c), pw = transposedRowFloats(c)
+    let margin = transposedMargin(c), pw = transposedRowFloats(c)
     // wt[co][ky][kx][4]: the four output channels' weights side by side, zero for missing ones.
     let wt = workspace
     interleaveFour(w, groups: cdy, groupStride: cdx * kh * kw, outputs: cdx, outputStride: kh * kw, taps: kh * kw,
