@@ -532,7 +532,7 @@ public final class SGEMMEngine: @unchecked Sendable {
 
   /// Rows 32·blk ..< 32·blk + 32 of C = alpha·A·B + beta·C for n ≤ 16, B as 8-column panels
   /// (bk[p][kk][0 ..< 8], zero-padded past n): the Cᵀ tiles, accumulated per k chunk on the
-  /// 8 × 32 micro-kernel (or its 4-row half when a panel holds ≤ 4 columns), then stored
+  /// 8 × 32 micro-kernel (its 4-row half when a panel holds ≤ 4 columns), then stored
   /// transposed. `scratch`: `threadScratchFloats`.
   @inline(__always)
   static func skinnyRowBlock(_ blk: Int, m: Int, n: Int, k: Int, a: TransposedA, bk: UnsafePointer<Float>,
@@ -558,7 +558,8 @@ public final class SGEMMEngine: @unchecked Sendable {
       }
       for p in 0..<panels {
         if n - p * 8 <= 4 {
-          microKernel4(kc: kn, a: bk + (p * k + k0) * 8, b: achunk, c: tiles + p * 8 * bs, first: k0 == 0)
+          microKernel(kc: kn, a: bk + (p * k + k0) * 8, b: achunk, c: tiles + p * 8 * bs, ldc: bs,
+                      rows: 4, cols: bs, alpha: 1, beta: k0 == 0 ? 0 : 1, half: true)
         } else {
           microKernel(kc: kn, a: bk + (p * k + k0) * 8, b: achunk, c: tiles + p * 8 * bs, ldc: bs,
                       rows: 8, cols: bs, alpha: 1, beta: k0 == 0 ? 0 : 1)
@@ -672,11 +673,14 @@ public final class SGEMMEngine: @unchecked Sendable {
     }
   }
 
-  /// C[rows × cols] = alpha · Apanel · Bpanel + beta · C, with an MR×NR register tile.
+  /// C[rows × cols] = alpha · Apanel · Bpanel + beta · C, with an MR×NR register tile. `half`
+  /// (a literal at the call site, so the loop is specialised): only rows 0 ..< 4 are computed
+  /// (rows ≤ 4) — lanes 4 ..< 8 of the A panel are not read — for the skinny kernel's panels of
+  /// ≤ 4 columns, where the full tile would spend half its multiplications on padding.
   @inline(__always)
   static func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
-                          alpha: Float, beta: Float) {
+                          alpha: Float, beta: Float, half: Bool = false) {
     typealias V = SIMD16<Float>
     var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
     var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
@@ -689,18 +693,20 @@ public final class SGEMMEngine: @unchecked Sendable {
       av = V(repeating: pa[1]); c10.addProduct(av, b0); c11.addProduct(av, b1)
       av = V(repeating: pa[2]); c20.addProduct(av, b0); c21.addProduct(av, b1)
       av = V(repeating: pa[3]); c30.addProduct(av, b0); c31.addProduct(av, b1)
-      av = V(repeating: pa[4]); c40.addProduct(av, b0); c41.addProduct(av, b1)
-      av = V(repeating: pa[5]); c50.addProduct(av, b0); c51.addProduct(av, b1)
-      av = V(repeating: pa[6]); c60.addProduct(av, b0); c61.addProduct(av, b1)
-      av = V(repeating: pa[7]); c70.addProduct(av, b0); c71.addProduct(av, b1)
+      if !half {
+        av = V(repeating: pa[4]); c40.addProduct(av, b0); c41.addProduct(av, b1)
+        av = V(repeating: pa[5]); c50.addProduct(av, b0); c51.addProduct(av, b1)
+        av = V(repeating: pa[6]); c60.addProduct(av, b0); c61.addProduct(av, b1)
+        av = V(repeating: pa[7]); c70.addProduct(av, b0); c71.addProduct(av, b1)
+      }
       pa += 8
       pb += 128
     }
     let tile = (c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71)
     withUnsafeBytes(of: tile) { raw in
       let acc = raw.baseAddress!
-      if rows == 8 && cols == 32 {
-        for r in 0..<8 {
+      if rows == (half ? 4 : 8) && cols == 32 {
+        for r in 0..<rows {
           let dst = UnsafeMutableRawPointer(c + r * ldc)
           for h in 0..<2 {
             let v = acc.load(fromByteOffset: (r * 2 + h) * 64, as: V.self)
@@ -720,41 +726,6 @@ public final class SGEMMEngine: @unchecked Sendable {
         }
       }
     }
-  }
-}
-
-extension SGEMMEngine {
-  /// The micro-kernel's 4-row half: c[4 × 32] (rows 32 apart) = (first ? 0 : c) + Apanel · Bpanel,
-  /// reading only lanes 0 ..< 4 of the 8-wide A panel — the skinny kernel's panels of ≤ 4 columns,
-  /// where the full kernel would spend half its multiplications on zero padding.
-  @inline(__always)
-  static func microKernel4(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
-                           first: Bool) {
-    typealias V = SIMD16<Float>
-    let out = UnsafeMutableRawPointer(c)
-    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
-    if !first {
-      c00 = out.load(as: V.self); c01 = out.load(fromByteOffset: 64, as: V.self)
-      c10 = out.load(fromByteOffset: 128, as: V.self); c11 = out.load(fromByteOffset: 192, as: V.self)
-      c20 = out.load(fromByteOffset: 256, as: V.self); c21 = out.load(fromByteOffset: 320, as: V.self)
-      c30 = out.load(fromByteOffset: 384, as: V.self); c31 = out.load(fromByteOffset: 448, as: V.self)
-    }
-    var pa = a
-    var pb = UnsafeRawPointer(b)
-    for _ in 0..<kc {
-      let b0 = pb.load(as: V.self)
-      let b1 = pb.load(fromByteOffset: 64, as: V.self)
-      var av = V(repeating: pa[0]); c00.addProduct(av, b0); c01.addProduct(av, b1)
-      av = V(repeating: pa[1]); c10.addProduct(av, b0); c11.addProduct(av, b1)
-      av = V(repeating: pa[2]); c20.addProduct(av, b0); c21.addProduct(av, b1)
-      av = V(repeating: pa[3]); c30.addProduct(av, b0); c31.addProduct(av, b1)
-      pa += 8
-      pb += 128
-    }
-    out.storeBytes(of: c00, as: V.self); out.storeBytes(of: c01, toByteOffset: 64, as: V.self)
-    out.storeBytes(of: c10, toByteOffset: 128, as: V.self); out.storeBytes(of: c11, toByteOffset: 192, as: V.self)
-    out.storeBytes(of: c20, toByteOffset: 256, as: V.self); out.storeBytes(of: c21, toByteOffset: 320, as: V.self)
-    out.storeBytes(of: c30, toByteOffset: 384, as: V.self); out.storeBytes(of: c31, toByteOffset: 448, as: V.self)
   }
 }
 

@@ -32,7 +32,7 @@ final class HostMemoryTests: XCTestCase {
     defer { fclose(file) }
     var smaps = ""
     var buf = [CChar](repeating: 0, count: 4096)
-    while fgets(&buf, Int32(buf.count), file) != nil { smaps += String(cString: buf) }
+    while fgets(&buf, Int32(buf.count), file) != nil { smaps += buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } }
     let addr = UInt(bitPattern: Int(bitPattern: p))
     var inside = false, hugeKB = -1
     for line in smaps.split(separator: "\n") {
