@@ -302,9 +302,9 @@ public final class CPUDevice: Device, @unchecked Sendable {
     case .maxPoolBackward(let c):
       CPUKernels.maxPoolBackward(c, x: i[0], dy: i[1], dx: o[0], pool: splitter)
     case .depthToSpace(let n, let c, let h, let w, let r):
-      CPUKernels.depthToSpace(n: n, c: c, h: h, w: w, r: r, x: i[0], y: o[0], inverse: false)
+      CPUKernels.depthToSpace(n: n, c: c, h: h, w: w, r: r, x: i[0], y: o[0], inverse: false, pool: splitter)
     case .spaceToDepth(let n, let c, let h, let w, let r):
-      CPUKernels.depthToSpace(n: n, c: c, h: h, w: w, r: r, x: i[0], y: o[0], inverse: true)
+      CPUKernels.depthToSpace(n: n, c: c, h: h, w: w, r: r, x: i[0], y: o[0], inverse: true, pool: splitter)
     case .add(let n):
       CPUKernels.binary(.add, count: n, a: i[0], b: i[1], y: o[0], pool: splitter)
     case .mul(let n):

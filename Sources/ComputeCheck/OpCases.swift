@@ -354,6 +354,11 @@ public enum OpCases {
       OpCase("depth_to_space_r2_srresnet", .depthToSpace(batch: 1, channels: 64, height: h, width: w, factor: 2), [u1],
              gradients: [GradSpec(.spaceToDepth(batch: 1, channels: 64, height: h, width: w, factor: 2), [.upstream],
                                   grads: [(0, 0)])]),
+      // SRResNet's second shuffle (256 × 128 × 128 → 64 × 256 × 256 at bench scale).
+      OpCase("depth_to_space_r2_srresnet_up2", .depthToSpace(batch: 1, channels: 64, height: 2 * h, width: 2 * w,
+             factor: 2), [u1]),
+      OpCase("space_to_depth_r2_srresnet_up2", .spaceToDepth(batch: 1, channels: 64, height: 2 * h, width: 2 * w,
+             factor: 2), [u1]),
       // VGG's 2×2/2 pooling (odd size: the last row/column is dropped) and overlapping 3×3/2
       // windows with padding (an input can win several windows; the backward gathers them).
       pool("max_pool_k2s2_vgg_6_9x11", ConvGeometry(batch: 2, inChannels: 6, inHeight: 9, inWidth: 11, outChannels: 6,
@@ -363,6 +368,9 @@ public enum OpCases {
       OpCase("max_pool_bwd_k3s2p1_overlap_3_8x7", .maxPoolBackward(ConvGeometry(batch: 1, inChannels: 3, inHeight: 8,
              inWidth: 7, outChannels: 3, kernel: (3, 3), stride: (2, 2), padding: (1, 1))), [u1, u1]),
       OpCase("depth_to_space_r3_odd", .depthToSpace(batch: 2, channels: 3, height: 4, width: 3, factor: 3), [u1]),
+      // r = 2 rows of 19: two 8-column vector steps and a 3-column tail, both directions.
+      OpCase("depth_to_space_r2_3x19", .depthToSpace(batch: 2, channels: 3, height: 3, width: 19, factor: 2), [u1]),
+      OpCase("space_to_depth_r2_3x19", .spaceToDepth(batch: 2, channels: 3, height: 3, width: 19, factor: 2), [u1]),
       OpCase("space_to_depth_r2", .spaceToDepth(batch: 2, channels: 5, height: 3, width: 4, factor: 2), [u1]),
       OpCase("transpose_blocks_512x64x16", .transposeBlocks(a: 512, b: s == .test ? 3 : 64, inner: 16), [u1]),
       OpCase("transpose_blocks_odd", .transposeBlocks(a: 7, b: 5, inner: 1), [u1]),
