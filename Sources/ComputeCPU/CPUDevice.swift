@@ -10,7 +10,8 @@ final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
     let offset: Int, m: Int, k: Int, lda: Int, transA: Bool, skinny: Bool
     /// Winograd-transformed filters (`WinogradConv.prepackFilters`) rather than A itself: 1 for a
     /// forward convolution's, 2 for a transposed one's; 3 and 4 for the same in the narrow
-    /// path's layout (few tiles: the same weights at batch 1 and at batch 64 need both).
+    /// path's layout (few tiles: the same weights at batch 1 and at batch 64 need both); 5 for a
+    /// 3 × 3 convolution's F(2×2, 3×3) filters (Winograd3x3).
     var winograd = 0
   }
   /// GEMM A operands pre-packed from this buffer (`SGEMMEngine.prepackA`, or Winograd filters).
@@ -151,6 +152,19 @@ public final class CPUDevice: Device, @unchecked Sendable {
     return UnsafePointer(p)
   }
 
+  /// A constant 3 × 3 kernel's F(2×2, 3×3) filters, pre-packed on first use (nil when the weights
+  /// are not constant).
+  func winograd3x3Filters(_ t: TensorRef, _ c: ConvGeometry) throws -> UnsafePointer<Float>? {
+    guard let b = t.buffer as? CPUBuffer, b.isConstant else { return nil }
+    let key = CPUBuffer.DerivedKey(offset: t.offset, m: c.outChannels, k: c.inChannels, lda: 0, transA: false,
+                                   skinny: false, winograd: 5)
+    if let p = b.prepacked[key] { return UnsafePointer(p) }
+    allocationCount += 1
+    let p = Winograd3x3.prepackFilters(c, w: (b.base + t.offset).assumingMemoryBound(to: Float.self), pool: splitter)
+    b.prepacked[key] = p
+    return UnsafePointer(p)
+  }
+
   /// C = op(A)·op(B) per `g` (batched), A pre-packed when `constantA` names its constant buffer.
   func gemm(_ g: GemmDesc, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
             constantA: (buffer: CPUBuffer, byteOffset: Int)?) {
@@ -191,6 +205,8 @@ public final class CPUDevice: Device, @unchecked Sendable {
     /// 4 × 4 stride 2, forward and backward-data: phase decomposition + Winograd F(2×2, 2×2)
     /// (WinogradConv).
     case winograd
+    /// 3 × 3 stride 1 padding 1, forward: Winograd F(2×2, 3×3) (Winograd3x3).
+    case winograd3x3
     /// ConvLowering: im2col / col2im + GEMM, or a plain GEMM (1×1, fully connected).
     case lowered
   }
@@ -201,6 +217,7 @@ public final class CPUDevice: Device, @unchecked Sendable {
     case .conv2d(let c, _, _):
       if DirectConv.applies(c) { return .direct }
       if WinogradConv.applies(c) { return .winograd }
+      if Winograd3x3.applies(c) { return .winograd3x3 }
       return ImplicitConv.applies(c) ? .implicitGEMM : .lowered
     case .conv2dBackwardData(let c, _, _):
       if DirectConv.backwardDataApplies(c) { return .directFlipped }
@@ -228,6 +245,12 @@ public final class CPUDevice: Device, @unchecked Sendable {
                        workspace: ws.base.assumingMemoryBound(to: Float.self), pool: splitter)
       case .winograd:
         try winograd(c, transposed: false, input: i[0], w: inputs[1], bias: bias ? i[2] : nil, act: act, output: o[0])
+      case .winograd3x3:
+        let packed = try winograd3x3Filters(inputs[1], c)
+        let floats = Winograd3x3.workspaceFloats(c, prepacked: packed != nil)
+        let ws = try workspace(byteCount: floats * 4) as! CPUBuffer
+        Winograd3x3.run(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, y: o[0], engine: gemmEngine,
+                        prepacked: packed, workspace: ws.base.assumingMemoryBound(to: Float.self))
       case .implicitGEMM:
         let packed = prepackedA(inputs[1], GemmDesc(m: c.outChannels, n: c.batch * c.outPixels, k: c.patchSize))
         ImplicitConv.forward(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, y: o[0], engine: gemmEngine,

@@ -118,7 +118,7 @@ final class ConvLoweringCoverageTests: XCTestCase {
         lowered.insert("filter-" + Self.shapeName(ConvLowering.shape(g, budget: CPUDevice.loweringColumnBudget), g))
       }
     }
-    let expected = ["direct-conv2d", "implicitGEMM-conv2d", "winograd-conv2d", "lowered-conv2d",
+    let expected = ["direct-conv2d", "implicitGEMM-conv2d", "winograd-conv2d", "winograd3x3-conv2d", "lowered-conv2d",
                     "directFlipped-conv2d_bwd_data", "direct-conv2d_bwd_data", "winograd-conv2d_bwd_data",
                     "lowered-conv2d_bwd_data", "direct-conv2d_bwd_filter", "lowered-conv2d_bwd_filter"]
     for e in expected { XCTAssert(seen.contains(e), "no test case runs \(e) on the CPU") }
