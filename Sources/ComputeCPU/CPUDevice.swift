@@ -198,7 +198,9 @@ public final class CPUDevice: Device, @unchecked Sendable {
   public enum ConvPath: String, CaseIterable, Sendable {
     /// Registers hold output rows (≤ 4 outputs, stride 1; transposed: ≤ 4 outputs, any stride).
     case direct
-    /// Backward-data of a ≤ 4-output stride-1 convolution as a forward one with the flipped kernel.
+    /// Backward-data of a stride-1 convolution as a forward one with the flipped kernel: ≤ 4
+    /// outputs (whose forward is direct), or 3 × 3 padding 1 whose flipped forward takes
+    /// Winograd3x3 (SRResNet's training backward).
     case directFlipped
     /// Forward: GEMM packing patches straight from the input (ImplicitConv).
     case implicitGEMM
@@ -220,7 +222,10 @@ public final class CPUDevice: Device, @unchecked Sendable {
       if Winograd3x3.applies(c) { return .winograd3x3 }
       return ImplicitConv.applies(c) ? .implicitGEMM : .lowered
     case .conv2dBackwardData(let c, _, _):
-      if DirectConv.backwardDataApplies(c) { return .directFlipped }
+      if DirectConv.backwardDataApplies(c)
+        || (c.strideH == 1 && c.strideW == 1 && Winograd3x3.applies(DirectConv.flippedGeometry(c))) {
+        return .directFlipped
+      }
       if DirectConv.transposedApplies(c) { return .direct }
       return WinogradConv.transposedApplies(c) ? .winograd : .lowered
     case .conv2dBackwardFilter(let c, _):

@@ -227,6 +227,10 @@ public enum OpCases {
            outChannels: 40, kernel: (3, 3), padding: (1, 1)), act: .tanh),
       conv("conv3_winograd_64_64_32x32_n3_chunks", ConvGeometry(batch: 3, inChannels: 64, inHeight: 32, inWidth: 32,
            outChannels: 64, kernel: (3, 3), padding: (1, 1))),
+      // Its backward-data: the forward convolution with the flipped kernel, on the same path
+      // (filters transformed per call).
+      convT("conv3_winograd_bwd_data_24_16_8x16_n2_bias_relu", ConvGeometry(batch: 2, inChannels: 24, inHeight: 8,
+            inWidth: 16, outChannels: 16, kernel: (3, 3), padding: (1, 1)), bias: true, act: .relu),
       // Their transposes (4 output phases × F(2×2, 2×2)): dy tile rows of 4, 8 and 2 and of 5 (lane
       // by lane), bias + activations, three chunks (3 of these 7 images per chunk).
       convT("convT_winograd_24_16_8x8_n8_bias_lrelu", t(8, 24, 8, 8, 16, (4, 4), (2, 2), (1, 1)), bias: true,
