@@ -11,15 +11,15 @@ import Compute
 //   M_ξ[outC × tiles] = U_ξ[outC × inC] · V_ξ[inC × tiles],
 // on the packed driver as in WinogradConv (U pre-packed once for constant weights, V written in
 // the driver's 32-wide panels, M read back by the output transform with bias and activation).
-// The transforms are vectors across eight tiles of a tile row; rows a multiple of 16 wide keep
-// those eight inside one GEMM panel.
+// The transforms are vectors across eight tiles of a tile row (stored tile by tile where a row's
+// last vector is partial or eight tiles cross a GEMM panel).
 
 enum Winograd3x3 {
-  /// 3 × 3, stride 1, padding 1 on every side, even height, width a multiple of 16, ≥ 16 channels
-  /// each side, and one image's V + M within WinogradConv's per-image bound.
+  /// 3 × 3, stride 1, padding 1 on every side, even height and width, ≥ 16 channels each side,
+  /// and one image's V + M within WinogradConv's per-image bound.
   static func applies(_ c: ConvGeometry) -> Bool {
     guard c.kernelH == 3 && c.kernelW == 3 && c.strideH == 1 && c.strideW == 1 && c.padH == 1 && c.padW == 1
-      && c.padBottom == 1 && c.padRight == 1 && c.inHeight % 2 == 0 && c.inWidth % 16 == 0
+      && c.padBottom == 1 && c.padRight == 1 && c.inHeight % 2 == 0 && c.inWidth % 2 == 0
       && c.inChannels >= 16 && c.outChannels >= 16
     else { return false }
     let s = Shape(c: c)
@@ -190,9 +190,13 @@ enum Winograd3x3 {
           @inline(__always) func bt(_ d: (V, V, V, V)) -> (V, V, V, V) {
             (d.0 - d.2, d.1 + d.2, d.2 - d.1, d.1 - d.3)
           }
-          for j in 0..<(tw / 8) {
+          for j in 0..<((tw + 7) / 8) {
             let r0 = bt(load(0, j)), r1 = bt(load(1, j)), r2 = bt(load(2, j)), r3 = bt(load(3, j))
             let t0 = ni * tpi + ty * tw + 8 * j
+            // Eight tiles inside one panel: vector stores; else (a row's last, partial vector, or
+            // one crossing panels when rows are not whole vectors) tile by tile.
+            let whole = tw - 8 * j >= 8 && t0 % nr + 8 <= nr
+            let valid = min(8, tw - 8 * j)
             let base = UnsafeMutableRawPointer(v + (t0 / nr) * k * nr + t0 % nr + ch * nr)
             // ξ = 4a + b: row combination a of column combination b.
             for b in 0..<4 {
@@ -201,10 +205,18 @@ enum Winograd3x3 {
               let e2 = b == 0 ? r2.0 : (b == 1 ? r2.1 : (b == 2 ? r2.2 : r2.3))
               let e3 = b == 0 ? r3.0 : (b == 1 ? r3.1 : (b == 2 ? r3.2 : r3.3))
               let col = bt((e0, e1, e2, e3))
-              base.storeBytes(of: col.0, toByteOffset: (0 * 4 + b) * vStride * 4, as: V.self)
-              base.storeBytes(of: col.1, toByteOffset: (1 * 4 + b) * vStride * 4, as: V.self)
-              base.storeBytes(of: col.2, toByteOffset: (2 * 4 + b) * vStride * 4, as: V.self)
-              base.storeBytes(of: col.3, toByteOffset: (3 * 4 + b) * vStride * 4, as: V.self)
+              if whole {
+                base.storeBytes(of: col.0, toByteOffset: (0 * 4 + b) * vStride * 4, as: V.self)
+                base.storeBytes(of: col.1, toByteOffset: (1 * 4 + b) * vStride * 4, as: V.self)
+                base.storeBytes(of: col.2, toByteOffset: (2 * 4 + b) * vStride * 4, as: V.self)
+                base.storeBytes(of: col.3, toByteOffset: (3 * 4 + b) * vStride * 4, as: V.self)
+              } else {
+                for l in 0..<valid {
+                  let t = t0 + l, dst = v + (t / nr) * k * nr + t % nr + ch * nr
+                  dst[(0 * 4 + b) * vStride] = col.0[l]; dst[(1 * 4 + b) * vStride] = col.1[l]
+                  dst[(2 * 4 + b) * vStride] = col.2[l]; dst[(3 * 4 + b) * vStride] = col.3[l]
+                }
+              }
             }
           }
         }
@@ -229,8 +241,10 @@ enum Winograd3x3 {
         let dst = y + ((n0 + ni) * outC + o) * oh * ow
         let src = m + o * ld + ni * tpi
         for ty in 0..<th {
-          for j in 0..<(tw / 8) {
-            let p = src + ty * tw + 8 * j
+          for j in 0..<((tw + 7) / 8) {
+            // A row's last vector may be partial: its lanes past the row read the next tiles of
+            // M (or the skew past its end) and are not stored.
+            let p = src + ty * tw + 8 * j, valid = min(8, tw - 8 * j)
             @inline(__always) func ld(_ xi: Int) -> V { UnsafeRawPointer(p + xi * ms).loadUnaligned(as: V.self) }
             // Aᵀ along the rows a (s₀ = m₀ + m₁ + m₂, s₁ = m₁ − m₂ − m₃ of each column b), then
             // along the columns.
@@ -242,6 +256,13 @@ enum Winograd3x3 {
             let y00 = c0.0 + c1.0 + c2.0, y01 = c1.0 - c2.0 - c3.0
             let y10 = c0.1 + c1.1 + c2.1, y11 = c1.1 - c2.1 - c3.1
             let r0 = UnsafeMutableRawPointer(dst + 2 * ty * ow + 16 * j), r1 = r0 + ow * 4
+            if valid < 8 {
+              let q0 = dst + 2 * ty * ow + 16 * j, q1 = q0 + ow
+              for l in 0..<valid {
+                q0[2 * l] = y00[l]; q0[2 * l + 1] = y01[l]; q1[2 * l] = y10[l]; q1[2 * l + 1] = y11[l]
+              }
+              continue
+            }
             r0.storeBytes(of: SIMD16(y00[0], y01[0], y00[1], y01[1], y00[2], y01[2], y00[3], y01[3],
                                      y00[4], y01[4], y00[5], y01[5], y00[6], y01[6], y00[7], y01[7]),
                           as: SIMD16<Float>.self)

@@ -218,13 +218,18 @@ public enum OpCases {
            act: .leakyRelu(0.2)),
       convT("convT_winograd_narrow_36_40_4x4_n3_bias_relu", t(3, 36, 4, 4, 40, (4, 4), (2, 2), (1, 1)), bias: true,
             act: .relu),
-      // 3 × 3 stride-1 convolutions on the CPU's F(2×2, 3×3) path (width a multiple of 16): rows
+      // 3 × 3 stride-1 convolutions on the CPU's F(2×2, 3×3) path (even sides): rows
       // of 2 and 4 eight-tile vectors with edge loads at both ends, bias + activations, and two
       // chunks of images (one 32 × 32 image of 64 → 64 channels is 0.5 M floats of V and M).
       conv("conv3_winograd_16_24_8x32_n2_bias_lrelu", ConvGeometry(batch: 2, inChannels: 16, inHeight: 8, inWidth: 32,
            outChannels: 24, kernel: (3, 3), padding: (1, 1)), bias: true, act: .leakyRelu(0.2)),
       conv("conv3_winograd_20_40_6x16_n1_tanh", ConvGeometry(batch: 1, inChannels: 20, inHeight: 6, inWidth: 16,
            outChannels: 40, kernel: (3, 3), padding: (1, 1)), act: .tanh),
+      // Rows of 12 and 5 tiles: partial last vectors, vectors crossing 32-tile panels.
+      conv("conv3_winograd_16_16_10x24_n3_bias_relu", ConvGeometry(batch: 3, inChannels: 16, inHeight: 10,
+           inWidth: 24, outChannels: 16, kernel: (3, 3), padding: (1, 1)), bias: true, act: .relu),
+      conv("conv3_winograd_24_16_4x10_n2", ConvGeometry(batch: 2, inChannels: 24, inHeight: 4, inWidth: 10,
+           outChannels: 16, kernel: (3, 3), padding: (1, 1))),
       conv("conv3_winograd_64_64_32x32_n3_chunks", ConvGeometry(batch: 3, inChannels: 64, inHeight: 32, inWidth: 32,
            outChannels: 64, kernel: (3, 3), padding: (1, 1))),
       // Its backward-data: the forward convolution with the flipped kernel, on the same path
