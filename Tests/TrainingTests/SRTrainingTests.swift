@@ -50,9 +50,16 @@ final class SRTrainingTests: XCTestCase {
       let num = (lp - lm) / Double(2 * h), ana = zip(g, u).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
       print("SR \(name): directional analytic \(ana), numeric \(num)")
       let rel = abs(num - ana) / max(1e-4, abs(ana))
-      // Directional derivatives below 5e-3 sit close to the float32 rounding of the loss
-      // (~2e-6 after dividing by 2h): 15 % there, 5 % for the rest.
-      if abs(ana) < 5e-3 { XCTAssertLessThan(rel, 0.15, name) } else { worst = max(worst, rel) }
+      // Directional derivatives below 5e-3 sit close to the float32 rounding of the loss, which
+      // moves the numeric value by up to ~2.3e-5 (seen for blocks.1.bn2.weight when the 3 × 3
+      // convolutions moved to Winograd: numeric −9.9e-5 → −1.18e-4 while the analytic one stayed
+      // at −9.4e-5 / −9.5e-5): there 15 % or 3e-5 absolute — a wrong or missing gradient is off
+      // by its whole size (≥ 1e-4 here) — and 5 % for the rest.
+      if abs(ana) < 5e-3 {
+        XCTAssert(rel < 0.15 || abs(num - ana) < 3e-5, "\(name): analytic \(ana), numeric \(num)")
+      } else {
+        worst = max(worst, rel)
+      }
     }
     // MSE through PReLU kinks, float32, h = 3e-4 per entry: ≤ 3.2 % seen; wiring errors ≥ 30 %.
     XCTAssertLessThan(worst, 0.05)
