@@ -16,14 +16,15 @@ import Compute
 
 enum Winograd3x3 {
   /// 3 × 3, stride 1, padding 1 on every side, even height and width, ≥ 16 channels each side,
-  /// and one image's V + M within WinogradConv's per-image bound.
+  /// and one tile row's V + M within WinogradConv's per-image bound (images larger than a chunk
+  /// go in bands of tile rows).
   static func applies(_ c: ConvGeometry) -> Bool {
     guard c.kernelH == 3 && c.kernelW == 3 && c.strideH == 1 && c.strideW == 1 && c.padH == 1 && c.padW == 1
       && c.padBottom == 1 && c.padRight == 1 && c.inHeight % 2 == 0 && c.inWidth % 2 == 0
       && c.inChannels >= 16 && c.outChannels >= 16
     else { return false }
     let s = Shape(c: c)
-    return s.tilesPerImage * products * (s.k + s.m) <= WinogradConv.maxImageFloats
+    return s.tilesWide * products * (s.k + s.m) <= WinogradConv.maxImageFloats
   }
 
   static let products = 16
@@ -35,14 +36,23 @@ enum Winograd3x3 {
     var tilesWide: Int { c.inWidth / 2 }
     var tilesHigh: Int { c.inHeight / 2 }
     var tilesPerImage: Int { tilesWide * tilesHigh }
-    /// Images per chunk: V + M within WinogradConv's chunk budget (at least one image), in chunks
-    /// of equal size.
+    /// Images per chunk: V + M within WinogradConv's chunk budget, in chunks of equal size; one
+    /// when a single image passes the budget, which then goes in bands of `bandRows` tile rows.
     var images: Int {
       let fit = max(1, WinogradConv.chunkBudgetFloats / (tilesPerImage * products * (k + m)))
       let chunks = (c.batch + fit - 1) / fit
       return (c.batch + chunks - 1) / chunks
     }
-    var chunkTiles: Int { images * tilesPerImage }
+    /// Tile rows per chunk: all of an image's, or — an image past the budget (SRResNet's
+    /// 128 × 128 upsampling conv: 4096 tiles × 16 × 320 floats) — as many as fit, in bands of
+    /// equal size.
+    var bandRows: Int {
+      let fit = max(1, WinogradConv.chunkBudgetFloats / (tilesWide * products * (k + m)))
+      if fit >= tilesHigh { return tilesHigh }
+      let bands = (tilesHigh + fit - 1) / fit
+      return (tilesHigh + bands - 1) / bands
+    }
+    var chunkTiles: Int { images * bandRows * tilesWide }
     var panels: Int { (chunkTiles + SGEMMEngine.nr - 1) / SGEMMEngine.nr }
     var vStride: Int { panels * SGEMMEngine.nr * k + WinogradConv.skew }
     var mStride: Int { m * chunkTiles + WinogradConv.skew }
@@ -131,26 +141,38 @@ enum Winograd3x3 {
     }
     var n0 = 0
     while n0 < c.batch {
-      let images = min(s.images, c.batch - n0), tiles = images * s.tilesPerImage
-      inputTransform(s, x: x, n0: n0, images: images, v: v, pool: pool)
-      engine.panelsBatch(count: products, m: s.m, n: tiles, k: s.k, a: u, aStride: s.uStride,
-                         b: v, bStride: s.vStride, c: m, cStride: s.mStride, ldc: tiles)
-      outputTransform(s, m: UnsafePointer(m), ld: tiles, n0: n0, images: images, bias: bias, act: act, y: y,
-                      pool: pool)
+      let images = min(s.images, c.batch - n0)
+      var ty0 = 0
+      while ty0 < s.tilesHigh {
+        let rows = Band(ty0: ty0, ty1: min(s.tilesHigh, ty0 + s.bandRows))
+        let tiles = images * rows.count * s.tilesWide
+        inputTransform(s, x: x, n0: n0, images: images, rows: rows, v: v, pool: pool)
+        engine.panelsBatch(count: products, m: s.m, n: tiles, k: s.k, a: u, aStride: s.uStride,
+                           b: v, bStride: s.vStride, c: m, cStride: s.mStride, ldc: tiles)
+        outputTransform(s, m: UnsafePointer(m), ld: tiles, n0: n0, images: images, rows: rows, bias: bias, act: act,
+                        y: y, pool: pool)
+        ty0 = rows.ty1
+      }
       n0 += images
     }
+  }
+
+  /// Tile rows ty0 ..< ty1 of every image of a chunk.
+  struct Band {
+    let ty0: Int, ty1: Int
+    var count: Int { ty1 - ty0 }
   }
 
   /// V_ξ for images n0 ..< n0 + images, one (image, channel) plane's tile row at a time, eight
   /// tiles as vectors: window column q of tile t is input column 2t − 1 + q — the even and odd
   /// lanes of two 16-wide loads of the window row (zero past the edges) — and Bᵀ combines four of
   /// anything as (d₀ − d₂, d₁ + d₂, d₂ − d₁, d₁ − d₃), along the columns and then the rows.
-  static func inputTransform(_ s: Shape, x: UnsafePointer<Float>, n0: Int, images: Int,
+  static func inputTransform(_ s: Shape, x: UnsafePointer<Float>, n0: Int, images: Int, rows: Band,
                              v: UnsafeMutablePointer<Float>, pool: ThreadSplitter) {
     typealias V = SIMD8<Float>
     typealias W = SIMD16<Float>
     let h = s.c.inHeight, wd = s.c.inWidth, k = s.k, nr = SGEMMEngine.nr
-    let tw = s.tilesWide, tpi = s.tilesPerImage, vStride = s.vStride, planes = images * k
+    let tw = s.tilesWide, tpi = rows.count * tw, vStride = s.vStride, planes = images * k
     let box = UnsafeSendable(value: (x, v))
     let workers = min(pool.threads, planes)
     pool.forEach(workers) { wk in
@@ -159,7 +181,7 @@ enum Winograd3x3 {
       for item in lo..<hi {
         let ni = item / k, ch = item % k
         let plane = x + ((n0 + ni) * k + ch) * h * wd
-        for ty in 0..<s.tilesHigh {
+        for ty in rows.ty0..<rows.ty1 {
           @inline(__always) func load(_ r: Int, _ j: Int) -> (V, V, V, V) {
             // Window row r (input row 2ty − 1 + r), tiles 8j ..< 8j + 8: d_q[t] = row[2t − 1 + q].
             let iy = 2 * ty - 1 + r
@@ -192,7 +214,7 @@ enum Winograd3x3 {
           }
           for j in 0..<((tw + 7) / 8) {
             let r0 = bt(load(0, j)), r1 = bt(load(1, j)), r2 = bt(load(2, j)), r3 = bt(load(3, j))
-            let t0 = ni * tpi + ty * tw + 8 * j
+            let t0 = ni * tpi + (ty - rows.ty0) * tw + 8 * j
             // Eight tiles inside one panel: vector stores; else (a row's last, partial vector, or
             // one crossing panels when rows are not whole vectors) tile by tile.
             let whole = tw - 8 * j >= 8 && t0 % nr + 8 <= nr
@@ -227,12 +249,12 @@ enum Winograd3x3 {
   /// y for images n0 ..< n0 + images from M_ξ (rows: output channels, columns: the chunk's tiles,
   /// leading dimension ld): Aᵀ M A per tile, eight tiles of a tile row as vectors, the two output
   /// columns of each interleaved into 16-wide stores; then bias and activation per plane.
-  static func outputTransform(_ s: Shape, m: UnsafePointer<Float>, ld: Int, n0: Int, images: Int,
+  static func outputTransform(_ s: Shape, m: UnsafePointer<Float>, ld: Int, n0: Int, images: Int, rows: Band,
                               bias: UnsafePointer<Float>?, act: Activation, y: UnsafeMutablePointer<Float>,
                               pool: ThreadSplitter) {
     typealias V = SIMD8<Float>
-    let outC = s.m, oh = s.c.outHeight, ow = s.c.outWidth, tw = s.tilesWide, th = s.tilesHigh
-    let tpi = s.tilesPerImage, ms = s.mStride
+    let outC = s.m, oh = s.c.outHeight, ow = s.c.outWidth, tw = s.tilesWide
+    let tpi = rows.count * tw, ms = s.mStride
     let box = UnsafeSendable(value: (m, y, bias))
     pool.forRanges(images * outC, grain: 4) { items in
       let (m, y, bias) = box.value
@@ -240,11 +262,11 @@ enum Winograd3x3 {
         let ni = item / outC, o = item % outC
         let dst = y + ((n0 + ni) * outC + o) * oh * ow
         let src = m + o * ld + ni * tpi
-        for ty in 0..<th {
+        for ty in rows.ty0..<rows.ty1 {
           for j in 0..<((tw + 7) / 8) {
             // A row's last vector may be partial: its lanes past the row read the next tiles of
             // M (or the skew past its end) and are not stored.
-            let p = src + ty * tw + 8 * j, valid = min(8, tw - 8 * j)
+            let p = src + (ty - rows.ty0) * tw + 8 * j, valid = min(8, tw - 8 * j)
             @inline(__always) func ld(_ xi: Int) -> V { UnsafeRawPointer(p + xi * ms).loadUnaligned(as: V.self) }
             // Aᵀ along the rows a (s₀ = m₀ + m₁ + m₂, s₁ = m₁ − m₂ − m₃ of each column b), then
             // along the columns.
@@ -272,7 +294,9 @@ enum Winograd3x3 {
           }
         }
         if bias != nil || act != .identity {
-          CPUKernels.applyAffine(count: oh * ow, scale: 1, shift: bias?[o] ?? 0, act: act, x: UnsafePointer(dst), y: dst)
+          let band = dst + 2 * rows.ty0 * ow
+          CPUKernels.applyAffine(count: 2 * rows.count * ow, scale: 1, shift: bias?[o] ?? 0, act: act,
+                                 x: UnsafePointer(band), y: band)
         }
       }
     }

@@ -232,6 +232,10 @@ public enum OpCases {
            outChannels: 16, kernel: (3, 3), padding: (1, 1))),
       conv("conv3_winograd_64_64_32x32_n3_chunks", ConvGeometry(batch: 3, inChannels: 64, inHeight: 32, inWidth: 32,
            outChannels: 64, kernel: (3, 3), padding: (1, 1))),
+      // An image past the chunk budget (48 × 48, 64 → 64: 1.18 M floats of V and M), in two bands
+      // of 12 tile rows each, with bias + activation per band.
+      conv("conv3_winograd_64_64_48x48_n1_bands_bias_lrelu", ConvGeometry(batch: 1, inChannels: 64, inHeight: 48,
+           inWidth: 48, outChannels: 64, kernel: (3, 3), padding: (1, 1)), bias: true, act: .leakyRelu(0.2)),
       // Its backward-data: the forward convolution with the flipped kernel, on the same path
       // (filters transformed per call).
       convT("conv3_winograd_bwd_data_24_16_8x16_n2_bias_relu", ConvGeometry(batch: 2, inChannels: 24, inHeight: 8,
