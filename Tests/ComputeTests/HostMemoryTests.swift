@@ -17,16 +17,20 @@ final class HostMemoryTests: XCTestCase {
     }
   }
 
-  func testLargeAllocationsGetHugePagesWhereTheKernelOffersThem() {
+  /// The advice itself is checked — the mapping's VmFlags carry "hg" (MADV_HUGEPAGE) — not
+  /// whether the kernel found free huge pages at that moment: on a busy machine compaction can
+  /// fail for all eight (seen once in CI: AnonHugePages 0), which says nothing about the code.
+  func testLargeAllocationsAreAdvisedForHugePages() {
     let mode = (try? String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8)) ?? ""
     let p = HostMemory.allocateZeroed(byteCount: 8 * HostMemory.hugePage)
     defer { p.deallocate() }
     guard mode.contains("[madvise]") || mode.contains("[always]") else {
-      // "[never]" (or not Linux): nothing to check beyond the allocation itself.
+      // Not Linux, no transparent huge pages, or "[never]": nothing to check beyond the
+      // allocation itself.
       print("transparent huge pages off here (\(mode.trimmingCharacters(in: .whitespacesAndNewlines))): not checked")
       return
     }
-    // The smaps entry of the mapping that holds p: its AnonHugePages (kB).
+    // The smaps entry of the mapping that holds p.
     // (Read through stdio: /proc files report size 0, and Foundation then reads nothing.)
     guard let file = fopen("/proc/self/smaps", "r") else { return XCTFail("no /proc/self/smaps") }
     defer { fclose(file) }
@@ -35,6 +39,7 @@ final class HostMemoryTests: XCTestCase {
     while fgets(&buf, Int32(buf.count), file) != nil { smaps += buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } }
     let addr = UInt(bitPattern: Int(bitPattern: p))
     var inside = false, hugeKB = -1
+    var flags: [Substring]? = nil
     for line in smaps.split(separator: "\n") {
       let fields = line.split(separator: " ", omittingEmptySubsequences: true)
       if let range = fields.first, range.contains("-"), !range.hasSuffix(":") {
@@ -42,10 +47,13 @@ final class HostMemoryTests: XCTestCase {
         inside = ends.count == 2 && ends[0] <= addr && addr < ends[1]
       } else if inside && fields.first == "AnonHugePages:" {
         hugeKB = Int(fields[1]) ?? -1
+      } else if inside && fields.first == "VmFlags:" {
+        flags = Array(fields.dropFirst())
         break
       }
     }
-    // 8 huge pages requested; compaction may fail for a few on a fragmented machine, not for all.
-    XCTAssertGreaterThanOrEqual(hugeKB, 2048, "a 16 MB allocation got no huge page (THP mode \(mode))")
+    print("16 MB allocation: AnonHugePages \(hugeKB) kB (THP mode \(mode.trimmingCharacters(in: .whitespacesAndNewlines)))")
+    let vmFlags = flags ?? []
+    XCTAssert(vmFlags.contains("hg"), "the 16 MB allocation is not advised for huge pages (VmFlags \(vmFlags))")
   }
 }
