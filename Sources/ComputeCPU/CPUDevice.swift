@@ -140,27 +140,28 @@ public final class CPUDevice: Device, @unchecked Sendable {
   /// A constant 4 × 4 stride-2 kernel's Winograd filters for the forward or the transposed
   /// convolution, pre-packed on first use (nil when the weights are not constant).
   func winogradFilters(_ t: TensorRef, _ c: ConvGeometry, transposed: Bool) -> UnsafePointer<Float>? {
-    guard let b = t.buffer as? CPUBuffer, b.isConstant else { return nil }
-    let key = CPUBuffer.DerivedKey(offset: t.offset, m: c.outChannels, k: c.inChannels, lda: 0, transA: false,
-                                   skinny: false,
-                                   winograd: (transposed ? 2 : 1) + (WinogradConv.Shape(c: c, transposed: transposed).narrow ? 2 : 0))
-    if let p = b.prepacked[key] { return UnsafePointer(p) }
-    allocationCount += 1
-    let p = WinogradConv.prepackFilters(c, transposed: transposed,
-                                        w: (b.base + t.offset).assumingMemoryBound(to: Float.self), pool: splitter)
-    b.prepacked[key] = p
-    return UnsafePointer(p)
+    let kind = (transposed ? 2 : 1) + (WinogradConv.Shape(c: c, transposed: transposed).narrow ? 2 : 0)
+    return derivedFilters(t, c, kind: kind) { w in
+      WinogradConv.prepackFilters(c, transposed: transposed, w: w, pool: self.splitter)
+    }
   }
 
   /// A constant 3 × 3 kernel's F(2×2, 3×3) filters, pre-packed on first use (nil when the weights
   /// are not constant).
-  func winograd3x3Filters(_ t: TensorRef, _ c: ConvGeometry) throws -> UnsafePointer<Float>? {
+  func winograd3x3Filters(_ t: TensorRef, _ c: ConvGeometry) -> UnsafePointer<Float>? {
+    derivedFilters(t, c, kind: 5) { w in Winograd3x3.prepackFilters(c, w: w, pool: self.splitter) }
+  }
+
+  /// Transformed filters of a constant weight tensor, cached on its buffer under
+  /// `DerivedKey.winograd = kind` (dropped when the buffer is written).
+  private func derivedFilters(_ t: TensorRef, _ c: ConvGeometry, kind: Int,
+                              make: (UnsafePointer<Float>) -> UnsafeMutablePointer<Float>) -> UnsafePointer<Float>? {
     guard let b = t.buffer as? CPUBuffer, b.isConstant else { return nil }
     let key = CPUBuffer.DerivedKey(offset: t.offset, m: c.outChannels, k: c.inChannels, lda: 0, transA: false,
-                                   skinny: false, winograd: 5)
+                                   skinny: false, winograd: kind)
     if let p = b.prepacked[key] { return UnsafePointer(p) }
     allocationCount += 1
-    let p = Winograd3x3.prepackFilters(c, w: (b.base + t.offset).assumingMemoryBound(to: Float.self), pool: splitter)
+    let p = make((b.base + t.offset).assumingMemoryBound(to: Float.self))
     b.prepacked[key] = p
     return UnsafePointer(p)
   }
@@ -251,7 +252,7 @@ public final class CPUDevice: Device, @unchecked Sendable {
       case .winograd:
         try winograd(c, transposed: false, input: i[0], w: inputs[1], bias: bias ? i[2] : nil, act: act, output: o[0])
       case .winograd3x3:
-        let packed = try winograd3x3Filters(inputs[1], c)
+        let packed = winograd3x3Filters(inputs[1], c)
         let floats = Winograd3x3.workspaceFloats(c, prepacked: packed != nil)
         let ws = try workspace(byteCount: floats * 4) as! CPUBuffer
         Winograd3x3.run(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, y: o[0], engine: gemmEngine,

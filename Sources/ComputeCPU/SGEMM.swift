@@ -469,7 +469,7 @@ public final class SGEMMEngine: @unchecked Sendable {
       return dst
     }
     let mBlocks = (m + mc - 1) / mc, kBlocks = (k + kc - 1) / kc
-    let dst = UnsafeMutablePointer<Float>.allocateAligned(count: max(16, mBlocks * kBlocks * mc * kc))
+    let dst = UnsafeMutablePointer<Float>.allocateAligned(count: max(16, packedAFloats(m: m, k: k)))
     for pb in 0..<kBlocks {
       let k0 = pb * kc, kcs = min(kc, k - k0)
       for ib in 0..<mBlocks {
@@ -480,6 +480,18 @@ public final class SGEMMEngine: @unchecked Sendable {
     }
     return dst
   }
+
+  /// Where op(A)(row, col) of an m × k operand sits in `prepackA`'s packed (non-skinny) layout:
+  /// MR-row panels of each MC × KC block, blocks by (k slice, row block).
+  @inline(__always)
+  static func packedAIndex(row: Int, col: Int, m: Int, k: Int) -> Int {
+    let mBlocks = (m + mc - 1) / mc
+    let sl = col / kc, pc = sl * kc, kcs = min(kc, k - pc), ib = row / mc, r = row - ib * mc
+    return (sl * mBlocks + ib) * mc * kc + (r / mr) * kcs * mr + (col - pc) * mr + r % mr
+  }
+
+  /// Floats of that layout for an m × k operand (whole blocks).
+  static func packedAFloats(m: Int, k: Int) -> Int { (m + mc - 1) / mc * ((k + kc - 1) / kc) * mc * kc }
 
   /// Whether the skinny path (n ≤ 16) takes this shape: B re-laid out (8·⌈n/8⌉ × k floats for the
   /// transposed kernel, n × k for the other) fits the packed-B buffer.

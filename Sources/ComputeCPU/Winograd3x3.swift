@@ -56,10 +56,7 @@ enum Winograd3x3 {
     var panels: Int { (chunkTiles + SGEMMEngine.nr - 1) / SGEMMEngine.nr }
     var vStride: Int { panels * SGEMMEngine.nr * k + WinogradConv.skew }
     var mStride: Int { m * chunkTiles + WinogradConv.skew }
-    var mBlocks: Int { (m + SGEMMEngine.mc - 1) / SGEMMEngine.mc }
-    var uStride: Int {
-      mBlocks * ((k + SGEMMEngine.kc - 1) / SGEMMEngine.kc) * SGEMMEngine.mc * SGEMMEngine.kc + WinogradConv.skew
-    }
+    var uStride: Int { SGEMMEngine.packedAFloats(m: m, k: k) + WinogradConv.skew }
   }
 
   /// Scratch floats: V and M for a chunk, and U when the weights are not pre-packed.
@@ -73,12 +70,10 @@ enum Winograd3x3 {
   static func packFilters(_ s: Shape, w: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>,
                           pool: ThreadSplitter) {
     typealias V = SIMD8<Float>
-    let k = s.k, m = s.m, mBlocks = s.mBlocks, uStride = s.uStride
-    let mc = SGEMMEngine.mc, kc = SGEMMEngine.kc, mr = SGEMMEngine.mr
+    let k = s.k, m = s.m, uStride = s.uStride, mr = SGEMMEngine.mr
     precondition(mr == V.scalarCount)
     @inline(__always) func index(_ row: Int, _ col: Int) -> Int {
-      let sl = col / kc, pc = sl * kc, kcs = min(kc, k - pc), ib = row / mc, r = row - ib * mc
-      return (sl * mBlocks + ib) * mc * kc + (r / mr) * kcs * mr + (col - pc) * mr + r % mr
+      SGEMMEngine.packedAIndex(row: row, col: col, m: m, k: k)
     }
     let box = UnsafeSendable(value: dst)
     pool.forRanges((m + mr - 1) / mr, grain: 1) { panels in

@@ -118,11 +118,10 @@ enum WinogradConv {
     /// at once, and at power-of-two distances those streams all fell in the same cache sets.
     var vStride: Int { panels * vPanel * k + WinogradConv.skew }
     var mStride: Int { m * chunkTiles + WinogradConv.skew }
-    var mBlocks: Int { (m + SGEMMEngine.mc - 1) / SGEMMEngine.mc }
     /// Floats between the pre-packed U of consecutive products (skewed likewise).
     var uStride: Int {
       if narrow { return uBlocks * SGEMMEngine.transposedBlock * k + WinogradConv.skew }
-      return mBlocks * ((k + SGEMMEngine.kc - 1) / SGEMMEngine.kc) * SGEMMEngine.mc * SGEMMEngine.kc + WinogradConv.skew
+      return SGEMMEngine.packedAFloats(m: m, k: k) + WinogradConv.skew
     }
     /// Narrow: blocks of 32 rows of U (k × 32 each, rows interleaved per column).
     var uBlocks: Int { (m + SGEMMEngine.transposedBlock - 1) / SGEMMEngine.transposedBlock }
@@ -156,13 +155,11 @@ enum WinogradConv {
   /// + ax) row c, column o from g[s][t] = w[o, c, 3 − ay − 2s, 3 − ax − 2t].
   static func packFilters(_ s: Shape, w: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>,
                           pool: ThreadSplitter) {
-    let inC = s.inC, k = s.k, mBlocks = s.mBlocks, uStride = s.uStride, transposed = s.transposed, m = s.m
-    let mc = SGEMMEngine.mc, kc = SGEMMEngine.kc, mr = SGEMMEngine.mr
+    let inC = s.inC, k = s.k, uStride = s.uStride, transposed = s.transposed, m = s.m
+    let mr = SGEMMEngine.mr
     let narrow = s.narrow, bs = SGEMMEngine.transposedBlock
     @inline(__always) func index(_ row: Int, _ col: Int) -> Int {
-      if narrow { return (row / bs) * k * bs + col * bs + row % bs }
-      let sl = col / kc, pc = sl * kc, kcs = min(kc, k - pc), ib = row / mc, r = row - ib * mc
-      return (sl * mBlocks + ib) * mc * kc + (r / mr) * kcs * mr + (col - pc) * mr + r % mr
+      narrow ? (row / bs) * k * bs + col * bs + row % bs : SGEMMEngine.packedAIndex(row: row, col: col, m: m, k: k)
     }
     // By MR-row panel, then column by column: a column's MR values of every U are contiguous in
     // the packed layout, so each is one vector store and every destination is written front to
