@@ -1,3 +1,5 @@
+import Foundation
+
 // A place where tensor memory lives and ops run. `CPUDevice` is the reference; every other device
 // is tested against it op by op.
 
@@ -23,10 +25,15 @@ public protocol Device: AnyObject {
   /// derived from it (GEMM operands pre-packed on first use). A write into the buffer, by `write`
   /// or as an op's output, drops them.
   func declareConstant(_ buffer: DeviceBuffer)
+  /// Bytes one plan may reasonably place on the device (tiling decisions use it): by default a
+  /// quarter of the host's physical memory; an accelerator reports what its memory allows.
+  var memoryBudget: Int { get }
 }
 
 extension Device {
   public func declareConstant(_ buffer: DeviceBuffer) {}
+
+  public var memoryBudget: Int { Int(clamping: ProcessInfo.processInfo.physicalMemory / 4) }
 
   /// Allocates a tensor and copies `values` into it.
   public func tensor(_ values: [Float], shape: [Int]) throws -> TensorRef {

@@ -55,14 +55,14 @@ public enum Harness {
 
   /// Normalized mean squared error Σ(a − b)² / Σ b² (NaN counts as failure via the caller's ≤).
   public static func nmse(_ a: [Float], _ b: [Double]) -> Double {
-    precondition(a.count == b.count)
+    guard a.count == b.count else { return .infinity }
     var num = 0.0, den = 0.0
     for (x, y) in zip(a, b) {
       let d = Double(x) - y
       num += d * d
       den += y * y
     }
-    if !num.isFinite { return .infinity }
+    if !num.isFinite || !den.isFinite { return .infinity }
     return den == 0 ? num : num / den
   }
 
@@ -105,7 +105,10 @@ public enum Harness {
         xp[inIndex][e] += h
         xm[inIndex][e] -= h
         let num = (loss(xp) - loss(xm)) / (2 * h)
-        maxErr = max(maxErr, abs(Double(analytic[outIndex][e]) - num))
+        let err = abs(Double(analytic[outIndex][e]) - num)
+        // Swift.max drops NaN; a non-finite gradient is the worst possible answer.
+        guard err.isFinite else { return .infinity }
+        maxErr = max(maxErr, err)
         maxNum = max(maxNum, abs(num))
       }
       worst = max(worst, maxErr / max(maxNum, 1e-3))

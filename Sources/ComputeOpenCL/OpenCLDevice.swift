@@ -88,6 +88,9 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   public var name: String { "opencl:\(index)" }
   public var summary: String { "opencl:\(index): \(info.summary)" }
   public var threadCount: Int { info.isGPU ? 1 : info.computeUnits }
+  /// A plan's arena is one buffer, so one allocation's limit bounds it; half the device's memory
+  /// leaves room for the weights, workspace and other plans.
+  public var memoryBudget: Int { min(info.maxAllocation, info.globalMemory / 2) }
 
   // MARK: - Memory
 

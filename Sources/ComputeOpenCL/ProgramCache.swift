@@ -6,13 +6,10 @@ import Foundation
 /// recompiling. The key covers the source, the build options, the device, its driver and platform
 /// versions; a stale or corrupt entry is ignored and rebuilt.
 ///
-/// Folder: `$MEND_CACHE_DIR/opencl`, else `$XDG_CACHE_HOME/mend/opencl`, else `~/.cache/mend/opencl`.
+/// Folder: `$MEND_CACHE_DIR/opencl`, else `$XDG_CACHE_HOME/mend/opencl`, else `$HOME/.cache/mend/opencl` (`MendPaths`).
 enum ProgramCache {
   static var directory: URL {
-    let env = ProcessInfo.processInfo.environment
-    if let d = env["MEND_CACHE_DIR"] { return URL(fileURLWithPath: d).appendingPathComponent("opencl") }
-    if let x = env["XDG_CACHE_HOME"] { return URL(fileURLWithPath: x).appendingPathComponent("mend/opencl") }
-    return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/mend/opencl")
+    MendPaths.cache().appendingPathComponent("opencl", isDirectory: true)
   }
 
   static func key(source: String, options: String, info: OpenCLDeviceInfo) -> String {

@@ -1,7 +1,9 @@
+import Compute
 import Foundation
 
 /// Where pretrained weights live: `--weights DIR`, else `$MEND_WEIGHTS`, else
-/// `$XDG_DATA_HOME/mend/weights`, else `~/.local/share/mend/weights` (what Tools/fetch-weights fills).
+/// `$XDG_DATA_HOME/mend/weights`, else `$HOME/.local/share/mend/weights` (what Tools/fetch-weights
+/// fills; see `MendPaths`).
 public enum WeightStore {
   public static let faceGenerator = "dcgan-face-G.safetensors"
   public static let faceDiscriminator = "dcgan-face-D.safetensors"
@@ -15,10 +17,7 @@ public enum WeightStore {
 
   public static func directory(override: String? = nil) -> URL {
     if let o = override { return URL(fileURLWithPath: o) }
-    let env = ProcessInfo.processInfo.environment
-    if let d = env["MEND_WEIGHTS"], !d.isEmpty { return URL(fileURLWithPath: d) }
-    if let x = env["XDG_DATA_HOME"], !x.isEmpty { return URL(fileURLWithPath: x).appendingPathComponent("mend/weights") }
-    return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/share/mend/weights")
+    return MendPaths.weights()
   }
 
   /// The weights file `name`; a clear error when it is missing.

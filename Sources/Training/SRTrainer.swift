@@ -220,33 +220,3 @@ public final class SRTrainer {
     return (lr, hr)
   }
 }
-
-extension RandomWeights {
-  /// SRResNet with He-initialised convolutions, identity batch norms and PReLU slopes 0.25.
-  public static func srresnet(blocks: Int = 16, seed: UInt64 = 3) -> WeightSet {
-    var rng = SplitMix64(seed: seed)
-    var t: [String: HostTensor] = [:]
-    func conv(_ p: String, _ cin: Int, _ cout: Int, _ k: Int, scale: Float = 1) {
-      let std = scale * (2 / Float(cin * k * k)).squareRoot()
-      t["\(p).weight"] = HostTensor(shape: [cout, cin, k, k], data: (0..<(cout * cin * k * k)).map { _ in std * rng.nextGaussian() })
-      t["\(p).bias"] = HostTensor(shape: [cout], data: [Float](repeating: 0, count: cout))
-    }
-    func bn(_ p: String, _ c: Int) {
-      t["\(p).weight"] = HostTensor(shape: [c], data: [Float](repeating: 1, count: c))
-      t["\(p).bias"] = HostTensor(shape: [c], data: [Float](repeating: 0, count: c))
-      t["\(p).running_mean"] = HostTensor(shape: [c], data: [Float](repeating: 0, count: c))
-      t["\(p).running_var"] = HostTensor(shape: [c], data: [Float](repeating: 1, count: c))
-    }
-    func prelu(_ p: String, _ c: Int) { t["\(p).alpha"] = HostTensor(shape: [c], data: [Float](repeating: 0.25, count: c)) }
-    conv("head.conv", 3, 64, 9); prelu("head.prelu", 64)
-    for i in 0..<blocks {
-      conv("blocks.\(i).conv1", 64, 64, 3); bn("blocks.\(i).bn1", 64); prelu("blocks.\(i).prelu", 64)
-      conv("blocks.\(i).conv2", 64, 64, 3, scale: 0.1); bn("blocks.\(i).bn2", 64)
-    }
-    conv("trunk.conv", 64, 64, 3); bn("trunk.bn", 64)
-    for u in 0..<2 { conv("up.\(u).conv", 64, 256, 3); prelu("up.\(u).prelu", 64) }
-    conv("tail.conv", 64, 3, 9, scale: 0.1)
-    return WeightSet(tensors: t, metadata: ["format": "mend-srresnet", "blocks": "\(blocks)", "init": "random"],
-                     source: "random SRResNet")
-  }
-}

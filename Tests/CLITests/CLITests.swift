@@ -16,10 +16,11 @@ final class CLITests: XCTestCase {
     }
   }
 
-  func run(_ args: [String]) throws -> (status: Int32, stderr: String) {
+  func run(_ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, stderr: String) {
     let p = Process()
     p.executableURL = try binary
     p.arguments = args
+    if let environment { p.environment = environment }
     let err = Pipe()
     p.standardError = err
     p.standardOutput = Pipe()
@@ -31,8 +32,9 @@ final class CLITests: XCTestCase {
 
   func tmp(_ name: String) -> String { FileManager.default.temporaryDirectory.appendingPathComponent("mend-cli-\(getpid())-\(name)").path }
 
-  func assertFails(_ args: [String], mentions: String, output: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
-    let (status, stderr) = try run(args)
+  func assertFails(_ args: [String], mentions: String, output: String? = nil, environment: [String: String]? = nil,
+                   file: StaticString = #filePath, line: UInt = #line) throws {
+    let (status, stderr) = try run(args, environment: environment)
     XCTAssertNotEqual(status, 0, "\(args) should fail", file: file, line: line)
     let lines = stderr.split(separator: "\n").filter { $0.hasPrefix("mend: error:") }
     XCTAssertEqual(lines.count, 1, "one error line expected, got: \(stderr)", file: file, line: line)
@@ -93,5 +95,46 @@ final class CLITests: XCTestCase {
     try assertFails(["train", "srgan", "--data", data, "--out", out, "--stage", "2", "--crop", "32"], mentions: "96")
     try assertFails(["train", "srgan", "--data", data, "--out", out, "--content", "vgg54", "--weights", tmp("noweights")],
                     mentions: "fetch-weights")
+  }
+
+  /// A shell whose `$HOME` is not the password file's home (containers, CI runners, `sudo -H`):
+  /// `Tools/fetch-weights` and mend agree on the weights folder, mend finds weights placed there,
+  /// and with none there it names that folder rather than another user's.
+  func testWeightsFollowHOME() throws {
+    let home = tmp("home")
+    try? FileManager.default.removeItem(atPath: home)
+    try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: home) }
+    var env = ProcessInfo.processInfo.environment
+    for k in ["MEND_WEIGHTS", "XDG_DATA_HOME", "XDG_CACHE_HOME", "MEND_CACHE_DIR"] { env[k] = nil }
+    env["HOME"] = home
+
+    let script = Process()
+    script.executableURL = Self.root.appendingPathComponent("Tools/fetch-weights")
+    script.arguments = ["--print-dir"]
+    script.environment = env
+    let out = Pipe()
+    script.standardOutput = out
+    try script.run()
+    let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    script.waitUntilExit()
+    XCTAssertEqual(script.terminationStatus, 0)
+    XCTAssertEqual(printed, home + "/.local/share/mend/weights")
+
+    let png = tmp("home-out.png")
+    defer { try? FileManager.default.removeItem(atPath: png) }
+    // No weights in the fresh home: the error names the fresh home's folder.
+    try assertFails(["generate", "--seed", "1", "-o", png], mentions: printed, output: png, environment: env)
+
+    // The weights placed where the script says: mend finds them.
+    try FileManager.default.createDirectory(atPath: printed, withIntermediateDirectories: true)
+    let real = ProcessInfo.processInfo.environment["MEND_WEIGHTS"].map { URL(fileURLWithPath: $0) }
+      ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".local/share/mend/weights")
+    try FileManager.default.copyItem(at: real.appendingPathComponent("dcgan-face-G.safetensors"),
+                                     to: URL(fileURLWithPath: printed).appendingPathComponent("dcgan-face-G.safetensors"))
+    let (status, stderr) = try run(["generate", "--seed", "1", "-o", png], environment: env)
+    XCTAssertEqual(status, 0, stderr)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: png))
   }
 }

@@ -57,7 +57,7 @@ final class PipelineTests: XCTestCase {
     var cfg = InpaintConfig()
     cfg.iterations = 5; cfg.starts = 2
     let completer = Completer(inpainter: try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 1, config: cfg),
-                              upscaler: Upscaler(model: sr, device: cpu))
+                              upscaler: try Upscaler(model: sr, device: cpu))
     var rng = SplitMix64(seed: 8)
     for (w, h, border) in [(64, 64, false), (100, 80, false), (128, 128, true), (200, 200, false), (256, 256, false),
                            (600, 400, false), (40, 50, true)] {
@@ -88,7 +88,7 @@ final class PipelineTests: XCTestCase {
     var cfg = InpaintConfig()
     cfg.iterations = 1; cfg.starts = 1
     let completer = Completer(inpainter: try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 1, config: cfg),
-                              upscaler: Upscaler(model: sr, device: cpu))
+                              upscaler: try Upscaler(model: sr, device: cpu))
     let im = Image(width: 100, height: 100, channels: 3)
     XCTAssertThrowsError(try completer.complete(im, mask: Mask(width: 90, height: 100))) { XCTAssert("\($0)".contains("90×100")) }
     XCTAssertThrowsError(try completer.complete(im, mask: Mask(width: 100, height: 100))) { XCTAssert("\($0)".contains("no missing")) }

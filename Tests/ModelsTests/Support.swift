@@ -39,7 +39,15 @@ func allDevices() throws -> [Device] {
   return ds
 }
 
+/// Largest |a − b|; +∞ when the lengths differ or any value is NaN or infinite (Swift.max would
+/// silently drop a NaN, so an all-NaN output would pass every bound).
 func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
-  precondition(a.count == b.count)
-  return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+  guard a.count == b.count else { return .infinity }
+  var m: Float = 0
+  for (x, y) in zip(a, b) {
+    let d = abs(x - y)
+    guard d.isFinite else { return .infinity }
+    m = max(m, d)
+  }
+  return m
 }

@@ -44,7 +44,7 @@ struct Complete: ParsableCommand {
       let sr = try SRResNet(weights: try WeightStore.load(srModel.file, override: weightOptions.weights))
       let completer = Completer(
         inpainter: try Inpainter(generator: gen, discriminator: disc, device: device, images: 1, config: cfg),
-        upscaler: Upscaler(model: sr, device: device), blend64: b64, merge: mg)
+        upscaler: try Upscaler(model: sr, device: device), blend64: b64, merge: mg)
       let start = Date()
       var last = ""
       var bar: Progress? = nil

@@ -29,7 +29,7 @@ struct EvalSuperRes: ParsableCommand {
       guard !files.isEmpty else { throw ValidationError("\(dir): no PNG images") }
       let device = deviceOptions.makeDevice()
       let models = try SRModel.allCases.map { m in
-        Upscaler(model: try SRResNet(weights: try WeightStore.load(m.file, override: weightOptions.weights)), device: device)
+        try Upscaler(model: try SRResNet(weights: try WeightStore.load(m.file, override: weightOptions.weights)), device: device)
       }
       print("# 4× super-resolution on \(device.name); PSNR dB / SSIM on Y, border 4")
       print(pad("image", 22) + pad("size", 10) + ["bicubic", "srresnet", "srgan"].map { lpad($0, 18) }.joined())

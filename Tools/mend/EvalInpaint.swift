@@ -107,7 +107,7 @@ struct EvalComplete: ParsableCommand {
       let device = deviceOptions.makeDevice()
       let sr = try SRResNet(weights: try WeightStore.load(srModel.file, override: weightOptions.weights))
       let completer = Completer(inpainter: try Inpainter(generator: gen, discriminator: disc, device: device, images: 1, config: cfg),
-                                upscaler: Upscaler(model: sr, device: device))
+                                upscaler: try Upscaler(model: sr, device: device))
       print("# completion at full resolution on \(device.name), \(cfg.iterations) iterations, \(cfg.starts) starts, "
             + "\(srModel.rawValue); masked PSNR dB / masked SSIM")
       print(pad("image", 24) + pad("size", 10) + ["64 + bicubic", "64 + \(srModel.rawValue)"].map { lpad($0, 18) }.joined())

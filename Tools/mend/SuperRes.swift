@@ -19,18 +19,21 @@ struct SuperRes: ParsableCommand {
   @Option(name: .shortAndLong, help: "Output PNG, 4× the input size.") var output: String
   @Option(help: "srresnet or srgan.") var model: SRModel = .srresnet
   @Option(help: "Also write float32 [3,4H,4W] in [0,1] as .npy.") var raw: String?
-  @Option(help: "Tile size in input pixels (memory is bounded by it).") var tile: Int = 96
+  @Option(help: ArgumentHelp(
+    "Window side in input pixels when the image is run in windows (memory is bounded by it).",
+    discussion: "By default the whole image runs at once when it fits the device's memory budget, else in the largest windows that fit. Windows overlap by the model's receptive field (40 input pixels for SRResNet) and only their centres are kept, so the output equals the untiled one. Must exceed twice the receptive field."))
+  var tile: Int?
   @OptionGroup var weightOptions: WeightOptions
   @OptionGroup var deviceOptions: DeviceOptions
 
   func run() throws {
     guarded {
-      guard tile >= 48 && tile <= 1024 else { throw ValidationError("--tile must be 48…1024") }
       let (im, _) = try PNG.read(fileURL(input))
       let sr = try SRResNet(weights: try WeightStore.load(model.file, override: weightOptions.weights))
       let device = deviceOptions.makeDevice()
-      let progress = Progress(label: "superres \(model.rawValue) on \(device.name): tile")
-      let up = try Upscaler(model: sr, device: device, tile: tile).upscale(im) { progress.update($0, $1) }
+      let upscaler = try Upscaler(model: sr, device: device, tile: tile)
+      let progress = Progress(label: "superres \(model.rawValue) on \(device.name): window")
+      let up = try upscaler.upscale(im) { progress.update($0, $1) }
       if let raw { try NPY.write(up.data, shape: [3, up.height, up.width], to: fileURL(raw)) }
       try PNG.write(up.clamped(), to: fileURL(output))
       FileHandle.standardError.write(Data("superres: \(im.width)×\(im.height) -> \(up.width)×\(up.height) -> \(output)\n".utf8))

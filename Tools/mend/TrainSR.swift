@@ -105,7 +105,7 @@ struct TrainSRGAN: ParsableCommand {
                                        width: side, height: side)
       let sampleLR = Resize.resize(sampleHR, width: side / 4, height: side / 4, filter: .bicubic).clamped()
       func writeSample() throws {
-        let up = Upscaler(model: try SRResNet(weights: try trainer.store.weightSet), device: device)
+        let up = try Upscaler(model: try SRResNet(weights: try trainer.store.weightSet), device: device)
         let row = Image.row([Resize.resize(sampleLR, width: side, height: side, filter: .bicubic).clamped(),
                              try up.upscale(sampleLR).clamped(), sampleHR])
         try PNG.write(row, to: outURL.appendingPathComponent(String(format: "samples-%06d.png", trainer.step)))
@@ -114,7 +114,7 @@ struct TrainSRGAN: ParsableCommand {
         try writeSample()
         guard !valImages.isEmpty else { return nil }
         let model = try SRResNet(weights: try trainer.store.weightSet)
-        let up = Upscaler(model: model, device: device)
+        let up = try Upscaler(model: model, device: device)
         var total = 0.0
         for hr0 in valImages {
           let w = min(256, hr0.width) / 4 * 4, h = min(256, hr0.height) / 4 * 4
