@@ -4,15 +4,39 @@ import Foundation
 
 // MARK: - Build settings
 
-// The CPU kernels use SIMD16<Float> with fused multiply-add. Without a target CPU, LLVM lowers each
-// lane of `addProduct` to a library `fmaf` call (~200x slower), so we always name one. `native`
-// suits a build that runs where it was built; set MEND_TARGET_CPU (e.g. `haswell` for any AVX2+FMA
-// x86-64, `skylake-avx512`, `znver4`) for a portable build. `x86-64-v3/v4` are rejected by swiftc.
-let targetCPU = ProcessInfo.processInfo.environment["MEND_TARGET_CPU"] ?? "native"
-let fastMath: [SwiftSetting] = [
-  .unsafeFlags(["-target-cpu", targetCPU, "-Ounchecked"], .when(configuration: .release)),
-  .unsafeFlags(["-target-cpu", targetCPU], .when(configuration: .debug)),
-]
+// One binary runs on any CPU of its architecture. The hot CPU kernels (Sources/CPUKernels) are
+// compiled once per instruction-set level, each with its own `-target-cpu`, and `CPUDevice` picks
+// one at run time from CPUID (`CPUISA`); everything else is built for the architecture's baseline.
+// (SIMD16<Float>.addProduct needs FMA at compile time, or LLVM calls `fmaf` per lane; the generic
+// kernels use a separate multiply and add there.) MEND_TARGET_CPU (e.g. `native`) overrides the
+// baseline for the non-kernel code of a build that only runs where it was built.
+#if arch(x86_64)
+  let baselineCPU = "x86-64"
+  let kernelLevels: [(name: String, cpu: String, define: String)] = [
+    ("CPUKernelsAVX512", "skylake-avx512", "MEND_ISA_AVX512"),
+    ("CPUKernelsAVX2", "haswell", "MEND_ISA_AVX2"),
+    ("CPUKernelsGeneric", "x86-64", "MEND_ISA_GENERIC"),
+  ]
+#else
+  let baselineCPU = "generic"
+  let kernelLevels: [(name: String, cpu: String, define: String)] = [
+    ("CPUKernelsGeneric", "generic", "MEND_ISA_GENERIC"),
+  ]
+#endif
+let targetCPU = ProcessInfo.processInfo.environment["MEND_TARGET_CPU"] ?? baselineCPU
+func optimised(cpu: String) -> [SwiftSetting] {
+  [
+    .unsafeFlags(["-target-cpu", cpu, "-Ounchecked"], .when(configuration: .release)),
+    .unsafeFlags(["-target-cpu", cpu], .when(configuration: .debug)),
+  ]
+}
+let fastMath = optimised(cpu: targetCPU)
+// Each level's folder holds symbolic links to Sources/CPUKernels/*.swift.
+let kernelTargets: [Target] = kernelLevels.map { level in
+  .target(name: level.name, dependencies: ["Compute", "CPURuntime"],
+          swiftSettings: optimised(cpu: level.cpu) + [.define(level.define)])
+}
+let kernelDependencies: [Target.Dependency] = kernelLevels.map { .target(name: $0.name) }
 
 let package = Package(
   name: "mend",
@@ -41,7 +65,10 @@ let package = Package(
 
     // MARK: - Compute core
     .target(name: "Compute", swiftSettings: fastMath),
-    .target(name: "ComputeCPU", dependencies: ["Compute"], swiftSettings: fastMath),
+    .target(name: "CCPUFeatures"),
+    .target(name: "CPURuntime", dependencies: ["Compute", "CCPUFeatures"], swiftSettings: fastMath),
+  ] + kernelTargets + [
+    .target(name: "ComputeCPU", dependencies: ["Compute", "CPURuntime"] + kernelDependencies, swiftSettings: fastMath),
     .target(
       name: "MendKernels", path: "Kernels",
       resources: [

@@ -1,3 +1,4 @@
+import CPURuntime
 import Compute
 
 /// Direct convolution for layers with at most four output channels and stride 1 (SRResNet's last
@@ -119,18 +120,18 @@ enum DirectConv {
       let v2 = nb > 2 ? p.loadUnaligned(fromByteOffset: 128, as: V.self) : V()
       let v3 = nb > 3 ? p.loadUnaligned(fromByteOffset: 192, as: V.self) : V()
       var c = V(repeating: wk[0])
-      a00.addProduct(c, v0); if nb > 1 { a01.addProduct(c, v1) }; if nb > 2 { a02.addProduct(c, v2) }
-      if nb > 3 { a03.addProduct(c, v3) }
+      a00.madd(c, v0); if nb > 1 { a01.madd(c, v1) }; if nb > 2 { a02.madd(c, v2) }
+      if nb > 3 { a03.madd(c, v3) }
       c = V(repeating: wk[1])
-      a10.addProduct(c, v0); if nb > 1 { a11.addProduct(c, v1) }; if nb > 2 { a12.addProduct(c, v2) }
-      if nb > 3 { a13.addProduct(c, v3) }
+      a10.madd(c, v0); if nb > 1 { a11.madd(c, v1) }; if nb > 2 { a12.madd(c, v2) }
+      if nb > 3 { a13.madd(c, v3) }
       c = V(repeating: wk[2])
-      a20.addProduct(c, v0); if nb > 1 { a21.addProduct(c, v1) }; if nb > 2 { a22.addProduct(c, v2) }
-      if nb > 3 { a23.addProduct(c, v3) }
+      a20.madd(c, v0); if nb > 1 { a21.madd(c, v1) }; if nb > 2 { a22.madd(c, v2) }
+      if nb > 3 { a23.madd(c, v3) }
       if outputs > 3 {
         c = V(repeating: wk[3])
-        a30.addProduct(c, v0); if nb > 1 { a31.addProduct(c, v1) }; if nb > 2 { a32.addProduct(c, v2) }
-        if nb > 3 { a33.addProduct(c, v3) }
+        a30.madd(c, v0); if nb > 1 { a31.madd(c, v1) }; if nb > 2 { a32.madd(c, v2) }
+        if nb > 3 { a33.madd(c, v3) }
       }
     }
     @inline(__always) func st(_ v: V, _ o: Int, _ j: Int) {

@@ -1,3 +1,4 @@
+import CPURuntime
 import Compute
 
 /// Transposed convolutions (conv backward-data) onto at most four channels, any stride: a DCGAN
@@ -143,12 +144,12 @@ extension DirectConv {
             let wk = wr + kx * 4
             let w0 = V(repeating: wk[0]), w1 = V(repeating: wk[1]), w2 = V(repeating: wk[2])
             let v = row.loadUnaligned(fromByteOffset: off, as: V.self)
-            a0.addProduct(w0, v); a1.addProduct(w1, v); a2.addProduct(w2, v)
-            if !three { a3.addProduct(V(repeating: wk[3]), v) }
+            a0.madd(w0, v); a1.madd(w1, v); a2.madd(w2, v)
+            if !three { a3.madd(V(repeating: wk[3]), v) }
             if two {
               let u = row.loadUnaligned(fromByteOffset: off + 64, as: V.self)
-              b0.addProduct(w0, u); b1.addProduct(w1, u); b2.addProduct(w2, u)
-              if !three { b3.addProduct(V(repeating: wk[3]), u) }
+              b0.madd(w0, u); b1.madd(w1, u); b2.madd(w2, u)
+              if !three { b3.madd(V(repeating: wk[3]), u) }
             }
             kx += sw
             off -= 4

@@ -1,3 +1,4 @@
+import CPURuntime
 import Compute
 
 // 4 × 4 stride-2 convolutions with one pixel of padding — a DCGAN discriminator's layers after

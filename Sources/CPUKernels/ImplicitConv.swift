@@ -1,3 +1,4 @@
+import CPURuntime
 import Compute
 
 // Forward convolutions as implicit GEMMs on the CPU: the packed GEMM driver

@@ -1,3 +1,4 @@
+import CPURuntime
 // exp, tanh and sigmoid for the element-wise kernels without libm calls, written as scalar code
 // that LLVM vectorises in plain loops (scalar tanhf/expf cost ~8 ns per element and block
 // vectorisation; Swift's generic SIMD rounding/select operations lower lane by lane, which was

@@ -4,8 +4,9 @@ import Synchronization
 
 /// Wraps a value that is safe to share because the code using it partitions the work
 /// (disjoint output ranges) — pointers and closures handed to `concurrentPerform`.
-struct UnsafeSendable<T>: @unchecked Sendable {
-  let value: T
+public struct UnsafeSendable<T>: @unchecked Sendable {
+  public let value: T
+  @inlinable public init(value: T) { self.value = value }
 }
 
 /// Splits work over a fixed number of host threads.

@@ -1,3 +1,4 @@
+import CPURuntime
 import Compute
 
 // 3 × 3 stride-1 convolutions with one pixel of padding (SRResNet's body and upsampling convs) as

@@ -1,3 +1,4 @@
+import CPURuntime
 // Packed, cache-blocked single-precision GEMM (the BLIS/GotoBLAS scheme).
 //
 //   for each NC-wide column block of B
@@ -116,7 +117,7 @@ public final class SGEMMEngine: @unchecked Sendable {
           for kk in 0..<k {
             let s = V(repeating: a[kk * inc]), row = UnsafeRawPointer(b + kk * ldb + jb)
             for v in 0..<vecs {
-              acc[v].addProduct(s, row.loadUnaligned(fromByteOffset: v * 64, as: V.self))
+              acc[v].madd(s, row.loadUnaligned(fromByteOffset: v * 64, as: V.self))
             }
             let sc = a[kk * inc], rowf = b + kk * ldb + jb
             for j in (vecs * 16)..<width { f[j] += sc * rowf[j] }
@@ -406,13 +407,13 @@ public final class SGEMMEngine: @unchecked Sendable {
               let a2 = UnsafeRawPointer(ar2 + kk).loadUnaligned(as: V.self)
               let a3 = UnsafeRawPointer(ar3 + kk).loadUnaligned(as: V.self)
               var bv = UnsafeRawPointer(br0 + kk).loadUnaligned(as: V.self)
-              acc.0.addProduct(a0, bv); acc.1.addProduct(a1, bv); acc.2.addProduct(a2, bv); acc.3.addProduct(a3, bv)
+              acc.0.madd(a0, bv); acc.1.madd(a1, bv); acc.2.madd(a2, bv); acc.3.madd(a3, bv)
               bv = UnsafeRawPointer(br1 + kk).loadUnaligned(as: V.self)
-              acc.4.addProduct(a0, bv); acc.5.addProduct(a1, bv); acc.6.addProduct(a2, bv); acc.7.addProduct(a3, bv)
+              acc.4.madd(a0, bv); acc.5.madd(a1, bv); acc.6.madd(a2, bv); acc.7.madd(a3, bv)
               bv = UnsafeRawPointer(br2 + kk).loadUnaligned(as: V.self)
-              acc.8.addProduct(a0, bv); acc.9.addProduct(a1, bv); acc.10.addProduct(a2, bv); acc.11.addProduct(a3, bv)
+              acc.8.madd(a0, bv); acc.9.madd(a1, bv); acc.10.madd(a2, bv); acc.11.madd(a3, bv)
               bv = UnsafeRawPointer(br3 + kk).loadUnaligned(as: V.self)
-              acc.12.addProduct(a0, bv); acc.13.addProduct(a1, bv); acc.14.addProduct(a2, bv); acc.15.addProduct(a3, bv)
+              acc.12.madd(a0, bv); acc.13.madd(a1, bv); acc.14.madd(a2, bv); acc.15.madd(a3, bv)
               kk += 16
             }
             let kTail = kk
@@ -701,15 +702,15 @@ public final class SGEMMEngine: @unchecked Sendable {
     for _ in 0..<kc {
       let b0 = pb.load(as: V.self)
       let b1 = pb.load(fromByteOffset: 64, as: V.self)
-      var av = V(repeating: pa[0]); c00.addProduct(av, b0); c01.addProduct(av, b1)
-      av = V(repeating: pa[1]); c10.addProduct(av, b0); c11.addProduct(av, b1)
-      av = V(repeating: pa[2]); c20.addProduct(av, b0); c21.addProduct(av, b1)
-      av = V(repeating: pa[3]); c30.addProduct(av, b0); c31.addProduct(av, b1)
+      var av = V(repeating: pa[0]); c00.madd(av, b0); c01.madd(av, b1)
+      av = V(repeating: pa[1]); c10.madd(av, b0); c11.madd(av, b1)
+      av = V(repeating: pa[2]); c20.madd(av, b0); c21.madd(av, b1)
+      av = V(repeating: pa[3]); c30.madd(av, b0); c31.madd(av, b1)
       if !half {
-        av = V(repeating: pa[4]); c40.addProduct(av, b0); c41.addProduct(av, b1)
-        av = V(repeating: pa[5]); c50.addProduct(av, b0); c51.addProduct(av, b1)
-        av = V(repeating: pa[6]); c60.addProduct(av, b0); c61.addProduct(av, b1)
-        av = V(repeating: pa[7]); c70.addProduct(av, b0); c71.addProduct(av, b1)
+        av = V(repeating: pa[4]); c40.madd(av, b0); c41.madd(av, b1)
+        av = V(repeating: pa[5]); c50.madd(av, b0); c51.madd(av, b1)
+        av = V(repeating: pa[6]); c60.madd(av, b0); c61.madd(av, b1)
+        av = V(repeating: pa[7]); c70.madd(av, b0); c71.madd(av, b1)
       }
       pa += 8
       pb += 128

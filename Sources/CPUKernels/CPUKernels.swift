@@ -1,3 +1,4 @@
+import CPURuntime
 import Compute
 import Foundation
 

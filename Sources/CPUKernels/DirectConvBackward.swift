@@ -1,3 +1,4 @@
+import CPURuntime
 import Compute
 
 // The backward passes of the layers DirectConv runs forward (≤ 4 output channels, stride 1:
@@ -94,11 +95,11 @@ extension DirectConv {
                   let d2 = drow.loadUnaligned(fromByteOffset: (2 * oh * dyRow + b * 16) * 4, as: V.self)
                   let d3 = drow.loadUnaligned(fromByteOffset: (3 * oh * dyRow + b * 16) * 4, as: V.self)
                   let v0 = prow.loadUnaligned(fromByteOffset: b * 64, as: V.self)
-                  a00.addProduct(d0, v0); a10.addProduct(d1, v0); a20.addProduct(d2, v0); a30.addProduct(d3, v0)
+                  a00.madd(d0, v0); a10.madd(d1, v0); a20.madd(d2, v0); a30.madd(d3, v0)
                   let v1 = prow.loadUnaligned(fromByteOffset: b * 64 + 4, as: V.self)
-                  a01.addProduct(d0, v1); a11.addProduct(d1, v1); a21.addProduct(d2, v1); a31.addProduct(d3, v1)
+                  a01.madd(d0, v1); a11.madd(d1, v1); a21.madd(d2, v1); a31.madd(d3, v1)
                   let v2 = prow.loadUnaligned(fromByteOffset: b * 64 + 8, as: V.self)
-                  a02.addProduct(d0, v2); a12.addProduct(d1, v2); a22.addProduct(d2, v2); a32.addProduct(d3, v2)
+                  a02.madd(d0, v2); a12.madd(d1, v2); a22.madd(d2, v2); a32.madd(d3, v2)
                 }
               }
               func add(_ o: Int, _ k: Int, _ a: V) {

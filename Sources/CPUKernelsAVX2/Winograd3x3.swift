@@ -1,0 +1,1 @@
+../CPUKernels/Winograd3x3.swift

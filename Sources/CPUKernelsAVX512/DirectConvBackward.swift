@@ -1,0 +1,1 @@
+../CPUKernels/DirectConvBackward.swift

@@ -1,0 +1,1 @@
+../CPUKernels/DirectConv.swift
