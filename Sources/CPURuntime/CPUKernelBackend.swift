@@ -12,6 +12,8 @@ public protocol CPUKernelBackend: Device {
   static func convPath(_ op: Op) -> CPUConvPath?
   /// Column budget of the im2col lowering (`ConvLowering.shape`).
   static var loweringColumnBudget: Int { get }
+  /// Register-only FMA throughput of this level on this CPU, GFLOP/s over `threads` threads.
+  static func fmaPeak(threads: Int, seconds: Double) -> Double
 }
 
 /// The CPU's kernels for convolutions (tests check that the op table reaches each one).

@@ -52,6 +52,12 @@ public final class CPUDevice: Device, @unchecked Sendable {
   /// Column budget of the im2col lowering (`ConvLowering.shape`).
   public static var loweringColumnBudget: Int { backendType(.generic).loweringColumnBudget }
 
+  /// Register-only FMA throughput of `isa`'s kernels on this CPU, GFLOP/s over `threads` threads
+  /// (a probe of about `seconds`): the ceiling benchmarks compare against.
+  public static func fmaPeak(isa: CPUISA, threads: Int, seconds: Double = 0.2) -> Double {
+    backendType(isa).fmaPeak(threads: threads, seconds: seconds)
+  }
+
   public var name: String { backend.name }
   public var summary: String { backend.summary }
   public var threadCount: Int { backend.threadCount }

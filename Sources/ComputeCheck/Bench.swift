@@ -1,4 +1,5 @@
 import Compute
+import ComputeCPU
 import Foundation
 
 /// Timing of one op case on one device: median and min of repeated runs after warm-up.
@@ -12,13 +13,17 @@ public struct BenchResult: Sendable {
   public let minMs: Double
   public let gflops: Double
   public let gbps: Double
+  /// The kernels' instruction-set level ("avx512", "avx2", "generic"), or "opencl".
+  public let isa: String
+  /// Register-only FMA peak of the device (GFLOP/s, same threads), when known (CPU).
+  public let peakGflops: Double?
 
   /// One JSON object (a line of `--json` output).
   public var json: String {
     func f(_ x: Double) -> String { String(format: "%.4f", x) }
     return "{\"case\":\"\(name)\",\"op\":\"\(kind)\",\"device\":\"\(device)\",\"threads\":\(threads),"
       + "\"runs\":\(runs),\"median_ms\":\(f(medianMs)),\"min_ms\":\(f(minMs)),\"gflops\":\(f(gflops)),"
-      + "\"gbps\":\(f(gbps))}"
+      + "\"gbps\":\(f(gbps)),\"isa\":\"\(isa)\"" + (peakGflops.map { ",\"peak_gflops\":\(f($0)),\"peak_fraction\":\(f(gflops / $0))" } ?? "") + "}"
   }
 }
 
@@ -47,7 +52,16 @@ public enum Bench {
     return (median, samples[0], samples.count)
   }
 
-  public static func run(_ c: OpCase, on device: Device, budget: Double = 1.0) throws -> BenchResult {
+  /// The device's kernel level for reports: the CPU's ISA, or "opencl".
+  public static func isa(of device: Device) -> String { (device as? CPUDevice)?.isa.rawValue ?? "opencl" }
+
+  /// The CPU's register-only FMA peak for the device's level and threads (nil for other devices).
+  public static func peak(of device: Device) -> Double? {
+    guard let cpu = device as? CPUDevice else { return nil }
+    return CPUDevice.fmaPeak(isa: cpu.isa, threads: cpu.threadCount)
+  }
+
+  public static func run(_ c: OpCase, on device: Device, budget: Double = 1.0, peak: Double? = nil) throws -> BenchResult {
     let (ins, outs, _) = try Harness.prepare(c, on: device, inputs: c.makeInputs())
     for k in c.benchConstants { device.declareConstant(ins[k].buffer) }
     let t = try time(budget: budget) {
@@ -57,6 +71,6 @@ public enum Bench {
     let s = t.median * 1e-3
     return BenchResult(name: c.name, kind: c.op.kind, device: device.name, threads: device.threadCount, runs: t.runs,
                        medianMs: t.median, minMs: t.min, gflops: c.op.flops / s / 1e9,
-                       gbps: c.op.bytesMoved / s / 1e9)
+                       gbps: c.op.bytesMoved / s / 1e9, isa: isa(of: device), peakGflops: peak)
   }
 }

@@ -5,10 +5,19 @@ import XCTest
 
 /// `CPUDevice` against the float64 reference, for every case of the op table.
 final class CPUConformanceTests: XCTestCase {
+  /// Every kernel level this CPU runs (the binary carries all of its architecture's).
+  static var levels: [CPUISA] {
+    let s = CPUISA.supported
+    XCTAssert(s.contains(.generic) && s.first == CPUISA.best)
+    return s
+  }
+
   func testEveryOpCaseMatchesFloat64Reference() throws {
     // Also with the inputs declared constant (as a plan's weights): cached pre-packed operands.
+    for isa in Self.levels {
     for (threads, constant) in [(1, false), (2, false), (2, true)] {
-      let cpu = CPUDevice(threads: threads)
+      let cpu = CPUDevice(threads: threads, isa: isa)
+      XCTAssertEqual(cpu.isa, isa)
       var checked = 0
       for c in OpCases.all(.test) where c.referenceAffordable {
         let inputs = c.makeInputs()
@@ -16,28 +25,45 @@ final class CPUConformanceTests: XCTestCase {
         let want = Reference.run(c.op, inputs.map { $0.map(Double.init) })
         for k in got.indices {
           let e = Harness.nmse(got[k], want[k])
-          XCTAssert(e <= c.tolerance, "\(c.name) output \(k) on \(threads) thread(s)\(constant ? ", constant inputs" : ""): nmse \(e) > \(c.tolerance)")
+          XCTAssert(e <= c.tolerance, "\(c.name) output \(k) on \(isa), \(threads) thread(s)\(constant ? ", constant inputs" : ""): nmse \(e) > \(c.tolerance)")
         }
         checked += 1
       }
       // The table is the contract: make sure it was not silently emptied or filtered away.
       XCTAssertGreaterThan(checked, 60)
     }
+    }
   }
 
   func testGradientsMatchFiniteDifferences() throws {
-    let cpu = CPUDevice(threads: 2)
+    for isa in Self.levels {
+    let cpu = CPUDevice(threads: 2, isa: isa)
     var checked = 0
     for c in OpCases.all(.test) {
       for g in c.gradients {
         let err = try Harness.gradientError(c, g, on: cpu)
         // Float32 device backward vs a float64 central difference: ~1e-6 relative rounding,
         // O(h²) truncation with h = 1e-4; 1e-3 leaves room for sums of many float32 terms.
-        XCTAssert(err < 1e-3, "\(c.name) backward \(g.backward.kind): relative error \(err)")
+        XCTAssert(err < 1e-3, "\(c.name) backward \(g.backward.kind) on \(isa): relative error \(err)")
         checked += 1
       }
     }
     XCTAssertGreaterThan(checked, 20)
+    }
+  }
+
+  /// MEND_CPU_ISA picks a level; unknown or unsupported ones are clear errors.
+  func testISASelection() throws {
+    XCTAssertEqual(try CPUISA.fromEnvironment([:]), CPUISA.best)
+    XCTAssertEqual(try CPUISA.fromEnvironment(["MEND_CPU_ISA": "generic"]), .generic)
+    XCTAssertThrowsError(try CPUISA.fromEnvironment(["MEND_CPU_ISA": "sse9"])) { e in
+      XCTAssert("\(e)".contains("not one of avx512, avx2, generic"), "\(e)")
+    }
+    for isa in CPUISA.allCases where !isa.isSupported {
+      XCTAssertThrowsError(try CPUISA.fromEnvironment(["MEND_CPU_ISA": isa.rawValue]))
+    }
+    // The summary names the level in use.
+    for isa in CPUISA.supported { XCTAssert(CPUDevice(threads: 1, isa: isa).summary.contains("\(isa) kernels")) }
   }
 
   func testHarnessDetectsAWrongResult() throws {

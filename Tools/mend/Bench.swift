@@ -27,10 +27,12 @@ struct BenchOps: ParsableCommand {
 
   func run() throws {
     let device = deviceOptions.makeDevice()
+    let peak = Bench.peak(of: device)
     if !json {
       print("# device: \(device.summary)")
+      if let peak { print("# FMA peak (\(Bench.isa(of: device)) kernels, \(device.threadCount) threads, register-only probe): " + String(format: "%.1f GFLOP/s", peak)) }
       print(pad("case", 36) + pad("op", 20) + lpad("median ms", 11) + lpad("min ms", 10) + lpad("GFLOP/s", 10)
-            + lpad("GB/s", 9))
+            + lpad("GB/s", 9) + (peak == nil ? "" : lpad("% peak", 8)))
     }
     var skipped: [String] = []
     for c in OpCases.all(.bench) where filter.map({ c.name.contains($0) }) ?? true {
@@ -39,11 +41,11 @@ struct BenchOps: ParsableCommand {
         continue
       }
       do {
-        let r = try Bench.run(c, on: device, budget: budget)
+        let r = try Bench.run(c, on: device, budget: budget, peak: peak)
         if json { print(r.json) } else {
           print(pad(r.name, 36) + pad(r.kind, 20) + lpad(String(format: "%.3f", r.medianMs), 11)
                 + lpad(String(format: "%.3f", r.minMs), 10) + lpad(String(format: "%.1f", r.gflops), 10)
-                + lpad(String(format: "%.2f", r.gbps), 9))
+                + lpad(String(format: "%.2f", r.gbps), 9) + (peak.map { lpad(String(format: "%.1f", 100 * r.gflops / $0), 8) } ?? ""))
         }
         fflush(nil)
       } catch {

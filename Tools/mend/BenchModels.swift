@@ -51,9 +51,11 @@ struct BenchModels: ParsableCommand {
         cases.append(("D_fwd_b\(b)", { let (g, x, _) = try disc.graph(batch: b); return (g, x) }))
       }
       cases.append(("SR_fwd_b1", { let (g, x, _) = try sr.graph(batch: 1, height: 64, width: 64); return (g, x) }))
+      let peak = Bench.peak(of: device), isa = Bench.isa(of: device)
       if !json {
         print("# device: \(device.summary)")
-        print(pad("case", 12) + lpad("median ms", 11) + lpad("min ms", 10) + lpad("GFLOP/s", 10) + "  memory")
+        if let peak { print("# FMA peak (\(isa) kernels, \(device.threadCount) threads, register-only probe): " + String(format: "%.1f GFLOP/s", peak)) }
+        print(pad("case", 12) + lpad("median ms", 11) + lpad("min ms", 10) + lpad("GFLOP/s", 10) + (peak == nil ? "" : lpad("% peak", 8)) + "  memory")
       }
       var rng = SplitMix64(seed: 5)
       // One DCGAN training step (D on real and fake, G through D, both Adam updates), batch 64.
@@ -125,10 +127,11 @@ struct BenchModels: ParsableCommand {
         if json {
           print("{\"case\":\"\(name)\",\"device\":\"\(device.name)\",\"threads\":\(device.threadCount),"
                 + "\"median_ms\":\(String(format: "%.3f", t.median)),\"min_ms\":\(String(format: "%.3f", t.min)),"
-                + "\"runs\":\(t.runs),\"gflops\":\(String(format: "%.2f", gflops)),\"flop\":\(flops)}")
+                + "\"runs\":\(t.runs),\"gflops\":\(String(format: "%.2f", gflops)),\"flop\":\(flops),\"isa\":\"\(isa)\""
+                + (peak.map { ",\"peak_gflops\":\(String(format: "%.2f", $0)),\"peak_fraction\":\(String(format: "%.4f", gflops / $0))" } ?? "") + "}")
         } else {
           print(pad(name, 12) + lpad(String(format: "%.3f", t.median), 11) + lpad(String(format: "%.3f", t.min), 10)
-                + lpad(String(format: "%.1f", gflops), 10) + "  " + memory)
+                + lpad(String(format: "%.1f", gflops), 10) + (peak.map { lpad(String(format: "%.1f", 100 * gflops / $0), 8) } ?? "") + "  " + memory)
         }
         fflush(nil)
       }

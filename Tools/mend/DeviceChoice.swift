@@ -17,7 +17,7 @@ enum DeviceChoice {
     let s = spec.lowercased()
     switch s {
     case "cpu":
-      return CPUDevice(threads: threads)
+      return CPUDevice(threads: threads, isa: try CPUISA.fromEnvironment())
     case "auto":
       #if OpenCL
       do {
@@ -28,7 +28,7 @@ enum DeviceChoice {
         if notice { note("OpenCL unavailable (\(error)); using the CPU") }
       }
       #endif
-      return CPUDevice(threads: threads)
+      return CPUDevice(threads: threads, isa: try CPUISA.fromEnvironment())
     default:
       guard s == "opencl" || s.hasPrefix("opencl:") else {
         throw BadSpec(description: "unknown device '\(spec)' (use auto, cpu, opencl or opencl:N)")

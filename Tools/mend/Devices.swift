@@ -15,8 +15,14 @@ struct Devices: ParsableCommand {
   var probe = false
 
   func run() throws {
-    let cpu = CPUDevice()
+    guarded { try list() }
+  }
+
+  func list() throws {
+    let cpu = CPUDevice(isa: try CPUISA.fromEnvironment())
     print("cpu        \(cpu.summary)")
+    print("cpu isa    \(cpu.isa) in use; this CPU runs \(CPUISA.supported.map(\.rawValue).joined(separator: ", "))"
+          + " (MEND_CPU_ISA forces one)")
     #if OpenCL
     do {
       let list = try OpenCLRuntime.devices()

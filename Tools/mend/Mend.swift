@@ -3,11 +3,15 @@ import Compute
 import ComputeCPU
 import Foundation
 
+/// The release this build is (semantic versioning).
+let mendVersion = "0.2.0"
+
 @main
 struct Mend: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mend",
     abstract: "Repair images with generative networks on OpenCL GPUs or the Swift CPU path.",
+    version: "mend \(mendVersion) (CPU kernels: \(CPUISA.selected); this CPU runs \(CPUISA.supported.map(\.rawValue).joined(separator: ", ")))",
     subcommands: [Complete.self, Inpaint.self, Generate.self, SuperRes.self, TrainCommand.self, EvalCommand.self, Devices.self, BenchCommand.self])
 
   /// Prints one line to stderr and exits non-zero: the way every user-facing error leaves mend.
