@@ -7,7 +7,27 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Tools/setup.sh
 swift build -c release --build-tests
+Tools/link-kernels --check
 swift test -c release --skip-build --disable-swift-testing 2>&1 | tee /tmp/mend-test.log
+logs=(/tmp/mend-test.log)
+
+# The op table and gradient checks above run on every kernel level this CPU supports; the model
+# parity, tiled super-resolution, inpainting and training-gradient tests run again here on each
+# level other than the best (MEND_CPU_ISA forces one).
+levels=$(.build/release/mend devices | sed -n 's/^cpu isa .*this CPU runs \(.*\) (MEND_CPU_ISA.*/\1/p' | tr -d ',')
+best=$(echo "$levels" | awk '{print $1}')
+for isa in avx512 avx2 generic; do
+  if ! echo " $levels " | grep -q " $isa "; then
+    echo "== kernel level $isa: not supported by this CPU, not tested here (skipped) =="
+    continue
+  fi
+  [ "$isa" = "$best" ] && continue
+  echo "== kernel level $isa (MEND_CPU_ISA=$isa): model parity, tiled SR, inpainting, training gradients =="
+  MEND_CPU_ISA=$isa swift test -c release --skip-build --disable-swift-testing \
+    --filter 'ParityTests|UpscalerTests|InpaintingTests|DCGANTrainingTests.testDiscriminatorParameterGradients|DCGANTrainingTests.testGeneratorParameterGradients|SRTrainingTests.testParameterGradientsAndLearning' \
+    2>&1 | tee "/tmp/mend-test-$isa.log"
+  logs+=("/tmp/mend-test-$isa.log")
+done
 
 echo "== CPU-only build (swift build --disable-default-traits): no OpenCL library needed =="
 swift build -c release --disable-default-traits --product mend --scratch-path .build-cpuonly
@@ -23,8 +43,11 @@ fi
 grep -q "built without OpenCL" /tmp/mend-cpuonly-err.txt
 echo "CPU-only build: ok (no libOpenCL/libclblast linked; --device opencl refused with a clear error)"
 
-# One closing line for the whole run (XCTest's own summary comes first, above).
-summary=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" /tmp/mend-test.log | tail -1)
-total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
-failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
+# One closing line for the whole run: each swift test run's own total (its last "Executed" line).
+total=0; failed=0
+for log in "${logs[@]}"; do
+  summary=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -1)
+  total=$((total + $(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')))
+  failed=$((failed + $(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')))
+done
 echo "$((total - failed)) passed, $failed failed"
