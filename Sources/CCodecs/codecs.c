@@ -68,7 +68,7 @@ int mend_jpeg_decode(const uint8_t *data, size_t size, long long max_pixels,
   jpeg_read_header(&cinfo, TRUE);
   long long w = cinfo.image_width, h = cinfo.image_height;
   if (w <= 0 || h <= 0 || w > max_pixels / h) {
-    snprintf(err, errlen, "%lldx%lld exceeds the limit of %lld pixels (set MEND_MAX_PIXELS to raise it)", w, h,
+    snprintf(err, errlen, "%lld\xc3\x97%lld exceeds the limit of %lld pixels (set MEND_MAX_PIXELS to raise it)", w, h,
              max_pixels);
     jpeg_destroy_decompress(&cinfo);
     return 2;
@@ -170,7 +170,7 @@ int mend_webp_decode(const uint8_t *data, size_t size, long long max_pixels,
   }
   long long w = f.width, h = f.height;
   if (w <= 0 || h <= 0 || w > max_pixels / h) {
-    snprintf(err, errlen, "%lldx%lld exceeds the limit of %lld pixels (set MEND_MAX_PIXELS to raise it)", w, h,
+    snprintf(err, errlen, "%lld\xc3\x97%lld exceeds the limit of %lld pixels (set MEND_MAX_PIXELS to raise it)", w, h,
              max_pixels);
     return 2;
   }

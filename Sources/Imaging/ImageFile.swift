@@ -136,7 +136,7 @@ public enum JPEG {
     }
     guard rc == 0, let out else {
       let m = codecError(err)
-      if rc == 2 { throw ImageError("\(name): \(m.replacingOccurrences(of: "x", with: "×"))") }
+      if rc == 2 { throw ImageError("\(name): \(m)") }
       throw ImageError("\(name): corrupt or truncated JPEG (\(m))")
     }
     defer { mend_codecs_free(out) }
@@ -175,7 +175,7 @@ public enum WebP {
     }
     guard rc == 0, let out else {
       let m = codecError(err)
-      if rc == 2 { throw ImageError("\(name): \(m.replacingOccurrences(of: "x", with: "×"))") }
+      if rc == 2 { throw ImageError("\(name): \(m)") }
       throw ImageError("\(name): corrupt or truncated WebP (\(m))")
     }
     defer { mend_codecs_free(out) }
