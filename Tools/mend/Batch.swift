@@ -16,10 +16,6 @@ struct RunOptions: ParsableArguments {
   var shard: String?
   @Option(help: "Write one JSON object per image (JSON Lines): input, output, width, height, device, seconds, status (ok, skipped, error) and message; for inpaint/complete the chosen start's initial_loss and final_loss.")
   var report: String?
-
-  func validate() throws {
-    guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1…100") }
-  }
 }
 
 /// One image of a run.
@@ -45,6 +41,7 @@ struct RunPlan {
   /// `input` a file: one job writing `output` (format from its extension). `input` a folder:
   /// `output` is a folder (created), each image's output `STEM.EXT` there.
   static func make(input: String, output: String, masks: String? = nil, options: RunOptions) throws -> RunPlan {
+    guard (1...100).contains(options.quality) else { throw ValidationError("--quality must be 1…100") }
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else {
       throw ValidationError("\(input): no such file or folder")
