@@ -41,7 +41,8 @@ for o, t in inverse.items():
     files[f"orient{o}.jpg"] = data
 
 good = files["quad.jpg"]
-files["truncated.jpg"] = good[: len(good) // 2]
+sos = good.index(b"\xff\xda")
+files["truncated.jpg"] = good[: sos + (len(good) - sos) // 2]  # cut inside the entropy-coded data
 files["corrupt.jpg"] = good[:2] + b"\xff\xc0\x00\x05garbage" + bytes(range(256)) * 2
 # The frame header (SOF0) declares 60000 x 60000.
 sof = good.index(b"\xff\xc0")
