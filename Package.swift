@@ -62,6 +62,9 @@ let package = Package(
     .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
     .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast"),
     .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+    // Whole-buffer JPEG (libjpeg-turbo) and WebP (libwebp) codecs in C: libjpeg reports errors by
+    // longjmp, which Swift cannot catch.
+    .target(name: "CCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("webp")]),
 
     // MARK: - Compute core
     .target(name: "Compute", swiftSettings: fastMath),
@@ -86,7 +89,9 @@ let package = Package(
     .target(name: "Graph", dependencies: ["Compute"], swiftSettings: fastMath),
     .target(name: "NN", dependencies: ["Compute", "Graph"], swiftSettings: fastMath),
     .target(name: "Models", dependencies: ["Compute", "Graph", "NN"], swiftSettings: fastMath),
-    .target(name: "Imaging", dependencies: ["CPNG"], swiftSettings: fastMath),
+    .target(name: "Imaging", dependencies: ["CPNG", "CCodecs"], swiftSettings: fastMath),
+    // Folder runs: input listing, output naming, mask matching, sharding (pure logic, no I/O beyond listing).
+    .target(name: "Batching"),
     .target(name: "Inpainting", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
     .target(name: "Training", dependencies: ["Compute", "Graph", "NN", "Models", "Imaging"], swiftSettings: fastMath),
     .target(name: "Pipeline", dependencies: ["Compute", "Models", "Imaging", "Inpainting", "SuperResolution"],
@@ -97,7 +102,7 @@ let package = Package(
     .executableTarget(
       name: "mend",
       dependencies: [
-        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "SuperResolution", "Inpainting", "Pipeline", "Training",
+        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Batching", "SuperResolution", "Inpainting", "Pipeline", "Training",
         .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -129,7 +134,8 @@ let package = Package(
                      .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"]))],
       swiftSettings: fastMath),
     // Runs the built `mend` binary (Tools/test.sh builds it first).
-    .testTarget(name: "CLITests"),
+    .testTarget(name: "CLITests", dependencies: ["Imaging"]),
+    .testTarget(name: "BatchingTests", dependencies: ["Batching"]),
     .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")],
                 swiftSettings: fastMath),
     .testTarget(

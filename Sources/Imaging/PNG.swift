@@ -122,11 +122,3 @@ public enum PNG {
     }
   }
 }
-
-public enum AtomicFile {
-  public static func write(_ data: Data, to url: URL) throws {
-    do { try data.write(to: url, options: .atomic) } catch {
-      throw ImageError("cannot write \(url.path): \(error.localizedDescription)")
-    }
-  }
-}

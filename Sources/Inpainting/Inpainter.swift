@@ -42,6 +42,9 @@ public struct InpaintResult: Sendable {
   public let priorLoss: Float
   public let totalLoss: Float
   public let bestStart: Int
+  /// The winning start's total loss at its starting latent (before the first step); equals
+  /// `totalLoss` when there are no iterations.
+  public let initialTotalLoss: Float
 }
 
 /// Semantic inpainting (Yeh et al. 2016): find ẑ = argmin_z ‖W⊙(G(z) − y)‖₁ + λ·prior(D(G(z))) by
@@ -154,8 +157,11 @@ public final class Inpainter {
     try plan.set(z, (0..<(batch * nz)).map { _ in min(config.zLimit, max(-config.zLimit, rng.nextGaussian())) })
     try device.write([Float](repeating: 0, count: batch * nz), to: m)
     try device.write([Float](repeating: 0, count: batch * nz), to: v)
+    var initial: [Float]? = nil
     for t in 1...max(1, config.iterations) where config.iterations > 0 {
       try step(t)
+      // Step 1's forward pass ran at the starting latents: its losses are the initial ones.
+      if t == 1 { initial = try sampleLosses().total }
       if t % config.logEvery == 0 && t < config.iterations { progress(t, try bestLosses().map(\.total)) }
     }
     // Evaluate at the final latents.
@@ -168,7 +174,7 @@ public final class Inpainter {
       let s = i * k + b.start
       return InpaintResult(generated: Image.fromSigned(Array(gen[(s * per)..<((s + 1) * per)]), width: w, height: h, channels: c),
                            latent: Array(zs[(s * nz)..<((s + 1) * nz)]), contextualLoss: b.ctx, priorLoss: b.prior,
-                           totalLoss: b.total, bestStart: b.start)
+                           totalLoss: b.total, bestStart: b.start, initialTotalLoss: initial?[s] ?? b.total)
     }
   }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import XCTest
 
 /// End-to-end checks of the `mend` binary built next to the tests: bad input gives one line on
@@ -60,6 +61,165 @@ final class CLITests: XCTestCase {
     try Data("not safetensors".utf8).write(to: URL(fileURLWithPath: broken).appendingPathComponent("dcgan-face-G.safetensors"))
     try assertFails(["generate", "--seed", "1", "-o", out, "--weights", broken], mentions: "not a valid safetensors", output: out)
     try assertFails(["generate", "--seed", "1", "-o", "/nonexistent-dir/x.png"], mentions: "cannot write")
+    for (name, says) in [("truncated.jpg", "corrupt or truncated JPEG"), ("corrupt.jpg", "corrupt or truncated JPEG"),
+                         ("huge.jpg", "exceeds the limit"), ("truncated.webp", "corrupt or truncated WebP"),
+                         ("huge.webp", "exceeds the limit"), ("notpng.png", "not a PNG, JPEG or WebP")] {
+      try assertFails(["superres", fixtures.appendingPathComponent(name).path, "-o", out], mentions: says, output: out)
+    }
+    let quad = fixtures.appendingPathComponent("quad.jpg").path
+    try assertFails(["superres", quad, "-o", tmp("out.gif")], mentions: "unknown image extension .gif", output: tmp("out.gif"))
+    try assertFails(["superres", quad, "-o", tmp("out.jpg"), "--quality", "0"], mentions: "--quality", output: tmp("out.jpg"))
+    try assertFails(["superres", quad, "-o", out, "--shard", "0/2"], mentions: "--shard is for folder runs", output: out)
+    try assertFails(["superres", tmp("missing-dir"), "-o", out], mentions: "no such file or folder", output: out)
+    try assertFails(["complete", face, "--mask", quad, "--masks", fixtures.path, "-o", out], mentions: "not both", output: out)
+  }
+
+  var fixtures: URL { Self.root.appendingPathComponent("Tests/ImagingTests/Fixtures") }
+
+  func freshDir(_ name: String) throws -> String {
+    let d = tmp(name)
+    try? FileManager.default.removeItem(atPath: d)
+    try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    return d
+  }
+
+  func reportLines(_ path: String) throws -> [[String: Any]] {
+    try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+      try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+    }
+  }
+
+  /// superres of a JPEG and of a WebP with alpha: 4× the size, the alpha upscaled (bicubic, clamped)
+  /// into PNG and WebP outputs, dropped with a notice for JPEG.
+  func testSuperresJPEGAndWebPWithAlpha() throws {
+    let dir = try freshDir("sr")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var (status, stderr) = try run(["superres", fixtures.appendingPathComponent("quad.jpg").path, "-o", dir + "/q.jpg", "--quality", "80"])
+    XCTAssertEqual(status, 0, stderr)
+    let (q, qa) = try ImageFile.read(URL(fileURLWithPath: dir + "/q.jpg"))
+    XCTAssertEqual([q.width, q.height], [128, 64])
+    XCTAssertNil(qa)
+    let webp = fixtures.appendingPathComponent("alpha.webp")
+    let (_, inAlpha) = try ImageFile.read(webp)
+    let expected = Resize.resize(try XCTUnwrap(inAlpha), width: 96, height: 96, filter: .bicubic).clamped()
+    for ext in ["png", "webp"] {
+      (status, stderr) = try run(["superres", webp.path, "-o", "\(dir)/a.\(ext)"])
+      XCTAssertEqual(status, 0, stderr)
+      let (im, alpha) = try ImageFile.read(URL(fileURLWithPath: "\(dir)/a.\(ext)"))
+      XCTAssertEqual([im.width, im.height], [96, 96], ext)
+      let a = try XCTUnwrap(alpha, "\(ext) output lost the alpha channel")
+      let worst = zip(a.data, expected.data).map { abs($0 - $1) }.max()!
+      XCTAssertLessThanOrEqual(worst, 0.5 / 255 + 1e-6, "\(ext): alpha is not the bicubic upscale")
+    }
+    (status, stderr) = try run(["superres", webp.path, "-o", dir + "/a.jpg"])
+    XCTAssertEqual(status, 0, stderr)
+    XCTAssert(stderr.contains("alpha is dropped"), stderr)
+  }
+
+  /// A folder with one corrupt file: the others are written, the bad one is reported and leaves no
+  /// file, the exit is non-zero; a second run skips existing outputs (resume) unless --force.
+  func testFolderRunSkipsBadFilesAndResumes() throws {
+    let input = try freshDir("folder-in"), out = tmp("folder-out"), report = tmp("folder-report.jsonl")
+    try? FileManager.default.removeItem(atPath: out)
+    defer { for p in [input, out, report] { try? FileManager.default.removeItem(atPath: p) } }
+    for (from, to) in [("quad.jpg", "a.jpg"), ("truncated.jpg", "b.jpg"), ("alpha.webp", "c.webp")] {
+      try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent(from).path, toPath: input + "/" + to)
+    }
+    try Data("notes".utf8).write(to: URL(fileURLWithPath: input + "/readme.txt"))
+    var (status, stderr) = try run(["superres", input, "-o", out, "--format", "png", "--report", report])
+    XCTAssertNotEqual(status, 0, stderr)
+    XCTAssertEqual(stderr.split(separator: "\n").filter { $0.hasPrefix("mend: error:") }.count, 1, stderr)
+    XCTAssert(stderr.contains("b.jpg: corrupt or truncated JPEG"), stderr)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), ["a.png", "c.png"],
+                   "only the good images' outputs, no partial or temporary file")
+    XCTAssertNotNil(try ImageFile.read(URL(fileURLWithPath: out + "/c.png")).alpha)
+    var lines = try reportLines(report)
+    XCTAssertEqual(lines.map { $0["status"] as? String }, ["ok", "error", "ok"])
+    XCTAssertEqual(lines.map { ($0["input"] as? String).map { URL(fileURLWithPath: $0).lastPathComponent } }, ["a.jpg", "b.jpg", "c.webp"])
+    XCTAssertEqual(lines[0]["width"] as? Int, 32)
+    XCTAssertEqual(lines[0]["height"] as? Int, 16)
+    XCTAssertEqual(lines[0]["output"] as? String, out + "/a.png")
+    XCTAssertNotNil(lines[0]["device"] as? String)
+    XCTAssertNotNil(lines[0]["seconds"] as? Double)
+    XCTAssert((lines[1]["message"] as? String)?.contains("truncated") == true)
+
+    // Resume: existing outputs are left alone.
+    try Data("kept".utf8).write(to: URL(fileURLWithPath: out + "/a.png"))
+    try FileManager.default.removeItem(atPath: out + "/c.png")
+    try FileManager.default.removeItem(atPath: input + "/b.jpg")
+    (status, stderr) = try run(["superres", input, "-o", out, "--format", "png", "--report", report])
+    XCTAssertEqual(status, 0, stderr)
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out + "/a.png")), Data("kept".utf8))
+    XCTAssert(FileManager.default.fileExists(atPath: out + "/c.png"))
+    lines = try reportLines(report)
+    XCTAssertEqual(lines.map { $0["status"] as? String }, ["skipped", "ok"])
+    // --force redoes them.
+    (status, stderr) = try run(["superres", input, "-o", out, "--format", "png", "--force"])
+    XCTAssertEqual(status, 0, stderr)
+    XCTAssertEqual(try ImageFile.read(URL(fileURLWithPath: out + "/a.png")).rgb.width, 128)
+  }
+
+  /// N shards of a folder write every image exactly once; auto reads the rank from Slurm/MPI variables.
+  func testShardsCoverTheFolder() throws {
+    let input = try freshDir("shard-in"), out = tmp("shard-out")
+    try? FileManager.default.removeItem(atPath: out)
+    defer { for p in [input, out] { try? FileManager.default.removeItem(atPath: p) } }
+    let names = ["a", "b", "c", "d", "e"]
+    for n in names { try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("quad.jpg").path, toPath: "\(input)/\(n).jpg") }
+    var env = ProcessInfo.processInfo.environment
+    for k in env.keys where k.hasPrefix("SLURM_") || k.hasPrefix("OMPI_") || k.hasPrefix("PMI_") { env[k] = nil }
+    var written: [String] = []
+    for i in 0..<3 {
+      let report = tmp("shard-\(i).jsonl")
+      defer { try? FileManager.default.removeItem(atPath: report) }
+      var args = ["superres", input, "-o", out, "--report", report]
+      var e = env
+      if i == 2 {  // the last shard as a Slurm array task 12 of 10…12
+        args += ["--shard", "auto"]
+        e["SLURM_ARRAY_TASK_ID"] = "12"; e["SLURM_ARRAY_TASK_MIN"] = "10"; e["SLURM_ARRAY_TASK_COUNT"] = "3"
+      } else {
+        args += ["--shard", "\(i)/3"]
+      }
+      let (status, stderr) = try run(args, environment: e)
+      XCTAssertEqual(status, 0, stderr)
+      let mine = try reportLines(report).map { URL(fileURLWithPath: $0["output"] as! String).deletingPathExtension().lastPathComponent }
+      XCTAssertEqual(mine, names.enumerated().filter { $0.offset % 3 == i }.map(\.element), "shard \(i)")
+      written += mine
+    }
+    XCTAssertEqual(written.sorted(), names)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), names.map { $0 + ".jpg" })
+    try assertFails(["superres", input, "-o", out, "--shard", "auto"], mentions: "found no rank", environment: env)
+    try assertFails(["superres", input, "-o", out, "--shard", "3/3"], mentions: "outside")
+  }
+
+  /// inpaint writes the input's alpha back: with the hole taken from alpha the filled pixels become
+  /// opaque; with a built-in mask alpha is kept as it was. The report carries the losses.
+  func testInpaintKeepsAlphaAndReportsLosses() throws {
+    let dir = try freshDir("inpaint")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var (status, stderr) = try run(["generate", "--seed", "2", "-o", dir + "/face.png"])
+    XCTAssertEqual(status, 0, stderr)
+    let (face, _) = try ImageFile.read(URL(fileURLWithPath: dir + "/face.png"))
+    var alpha = Image(width: 64, height: 64, channels: 1, fill: 1)
+    for y in 20..<40 { for x in 20..<40 { alpha[0, y, x] = 0 } }  // the hole
+    for x in 0..<64 { alpha[0, 2, x] = 0.6 }  // half-transparent, not a hole
+    try ImageFile.write(face, alpha: alpha, to: URL(fileURLWithPath: dir + "/rgba.webp"), quality: 100)
+    let quick = ["--iterations", "3", "--starts", "2"]
+    (status, stderr) = try run(["inpaint", dir + "/rgba.webp", "-o", dir + "/out.png", "--report", dir + "/r.jsonl"] + quick)
+    XCTAssertEqual(status, 0, stderr)
+    let (_, outAlpha) = try ImageFile.read(URL(fileURLWithPath: dir + "/out.png"))
+    let a = try XCTUnwrap(outAlpha)
+    XCTAssertEqual(a[0, 30, 30], 1, "a filled hole pixel is opaque")
+    XCTAssertEqual(Int((a[0, 2, 10] * 255).rounded()), Int((Float(0.6) * 255).rounded()), "alpha outside the hole is kept")
+    let line = try XCTUnwrap(try reportLines(dir + "/r.jsonl").first)
+    XCTAssertEqual(line["status"] as? String, "ok")
+    let initial = try XCTUnwrap(line["initial_loss"] as? Double), final = try XCTUnwrap(line["final_loss"] as? Double)
+    XCTAssert(initial.isFinite && final.isFinite && final <= initial + 1e-3, "\(initial) → \(final)")
+
+    (status, stderr) = try run(["inpaint", dir + "/rgba.webp", "--mask-type", "left", "-o", dir + "/out2.webp"] + quick)
+    XCTAssertEqual(status, 0, stderr)
+    let b = try XCTUnwrap(try ImageFile.read(URL(fileURLWithPath: dir + "/out2.webp")).alpha)
+    XCTAssertEqual(b[0, 30, 30], 0, "with a built-in mask, alpha is written back unchanged")
   }
 
   func testGenerateWritesAPNG() throws {

@@ -170,5 +170,14 @@ final class InpainterTests: XCTestCase {
     let again = try inp.run([face], masks: [mask])
     XCTAssertEqual(again[0].generated.data, r[0].generated.data)
     XCTAssertEqual(again[0].latent, r[0].latent)
+    // The winner's loss at its starting latent: above the final one, and no lower than the best
+    // start before any step (a zero-iteration run from the same seed).
+    XCTAssertEqual(again[0].initialTotalLoss, r[0].initialTotalLoss)
+    XCTAssertGreaterThan(r[0].initialTotalLoss, r[0].totalLoss * 1.2)
+    var cfg0 = cfg
+    cfg0.iterations = 0
+    let r0 = try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 1, config: cfg0).run([face], masks: [mask])[0]
+    XCTAssertEqual(r0.initialTotalLoss, r0.totalLoss)
+    XCTAssertGreaterThanOrEqual(r[0].initialTotalLoss, r0.totalLoss * (1 - 1e-5))
   }
 }

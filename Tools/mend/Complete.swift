@@ -16,10 +16,16 @@ struct Complete: ParsableCommand {
       optimisation with the contextual loss and the discriminator prior); (3) 4× super-resolution and a \
       resize to the original size; (4) only hole pixels take new values — known pixels stay bit-identical — \
       with the seam Poisson-blended at full resolution.
+      Alpha: the input's alpha channel is written back to PNG and WebP outputs. When the hole came from \
+      the alpha channel (no --mask, --masks or --mask-type), the filled pixels become opaque.
       """)
 
-  @Argument(help: "Input PNG (any size; hole within a 256×256 window).") var input: String
-  @Option(name: .shortAndLong, help: "Output PNG, same size as the input.") var output: String
+  @Argument(help: "Input image (PNG, JPEG or WebP; any size, hole within a 256×256 window), or a folder of them.")
+  var input: String
+  @Option(name: .shortAndLong, help: "Output image, same size as the input (.png, .jpg, .jpeg, .webp), or a folder for a folder input.")
+  var output: String
+  @Option(help: "Folder runs: folder of masks matched to the images by file stem (an image without one falls back to --mask-type or its alpha).")
+  var masks: String?
   @OptionGroup var maskOptions: MaskOptions
   @OptionGroup var opt: OptimisationOptions
   @Option(help: "Super-resolution model: srresnet or srgan.") var srModel: SRModel = .srresnet
@@ -27,6 +33,7 @@ struct Complete: ParsableCommand {
   @Option(help: "Blending of the full-resolution merge: poisson or alpha.") var merge: String = "poisson"
   @Option(help: "Write every stage here: input64, mask64, generated64, inpainted64, superres, merged.") var keepIntermediates: String?
   @Option(help: "Write a picture: input | masked input | result.") var grid: String?
+  @OptionGroup var runOptions: RunOptions
   @OptionGroup var weightOptions: WeightOptions
   @OptionGroup var deviceOptions: DeviceOptions
 
@@ -34,10 +41,13 @@ struct Complete: ParsableCommand {
     guarded {
       guard let b64 = BlendMode(rawValue: blend) else { throw ValidationError("--blend must be poisson, alpha or none") }
       guard let mg = BlendMode(rawValue: merge), mg != .none else { throw ValidationError("--merge must be poisson or alpha") }
-      let (im, alpha) = try PNG.read(fileURL(input))
-      let mask = try maskOptions.make(for: im, alpha: alpha)
-      try mask.validate(for: im)
-      _ = try Completer.window(for: mask)  // a hole too large fails before any model loads
+      if masks != nil && maskOptions.mask != nil { throw ValidationError("pass --mask (one for all) or --masks (a folder), not both") }
+      let plan = try RunPlan.make(input: input, output: output, masks: masks, options: runOptions)
+      if plan.folder && (keepIntermediates != nil || grid != nil) {
+        throw ValidationError("--keep-intermediates and --grid are for single images")
+      }
+      // A single image is checked before any model loads (a hole too large fails here).
+      if !plan.folder { _ = try prepare(plan.jobs[0]) }
       let (gen, disc) = try opt.loadModels(weightOptions)
       let cfg = try opt.config(haveDiscriminator: disc != nil)
       let device = deviceOptions.makeDevice()
@@ -45,29 +55,46 @@ struct Complete: ParsableCommand {
       let completer = Completer(
         inpainter: try Inpainter(generator: gen, discriminator: disc, device: device, images: 1, config: cfg),
         upscaler: try Upscaler(model: sr, device: device), blend64: b64, merge: mg)
-      let start = Date()
-      var last = ""
-      var bar: Progress? = nil
-      let stages = try completer.complete(im, mask: mask) { stage, done, total in
-        if stage != last { bar = Progress(label: "complete [\(stage)] on \(device.name):"); last = stage }
-        if stage == "inpaint" && done % 10 != 0 && done != total { return }
-        bar?.update(done, total)
+      try runJobs(plan, options: runOptions, label: "complete", device: device.name) { job, info in
+        let (im, alpha, mask, fromAlpha) = try prepare(job)
+        (info.width, info.height) = (im.width, im.height)
+        let start = Date()
+        var last = ""
+        var bar: Progress? = nil
+        let stages = try completer.complete(im, mask: mask) { stage, done, total in
+          if plan.folder { return }
+          if stage != last { bar = Progress(label: "complete [\(stage)] on \(device.name):"); last = stage }
+          if stage == "inpaint" && done % 10 != 0 && done != total { return }
+          bar?.update(done, total)
+        }
+        (info.initialLoss, info.finalLoss) = (stages.result.initialTotalLoss, stages.result.totalLoss)
+        if let dir = keepIntermediates {
+          let u = fileURL(dir)
+          try FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
+          try PNG.write(stages.input64, to: u.appendingPathComponent("1-input64.png"))
+          try PNG.write(stages.mask64.image, to: u.appendingPathComponent("2-mask64.png"))
+          try PNG.write(stages.generated64, to: u.appendingPathComponent("3-generated64.png"))
+          try PNG.write(stages.inpainted64, to: u.appendingPathComponent("4-inpainted64.png"))
+          try PNG.write(stages.superResolved, to: u.appendingPathComponent("5-superres.png"))
+          try PNG.write(stages.merged, to: u.appendingPathComponent("6-merged.png"))
+        }
+        if let grid { try ImageFile.write(Image.row([im, masked(im, mask), stages.merged]), to: fileURL(grid)) }
+        try writeOutput(stages.merged, alpha: filledAlpha(alpha, missing: mask.missing, holeFromAlpha: fromAlpha),
+                        to: job.output, quality: runOptions.quality)
+        if !plan.folder {
+          let w = stages.window
+          FileHandle.standardError.write(Data(String(format: "complete: %d×%d, window %d×%d at (%d, %d), %.1f s on %@ -> %@\n",
+            im.width, im.height, w.width, w.height, w.x, w.y, Date().timeIntervalSince(start), device.name, output).utf8))
+        }
       }
-      if let dir = keepIntermediates {
-        let u = fileURL(dir)
-        try FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
-        try PNG.write(stages.input64, to: u.appendingPathComponent("1-input64.png"))
-        try PNG.write(stages.mask64.image, to: u.appendingPathComponent("2-mask64.png"))
-        try PNG.write(stages.generated64, to: u.appendingPathComponent("3-generated64.png"))
-        try PNG.write(stages.inpainted64, to: u.appendingPathComponent("4-inpainted64.png"))
-        try PNG.write(stages.superResolved, to: u.appendingPathComponent("5-superres.png"))
-        try PNG.write(stages.merged, to: u.appendingPathComponent("6-merged.png"))
-      }
-      if let grid { try PNG.write(Image.row([im, masked(im, mask), stages.merged]), to: fileURL(grid)) }
-      try PNG.write(stages.merged, to: fileURL(output))
-      let w = stages.window
-      FileHandle.standardError.write(Data(String(format: "complete: %d×%d, window %d×%d at (%d, %d), %.1f s on %@ -> %@\n",
-        im.width, im.height, w.width, w.height, w.x, w.y, Date().timeIntervalSince(start), device.name, output).utf8))
     }
+  }
+
+  func prepare(_ job: Job) throws -> (Image, Image?, Mask, Bool) {
+    let (im, alpha) = try ImageFile.read(job.input)
+    let (mask, fromAlpha) = try maskOptions.resolve(for: im, alpha: alpha, file: job.mask)
+    try mask.validate(for: im)
+    _ = try Completer.window(for: mask)
+    return (im, alpha, mask, fromAlpha)
   }
 }

@@ -35,7 +35,7 @@ struct EvalSuperRes: ParsableCommand {
       print(pad("image", 22) + pad("size", 10) + ["bicubic", "srresnet", "srgan"].map { lpad($0, 18) }.joined())
       var sums = [Double](repeating: 0, count: 6)
       for f in files {
-        var (hr, _) = try PNG.read(fileURL(dir).appendingPathComponent(f))
+        var (hr, _) = try ImageFile.read(fileURL(dir).appendingPathComponent(f))
         if let region {
           let v = region.split(separator: ",").compactMap { Int($0) }
           guard v.count == 4, v[0] >= 0, v[1] >= 0, v[2] > 0, v[3] > 0, v[0] + v[2] <= hr.width, v[1] + v[3] <= hr.height else {

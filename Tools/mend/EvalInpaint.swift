@@ -11,7 +11,7 @@ import SuperResolution
 func loadFolder(_ dir: String) throws -> [(String, Image)] {
   let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.lowercased().hasSuffix(".png") }.sorted()
   guard !files.isEmpty else { throw ValidationError("\(dir): no PNG images") }
-  return try files.map { ($0, try PNG.read(fileURL(dir).appendingPathComponent($0)).rgb) }
+  return try files.map { ($0, try ImageFile.read(fileURL(dir).appendingPathComponent($0)).rgb) }
 }
 
 /// Writes image, mask and results for Tools/opencv_baseline.py (which scores OpenCV on the same

@@ -44,7 +44,7 @@ struct Generate: ParsableCommand {
       let per = 3 * 64 * 64
       let faces = (0..<n).map { Image.fromSigned(Array(y[($0 * per)..<(($0 + 1) * per)]), width: 64, height: 64, channels: 3) }
       if let raw { try NPY.write(y, shape: [n, 3, 64, 64], to: fileURL(raw)) }
-      try PNG.write(n == 1 ? faces[0] : grid(faces), to: fileURL(output))
+      try ImageFile.write(n == 1 ? faces[0] : grid(faces), to: fileURL(output))
       FileHandle.standardError.write(Data("generate: \(n) face(s) on \(device.name) -> \(output)\n".utf8))
     }
   }

@@ -11,22 +11,37 @@ enum MaskType: String, ExpressibleByArgument, CaseIterable {
 
 /// Mask choice shared by `inpaint`, `complete` and the evaluations.
 struct MaskOptions: ParsableArguments {
-  @Option(help: "Mask PNG, same size as the image, white = missing.") var mask: String?
+  @Option(help: "Mask image (PNG, JPEG or WebP), same size as the image, white = missing; in a folder run, one mask for every image.")
+  var mask: String?
   @Option(help: "Built-in mask when no --mask: center, blocks, pixels, left, right, top, bottom. Without either, the input's alpha channel (transparent = missing).")
   var maskType: MaskType?
   @Option(help: "center: hole side as a fraction of the image side; pixels: fraction missing.") var maskFraction: Double = 0.5
   @Option(help: "Seed for random masks (blocks, pixels).") var maskSeed: UInt64 = 0
 
-  func make(for image: Image, alpha: Image?) throws -> Mask {
+  func make(for image: Image, alpha: Image?) throws -> Mask { try resolve(for: image, alpha: alpha).mask }
+
+  /// The mask for `image`: `file` (a folder run's per-image mask) or `--mask`, else `--mask-type`,
+  /// else the alpha channel (`fromAlpha` true: transparent pixels are the hole).
+  func resolve(for image: Image, alpha: Image?, file: URL? = nil) throws -> (mask: Mask, fromAlpha: Bool) {
     let (w, h) = (image.width, image.height)
-    if let mask {
-      let (m, _) = try PNG.read(fileURL(mask))
+    if let url = file ?? mask.map(fileURL) {
+      let (m, _) = try ImageFile.read(url)
       let mk = Mask.fromImage(m)
       guard mk.width == w && mk.height == h else {
-        throw MaskError("mask \(mask) is \(mk.width)×\(mk.height) but the image is \(w)×\(h)")
+        throw MaskError("mask \(file?.path ?? mask ?? "") is \(mk.width)×\(mk.height) but the image is \(w)×\(h)")
       }
-      return mk
+      return (mk, false)
     }
+    return try resolveBuiltIn(w, h, alpha: alpha)
+  }
+
+  func resolveBuiltIn(_ w: Int, _ h: Int, alpha: Image?) throws -> (mask: Mask, fromAlpha: Bool) {
+    if let m = try builtIn(w, h) { return (m, false) }
+    if let alpha { return (Mask.fromAlpha(alpha), true) }
+    throw MaskError("no mask: pass --mask M.png or --mask-type, or give the input an alpha channel")
+  }
+
+  func builtIn(_ w: Int, _ h: Int) throws -> Mask? {
     if let t = maskType {
       switch t {
       case .center: return Mask.center(width: w, height: h, fraction: maskFraction)
@@ -38,8 +53,7 @@ struct MaskOptions: ParsableArguments {
       case .bottom: return Mask.half(width: w, height: h, side: .bottom)
       }
     }
-    if let alpha { return Mask.fromAlpha(alpha) }
-    throw MaskError("no mask: pass --mask M.png or --mask-type, or give the input an alpha channel")
+    return nil
   }
 }
 
@@ -87,46 +101,73 @@ struct OptimisationOptions: ParsableArguments {
 
 struct Inpaint: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Fill a hole in a 64×64 face with the generator's best explanation of the known pixels (Yeh et al.).")
+    abstract: "Fill a hole in a 64×64 face with the generator's best explanation of the known pixels (Yeh et al.).",
+    discussion: """
+      Alpha: the input's alpha channel is written back to PNG and WebP outputs. When the hole came from \
+      the alpha channel (no --mask, --masks or --mask-type), the filled pixels become opaque.
+      """)
 
-  @Argument(help: "Input PNG, 64×64 (use `mend complete` for larger images).") var input: String
-  @Option(name: .shortAndLong, help: "Output PNG.") var output: String
+  @Argument(help: "Input image, 64×64 (PNG, JPEG or WebP; use `mend complete` for larger images), or a folder of them.")
+  var input: String
+  @Option(name: .shortAndLong, help: "Output image (.png, .jpg, .jpeg, .webp), or a folder for a folder input.") var output: String
+  @Option(help: "Folder runs: folder of masks matched to the images by file stem (an image without one falls back to --mask-type or its alpha).")
+  var masks: String?
   @OptionGroup var maskOptions: MaskOptions
   @OptionGroup var opt: OptimisationOptions
   @Option(help: "poisson, alpha or none.") var blend: String = "poisson"
   @Option(help: "Write the best latent z, float32 [1,100], as .npy.") var saveLatent: String?
   @Option(help: "Write a picture: input | masked input | G(ẑ) | result.") var grid: String?
   @Option(help: "Write the best total loss every 10 iterations as CSV.") var log: String?
+  @OptionGroup var runOptions: RunOptions
   @OptionGroup var weightOptions: WeightOptions
   @OptionGroup var deviceOptions: DeviceOptions
 
   func run() throws {
     guarded {
       guard let mode = BlendMode(rawValue: blend) else { throw ValidationError("--blend must be poisson, alpha or none") }
-      let (im, alpha) = try PNG.read(fileURL(input))
-      guard im.width == 64 && im.height == 64 else {
-        throw ValidationError("\(input) is \(im.width)×\(im.height); mend inpaint works at the generator's 64×64 (mend complete handles up to 256×256 and larger images with small holes)")
+      if masks != nil && maskOptions.mask != nil { throw ValidationError("pass --mask (one for all) or --masks (a folder), not both") }
+      let plan = try RunPlan.make(input: input, output: output, masks: masks, options: runOptions)
+      if plan.folder && (saveLatent != nil || grid != nil || log != nil) {
+        throw ValidationError("--save-latent, --grid and --log are for single images")
       }
-      let mask = try maskOptions.make(for: im, alpha: alpha)
-      try mask.validate(for: im)
+      // A single image is checked before any model loads.
+      if !plan.folder { _ = try prepare(plan.jobs[0]) }
       let (gen, disc) = try opt.loadModels(weightOptions)
       let cfg = try opt.config(haveDiscriminator: disc != nil)
       let device = deviceOptions.makeDevice()
       let inp = try Inpainter(generator: gen, discriminator: disc, device: device, images: 1, config: cfg)
-      let progress = Progress(label: "inpaint on \(device.name) (\(cfg.starts) starts): iteration")
-      var rows: [String] = ["iteration,best_total_loss"]
-      let r = try inp.run([im], masks: [mask]) { it, losses in
-        progress.update(it, cfg.iterations, String(format: "loss %.4f", losses[0]))
-        rows.append("\(it),\(losses[0])")
-      }[0]
-      let (out, _) = Blend.blend(source: r.generated, into: im, mask: mask, mode: mode)
-      if let saveLatent { try NPY.write(r.latent, shape: [1, gen.nz], to: fileURL(saveLatent)) }
-      if let log { try AtomicFile.write(Data(rows.joined(separator: "\n").utf8 + [10]), to: fileURL(log)) }
-      if let grid { try PNG.write(Image.row([im, masked(im, mask), r.generated, out]), to: fileURL(grid)) }
-      try PNG.write(out, to: fileURL(output))
-      FileHandle.standardError.write(Data(String(format: "inpaint: contextual %.4f, prior %.4f, total %.4f (start %d) -> %@\n",
-                                                 r.contextualLoss, r.priorLoss, r.totalLoss, r.bestStart, output).utf8))
+      try runJobs(plan, options: runOptions, label: "inpaint", device: device.name) { job, info in
+        let (im, alpha, mask, fromAlpha) = try prepare(job)
+        (info.width, info.height) = (im.width, im.height)
+        let progress = Progress(label: "inpaint on \(device.name) (\(cfg.starts) starts): iteration")
+        var rows: [String] = ["iteration,best_total_loss"]
+        let r = try inp.run([im], masks: [mask]) { it, losses in
+          if !plan.folder { progress.update(it, cfg.iterations, String(format: "loss %.4f", losses[0])) }
+          rows.append("\(it),\(losses[0])")
+        }[0]
+        (info.initialLoss, info.finalLoss) = (r.initialTotalLoss, r.totalLoss)
+        let (out, _) = Blend.blend(source: r.generated, into: im, mask: mask, mode: mode)
+        if let saveLatent { try NPY.write(r.latent, shape: [1, gen.nz], to: fileURL(saveLatent)) }
+        if let log { try AtomicFile.write(Data(rows.joined(separator: "\n").utf8 + [10]), to: fileURL(log)) }
+        if let grid { try ImageFile.write(Image.row([im, masked(im, mask), r.generated, out]), to: fileURL(grid)) }
+        try writeOutput(out, alpha: filledAlpha(alpha, missing: mask.missing, holeFromAlpha: fromAlpha), to: job.output,
+                        quality: runOptions.quality)
+        if !plan.folder {
+          FileHandle.standardError.write(Data(String(format: "inpaint: contextual %.4f, prior %.4f, total %.4f (start %d) -> %@\n",
+                                                     r.contextualLoss, r.priorLoss, r.totalLoss, r.bestStart, output).utf8))
+        }
+      }
     }
+  }
+
+  func prepare(_ job: Job) throws -> (Image, Image?, Mask, Bool) {
+    let (im, alpha) = try ImageFile.read(job.input)
+    guard im.width == 64 && im.height == 64 else {
+      throw ValidationError("\(job.input.lastPathComponent) is \(im.width)×\(im.height); mend inpaint works at the generator's 64×64 (mend complete handles up to 256×256 and larger images with small holes)")
+    }
+    let (mask, fromAlpha) = try maskOptions.resolve(for: im, alpha: alpha, file: job.mask)
+    try mask.validate(for: im)
+    return (im, alpha, mask, fromAlpha)
   }
 }
 
