@@ -42,7 +42,9 @@ let package = Package(
   name: "mend",
   platforms: [.macOS(.v14)],
   products: [
-    .executable(name: "mend", targets: ["mend"]),
+    .executable(name: "mend", targets: ["MendCLI"]),
+    // The API an app uses: pick a device, load the pretrained models, inpaint, super-resolve, complete.
+    .library(name: "Mend", targets: ["Mend"]),
     .library(name: "Compute", targets: ["Compute"]),
     .library(name: "ComputeCPU", targets: ["ComputeCPU"]),
     .library(name: "ComputeOpenCL", targets: ["ComputeOpenCL"]),
@@ -98,11 +100,22 @@ let package = Package(
             swiftSettings: fastMath),
     .target(name: "SuperResolution", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
 
-    // MARK: - Command-line tool
-    .executableTarget(
-      name: "mend",
+    // MARK: - Library API
+    .target(
+      name: "Mend",
       dependencies: [
-        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Batching", "SuperResolution", "Inpainting", "Pipeline", "Training",
+        "Compute", "ComputeCPU", "Models", "Imaging", "Inpainting", "SuperResolution", "Pipeline",
+        .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
+      ],
+      swiftSettings: fastMath),
+
+    // MARK: - Command-line tool
+    // The target is not called `mend`: module names differing only in case from `Mend` collide on
+    // case-insensitive file systems. The product, and so the binary, is `mend`.
+    .executableTarget(
+      name: "MendCLI",
+      dependencies: [
+        "Mend", "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Batching", "SuperResolution", "Inpainting", "Pipeline", "Training",
         .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -136,6 +149,7 @@ let package = Package(
     // Runs the built `mend` binary (Tools/test.sh builds it first).
     .testTarget(name: "CLITests", dependencies: ["Imaging"]),
     .testTarget(name: "BatchingTests", dependencies: ["Batching"]),
+    .testTarget(name: "MendTests", dependencies: ["Mend", "Compute"]),
     .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")],
                 swiftSettings: fastMath),
     .testTarget(

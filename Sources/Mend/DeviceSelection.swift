@@ -1,0 +1,104 @@
+import Compute
+import ComputeCPU
+import Foundation
+
+#if OpenCL
+  import ComputeOpenCL
+#endif
+
+/// Which device a ``Mender`` computes on.
+///
+/// `auto` prefers an OpenCL GPU and otherwise uses the CPU. On a machine whose only OpenCL device
+/// is a CPU driver (such as PoCL) the Swift CPU path is the faster one, so `auto` picks the CPU
+/// there. A missing or broken OpenCL installation makes `auto` fall back to the CPU.
+public enum DeviceSelection: Sendable, Hashable, CustomStringConvertible {
+  /// An OpenCL GPU if one is present, else the CPU.
+  case auto
+  /// The pure-Swift CPU device, with the instruction-set level chosen at run time
+  /// (`MEND_CPU_ISA` forces one).
+  case cpu
+  /// The OpenCL device with this index in `mend devices`' list (0 is the first).
+  case openCL(index: Int)
+
+  /// Parses the CLI's spelling: `auto`, `cpu`, `opencl` (index 0) or `opencl:N`.
+  public init(parsing spec: String) throws {
+    let s = spec.lowercased()
+    switch s {
+    case "auto": self = .auto
+    case "cpu": self = .cpu
+    case "opencl": self = .openCL(index: 0)
+    default:
+      guard s.hasPrefix("opencl:") else {
+        throw MendError.invalidArgument("unknown device '\(spec)' (use auto, cpu, opencl or opencl:N)")
+      }
+      guard let n = Int(s.dropFirst("opencl:".count)), n >= 0 else {
+        throw MendError.invalidArgument("bad OpenCL device index in '\(spec)'")
+      }
+      self = .openCL(index: n)
+    }
+  }
+
+  /// The CLI's spelling of this selection.
+  public var description: String {
+    switch self {
+    case .auto: return "auto"
+    case .cpu: return "cpu"
+    case .openCL(let i): return "opencl:\(i)"
+    }
+  }
+
+  /// Whether this build of mend includes the OpenCL backend (the `OpenCL` package trait).
+  public static var openCLAvailable: Bool {
+    #if OpenCL
+      return true
+    #else
+      return false
+    #endif
+  }
+
+  /// Opens the device.
+  ///
+  /// - Parameters:
+  ///   - threads: CPU threads (nil: every core). Ignored by OpenCL devices.
+  ///   - notice: Called with a one-line explanation when `auto` falls back to the CPU because
+  ///     OpenCL failed to load.
+  /// - Throws: ``MendError/deviceUnavailable(_:)`` when an explicitly requested OpenCL device
+  ///   cannot be opened or this build has no OpenCL backend, and when the instruction-set level
+  ///   forced by `MEND_CPU_ISA` is not supported by this CPU.
+  public func makeDevice(threads: Int? = nil, notice: (String) -> Void = { _ in }) throws -> any Device {
+    let threads = threads ?? ThreadSplitter.defaultThreads
+    func cpu() throws -> any Device {
+      do {
+        return CPUDevice(threads: threads, isa: try CPUISA.fromEnvironment())
+      } catch {
+        throw MendError.deviceUnavailable("\(error)")
+      }
+    }
+    switch self {
+    case .cpu:
+      return try cpu()
+    case .auto:
+      #if OpenCL
+        do {
+          if let gpu = try OpenCLRuntime.devices().firstIndex(where: { $0.isGPU }) {
+            return try OpenCLDevice(index: gpu)
+          }
+        } catch {
+          notice("OpenCL unavailable (\(error)); using the CPU")
+        }
+      #endif
+      return try cpu()
+    case .openCL(let index):
+      #if OpenCL
+        do {
+          return try OpenCLDevice(index: index)
+        } catch {
+          throw MendError.deviceUnavailable("\(error)")
+        }
+      #else
+        _ = index
+        throw MendError.deviceUnavailable("this mend was built without OpenCL (rebuild with the default traits)")
+      #endif
+    }
+  }
+}
