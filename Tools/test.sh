@@ -6,6 +6,7 @@ set -euo pipefail
 # pipefail: a failing `swift test` fails the script even through `tee`.
 cd "$(dirname "$0")/.."
 bash Tools/setup.sh
+bash Tools/lint.sh
 swift build -c release --build-tests
 Tools/link-kernels --check
 swift test -c release --skip-build --disable-swift-testing 2>&1 | tee /tmp/mend-test.log
@@ -28,6 +29,13 @@ for isa in avx512 avx2 generic; do
     2>&1 | tee "/tmp/mend-test-$isa.log"
   logs+=("/tmp/mend-test-$isa.log")
 done
+
+echo "== Examples/: a package that depends on mend by path, built and run =="
+swift build -c release --package-path Examples
+rm -rf /tmp/mend-example
+Examples/.build/release/MendExample docs/example/astronaut-face.png docs/example/astronaut-face-mask.png /tmp/mend-example 50
+test -s /tmp/mend-example/completed.png && test -s /tmp/mend-example/upscaled.png
+echo "Examples: ok"
 
 echo "== CPU-only build (swift build --disable-default-traits): no OpenCL library needed =="
 swift build -c release --disable-default-traits --product mend --scratch-path .build-cpuonly

@@ -9,7 +9,8 @@ extension Image {
   public init(tensor values: [Float], shape: [Int]) throws {
     let s = shape.count == 4 && shape[0] == 1 ? Array(shape.dropFirst()) : shape
     guard s.count == 3, s.allSatisfy({ $0 > 0 }), s.reduce(1, *) == values.count else {
-      throw MendError.invalidArgument("expected a [C, H, W] or [1, C, H, W] tensor with \(values.count) values, got shape \(shape)")
+      throw MendError.invalidArgument(
+        "expected a [C, H, W] or [1, C, H, W] tensor with \(values.count) values, got shape \(shape)")
     }
     self.init(width: s[2], height: s[1], channels: s[0], data: values)
   }
@@ -49,6 +50,7 @@ extension Mender {
     tensor: [Float], shape: [Int], options: SuperResolutionOptions = .init(),
     progress: (MendProgress) -> Void = { _ in }, cancellation: CancellationToken? = nil
   ) throws -> [Float] {
-    try superResolve(try Image(tensor: tensor, shape: shape), options: options, progress: progress, cancellation: cancellation).data
+    try superResolve(try Image(tensor: tensor, shape: shape), options: options, progress: progress, cancellation: cancellation)
+      .data
   }
 }

@@ -106,15 +106,18 @@ public final class Mender: @unchecked Sendable {
     for (im, m) in zip(images, masks) {
       guard im.width == 64, im.height == 64, im.channels == 3 else {
         throw MendError.invalidArgument(
-          "inpaint works at the generator's 64×64 RGB, got \(im.width)×\(im.height)×\(im.channels); use complete for larger images")
+          "inpaint works at the generator's 64×64 RGB, got \(im.width)×\(im.height)×\(im.channels); use complete for larger images"
+        )
       }
       try m.validate(for: im)
     }
     return try locked(cancellation) {
       let inp = try makeInpainter(options, images: images.count)
       let results = try inp.run(images, masks: masks) { it, losses in
-        progress(MendProgress(stage: .inpaint, completed: it, total: options.iterations,
-                              loss: losses.reduce(0, +) / Float(losses.count)))
+        progress(
+          MendProgress(
+            stage: .inpaint, completed: it, total: options.iterations,
+            loss: losses.reduce(0, +) / Float(losses.count)))
       }
       return zip(zip(images, masks), results).map { pair, r in
         let (filled, _) = Blend.blend(source: r.generated, into: pair.0, mask: pair.1, mode: options.blend)
@@ -169,7 +172,9 @@ public final class Mender: @unchecked Sendable {
     progress: (MendProgress) -> Void = { _ in }, cancellation: CancellationToken? = nil
   ) throws -> CompletedImage {
     try options.inpaint.validate()
-    guard image.channels == 3 else { throw MendError.invalidArgument("complete takes an RGB image, got \(image.channels) channels") }
+    guard image.channels == 3 else {
+      throw MendError.invalidArgument("complete takes an RGB image, got \(image.channels) channels")
+    }
     try mask.validate(for: image)
     do {
       _ = try Completer.window(for: mask)
@@ -231,7 +236,8 @@ public final class Mender: @unchecked Sendable {
   private func loadDiscriminator() throws -> DCGANDiscriminator? {
     if let discriminator { return discriminator }
     let url = weightsDirectory.appendingPathComponent(WeightStore.faceDiscriminator)
-    let d = FileManager.default.fileExists(atPath: url.path)
+    let d =
+      FileManager.default.fileExists(atPath: url.path)
       ? try DCGANDiscriminator(weights: try WeightSet(contentsOf: url), logits: true) : nil
     discriminator = .some(d)
     return d

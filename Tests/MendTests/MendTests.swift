@@ -126,8 +126,10 @@ final class MendTests: XCTestCase {
     XCTAssertEqual(log.all.last?.completed, 20, "no progress after the cancel")
     XCTAssertLessThan(Date().timeIntervalSince(start), 60)
     // The Mender stays usable; a cancelled token stops a run before it starts.
-    XCTAssertNoThrow(try mender().inpaint(picture(width: 64, height: 64), mask: .center(width: 64, height: 64),
-                                          options: InpaintOptions(iterations: 2, starts: 1)))
+    XCTAssertNoThrow(
+      try mender().inpaint(
+        picture(width: 64, height: 64), mask: .center(width: 64, height: 64),
+        options: InpaintOptions(iterations: 2, starts: 1)))
     XCTAssertThrowsError(try mender().superResolve(picture(width: 8, height: 8), cancellation: token)) {
       XCTAssertEqual($0 as? MendError, .cancelled)
     }
@@ -137,8 +139,9 @@ final class MendTests: XCTestCase {
     let m = try mender()
     let log = ProgressLog()
     let task = Task {
-      try await m.inpaint(picture(width: 64, height: 64), mask: .center(width: 64, height: 64),
-                          options: InpaintOptions(iterations: 5000, starts: 4), progress: log.append)
+      try await m.inpaint(
+        picture(width: 64, height: 64), mask: .center(width: 64, height: 64),
+        options: InpaintOptions(iterations: 5000, starts: 4), progress: log.append)
     }
     while log.all.isEmpty { try await Task.sleep(nanoseconds: 10_000_000) }
     task.cancel()
@@ -156,14 +159,17 @@ final class MendTests: XCTestCase {
     var mask = Mask(width: 96, height: 80)
     for y in 30..<50 { for x in 40..<60 { mask[x, y] = true } }
     let log = ProgressLog()
-    let r = try mender().complete(image, mask: mask, options: CompletionOptions(inpaint: InpaintOptions(iterations: 10, starts: 1)),
-                                  progress: log.append)
+    let r = try mender().complete(
+      image, mask: mask, options: CompletionOptions(inpaint: InpaintOptions(iterations: 10, starts: 1)),
+      progress: log.append)
     XCTAssertEqual([r.image.width, r.image.height], [96, 80])
     let n = 96 * 80
     var changed = 0
     for c in 0..<3 {
       for i in 0..<n {
-        if mask.missing[i] { changed += r.image.data[c * n + i] != image.data[c * n + i] ? 1 : 0 } else {
+        if mask.missing[i] {
+          changed += r.image.data[c * n + i] != image.data[c * n + i] ? 1 : 0
+        } else {
           XCTAssertEqual(r.image.data[c * n + i], image.data[c * n + i])
         }
       }
@@ -181,8 +187,10 @@ final class MendTests: XCTestCase {
       XCTAssert(s.contains("64×64"))
     }
     XCTAssertThrowsError(
-      try mender().inpaint(picture(width: 64, height: 64), mask: .center(width: 64, height: 64),
-                           options: InpaintOptions(window: 4))) {
+      try mender().inpaint(
+        picture(width: 64, height: 64), mask: .center(width: 64, height: 64),
+        options: InpaintOptions(window: 4))
+    ) {
       XCTAssertEqual($0 as? MendError, .invalidArgument("window must be odd, 1…63"))
     }
     let empty = FileManager.default.temporaryDirectory.appendingPathComponent("mend-no-weights-\(getpid())")
