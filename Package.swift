@@ -36,6 +36,10 @@ let kernelTargets: [Target] = kernelLevels.map { level in
   .target(name: level.name, dependencies: ["Compute", "CPURuntime"],
           swiftSettings: optimised(cpu: level.cpu) + [.define(level.define)])
 }
+let kernelSourceFiles: [String] = {
+  let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Kernels").path
+  return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".cl") }.sorted()
+}()
 let kernelDependencies: [Target.Dependency] = kernelLevels.map { .target(name: $0.name) }
 
 let package = Package(
@@ -74,12 +78,9 @@ let package = Package(
     .target(name: "CPURuntime", dependencies: ["Compute", "CCPUFeatures"], swiftSettings: fastMath),
   ] + kernelTargets + [
     .target(name: "ComputeCPU", dependencies: ["Compute", "CPURuntime"] + kernelDependencies, swiftSettings: fastMath),
-    .target(
-      name: "MendKernels", path: "Kernels",
-      resources: [
-        .copy("common.cl"), .copy("elementwise.cl"), .copy("conv.cl"), .copy("batchnorm.cl"),
-        .copy("loss.cl"),
-      ]),
+    // Every Kernels/*.cl is bundled; KernelSources orders them (common.cl first), so adding a
+    // kernel file means adding the file, nothing else.
+    .target(name: "MendKernels", path: "Kernels", resources: kernelSourceFiles.map { .copy($0) }),
     .target(
       name: "ComputeOpenCL",
       dependencies: ["Compute", "COpenCL", "CCLBlast", "MendKernels"],

@@ -66,7 +66,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     queue = q
     do {
       let source = try KernelSources.program()
-      (program, programFromCache) = try ProgramCache.build(source: source, options: "-cl-std=CL1.2",
+      (program, programFromCache) = try ProgramCache.build(source: source, options: KernelCodes.buildOptions,
                                                           context: ctx, info: info,
                                                           directory: cacheDirectory ?? ProgramCache.directory)
     } catch {
@@ -162,7 +162,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   }
 
   /// Enqueues `name` over `global` work-items (rounded up to whole work-groups of `local`).
-  func launch(_ name: String, global: Int, local: Int = 64, _ args: [KArg]) throws {
+  func launch(_ name: String, global: Int, local: Int = KernelCodes.workGroup, _ args: [KArg]) throws {
     if global == 0 { return }
     let k = try kernel(name)
     var index: cl_uint = 0
@@ -193,13 +193,8 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   }
 
   static func actArgs(_ a: Activation) -> [KArg] {
-    switch a {
-    case .identity: return [.int(0), .float(0)]
-    case .relu: return [.int(1), .float(0)]
-    case .leakyRelu(let s): return [.int(2), .float(s)]
-    case .tanh: return [.int(3), .float(0)]
-    case .sigmoid: return [.int(4), .float(0)]
-    }
+    let (code, slope) = KernelCodes.Act.arguments(a)
+    return [.int(Int(code.rawValue)), .float(slope)]
   }
 
   public func supports(_ op: Op) -> Bool {
@@ -265,10 +260,10 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
                  + Self.actArgs(act) + [.tensor(i[0]), .tensor(i[1]), .tensor(i[2]), .tensor(i[3]), .tensor(i[4]),
                                         .tensor(o[0])])
     case .batchNormTraining(let l, let eps, let momentum):
-      try launch("bn_train", global: l.channels * 64, [.int(l.batch), .int(l.channels), .int(l.spatial), .float(eps),
+      try launch("bn_train", global: l.channels * KernelCodes.workGroup, [.int(l.batch), .int(l.channels), .int(l.spatial), .float(eps),
                  .float(momentum)] + (i + o).map { .tensor($0) })
     case .batchNormBackward(let l):
-      try launch("bn_bwd", global: l.channels * 64, [.int(l.batch), .int(l.channels), .int(l.spatial)]
+      try launch("bn_bwd", global: l.channels * KernelCodes.workGroup, [.int(l.batch), .int(l.channels), .int(l.spatial)]
                  + (i + o).map { .tensor($0) })
     case .batchNormInferenceBackward(let l, let eps):
       try launch("bn_infer_bwd", global: l.count, [.int(l.count), .int(l.channels), .int(l.spatial), .float(eps)]
@@ -277,7 +272,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
       try launch("bias_act", global: l.count, [.int(l.count), .int(l.channels), .int(l.spatial)] + Self.actArgs(act)
                  + [.tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
     case .channelSum(let l):
-      try launch("channel_sum", global: l.channels * 64, [.int(l.batch), .int(l.channels), .int(l.spatial),
+      try launch("channel_sum", global: l.channels * KernelCodes.workGroup, [.int(l.batch), .int(l.channels), .int(l.spatial),
                                                           .tensor(i[0]), .tensor(o[0])])
     case .activation(let act, let n):
       try launch("activation_fwd", global: n, [.int(n)] + Self.actArgs(act) + [.tensor(i[0]), .tensor(o[0])])
@@ -290,7 +285,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     case .preluBackward(let l):
       try launch("prelu_bwd_data", global: l.count, [.int(l.count), .int(l.channels), .int(l.spatial),
                  .tensor(i[0]), .tensor(i[1]), .tensor(i[2]), .tensor(o[0])])
-      try launch("prelu_bwd_alpha", global: l.channels * 64, [.int(l.batch), .int(l.channels), .int(l.spatial),
+      try launch("prelu_bwd_alpha", global: l.channels * KernelCodes.workGroup, [.int(l.batch), .int(l.channels), .int(l.spatial),
                  .tensor(i[0]), .tensor(i[2]), .tensor(o[1])])
     case .maxPool(let c):
       try launch("max_pool_fwd", global: c.batch * c.outChannels * c.outPixels, Self.poolArgs(c) + [.tensor(i[0]), .tensor(o[0])])
@@ -304,30 +299,30 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
       try launch("depth_to_space", global: n * c * h * w * r * r, [.int(n), .int(c), .int(h), .int(w), .int(r), .int(1),
                                                                    .tensor(i[0]), .tensor(o[0])])
     case .add(let n):
-      try launch("binary_op", global: n, [.int(n), .int(0), .float(1), .tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
+      try launch("binary_op", global: n, [.int(n), .int(Int(KernelCodes.Binary.add.rawValue)), .float(1), .tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
     case .mul(let n):
-      try launch("binary_op", global: n, [.int(n), .int(1), .float(1), .tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
+      try launch("binary_op", global: n, [.int(n), .int(Int(KernelCodes.Binary.mul.rawValue)), .float(1), .tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
     case .axpy(let n, let alpha):
-      try launch("binary_op", global: n, [.int(n), .int(2), .float(alpha), .tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
+      try launch("binary_op", global: n, [.int(n), .int(Int(KernelCodes.Binary.axpy.rawValue)), .float(alpha), .tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
     case .scale(let n, let alpha, let beta):
       try launch("scale_op", global: n, [.int(n), .float(alpha), .float(beta), .tensor(i[0]), .tensor(o[0])])
     case .rowSum(let rows, let cols, let mean):
-      try launch("row_sum", global: rows * 64, [.int(rows), .int(cols), .int(mean ? 1 : 0), .tensor(i[0]), .tensor(o[0])])
+      try launch("row_sum", global: rows * KernelCodes.workGroup, [.int(rows), .int(cols), .int(mean ? 1 : 0), .tensor(i[0]), .tensor(o[0])])
     case .adam(let n, let b1, let b2, let limit):
       try launch("adam_step", global: n, [.int(n), .float(b1), .float(b2), .float(limit.isFinite ? limit : Float.greatestFiniteMagnitude)]
                  + (i + o).map { .tensor($0) })
     case .weightedL1(let s, let n):
-      try loss(kind: 0, s, n, p: i[0], t: i[1], w: i[2], out: o[0])
+      try loss(kind: .weightedL1, s, n, p: i[0], t: i[1], w: i[2], out: o[0])
     case .mse(let s, let n):
-      try loss(kind: 1, s, n, p: i[0], t: i[1], w: i[0], out: o[0])
+      try loss(kind: .mse, s, n, p: i[0], t: i[1], w: i[0], out: o[0])
     case .bceWithLogits(let s, let n):
-      try loss(kind: 2, s, n, p: i[0], t: i[1], w: i[0], out: o[0])
+      try loss(kind: .bceWithLogits, s, n, p: i[0], t: i[1], w: i[0], out: o[0])
     case .weightedL1Backward(let s, let n):
-      try lossBackward(kind: 0, s, n, p: i[0], t: i[1], w: i[2], dl: i[3], out: o[0])
+      try lossBackward(kind: .weightedL1, s, n, p: i[0], t: i[1], w: i[2], dl: i[3], out: o[0])
     case .mseBackward(let s, let n):
-      try lossBackward(kind: 1, s, n, p: i[0], t: i[1], w: i[0], dl: i[2], out: o[0])
+      try lossBackward(kind: .mse, s, n, p: i[0], t: i[1], w: i[0], dl: i[2], out: o[0])
     case .bceWithLogitsBackward(let s, let n):
-      try lossBackward(kind: 2, s, n, p: i[0], t: i[1], w: i[0], dl: i[2], out: o[0])
+      try lossBackward(kind: .bceWithLogits, s, n, p: i[0], t: i[1], w: i[0], dl: i[2], out: o[0])
     }
   }
 
@@ -337,13 +332,13 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
      .int(t.rowStart), .int(t.rows), .int(t.accumulate ? 1 : 0)]
   }
 
-  func loss(kind: Int, _ s: Int, _ n: Int, p: TensorRef, t: TensorRef, w: TensorRef, out: TensorRef) throws {
-    try launch("loss_fwd", global: s * 64, [.int(s), .int(n), .int(kind), .tensor(p), .tensor(t), .tensor(w), .tensor(out)])
+  func loss(kind: KernelCodes.Loss, _ s: Int, _ n: Int, p: TensorRef, t: TensorRef, w: TensorRef, out: TensorRef) throws {
+    try launch("loss_fwd", global: s * KernelCodes.workGroup, [.int(s), .int(n), .int(Int(kind.rawValue)), .tensor(p), .tensor(t), .tensor(w), .tensor(out)])
   }
 
-  func lossBackward(kind: Int, _ s: Int, _ n: Int, p: TensorRef, t: TensorRef, w: TensorRef, dl: TensorRef,
+  func lossBackward(kind: KernelCodes.Loss, _ s: Int, _ n: Int, p: TensorRef, t: TensorRef, w: TensorRef, dl: TensorRef,
                     out: TensorRef) throws {
-    try launch("loss_bwd", global: s * n, [.int(s), .int(n), .int(kind), .tensor(p), .tensor(t), .tensor(w),
+    try launch("loss_bwd", global: s * n, [.int(s), .int(n), .int(Int(kind.rawValue)), .tensor(p), .tensor(t), .tensor(w),
                                            .tensor(dl), .tensor(out)])
   }
 }

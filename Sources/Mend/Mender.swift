@@ -51,7 +51,7 @@ public final class Mender: @unchecked Sendable {
   ///     else `$XDG_DATA_HOME/mend/weights`, else `~/.local/share/mend/weights`.
   /// - Throws: ``MendError/deviceUnavailable(_:)``.
   public convenience init(device: DeviceSelection = .auto, threads: Int? = nil, weightsDirectory: URL? = nil) throws {
-    try self.init(device: try device.makeDevice(threads: threads), weightsDirectory: weightsDirectory)
+    self.init(device: try device.makeDevice(threads: threads), weightsDirectory: weightsDirectory)
   }
 
   /// Uses a device opened by the caller (a `CPUDevice` or `OpenCLDevice` from the lower modules).
