@@ -30,6 +30,9 @@ for isa in avx512 avx2 generic; do
   logs+=("/tmp/mend-test-$isa.log")
 done
 
+echo "== API documentation (DocC): every public symbol of Mend documented, every link resolved =="
+Tools/build-docs
+
 echo "== Examples/: a package that depends on mend by path, built and run =="
 swift build -c release --package-path Examples
 rm -rf /tmp/mend-example
