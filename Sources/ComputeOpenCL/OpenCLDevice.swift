@@ -41,6 +41,8 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   /// Whether the kernel program came from the on-disk cache.
   public let programFromCache: Bool
   public private(set) var allocationCount = 0
+  private var counts = DeviceActivity()
+  public var activity: DeviceActivity? { counts }
 
   /// Opens device `index` of `OpenCLRuntime.devices()`. `cacheDirectory` overrides where compiled
   /// kernel programs are kept (see `ProgramCache`).
@@ -109,6 +111,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     var zero: Float = 0
     try CLErrors.check(clEnqueueFillBuffer(queue, mem, &zero, 4, 0, size / 4 * 4, 0, nil, nil), "clEnqueueFillBuffer")
     allocationCount += 1
+    counts.bufferCreations += 1
     return CLBuffer(mem: mem, byteCount: byteCount, device: self)
   }
 
@@ -134,6 +137,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     if bytes.isEmpty { return }
     try CLErrors.check(clEnqueueWriteBuffer(queue, try mem(ref), cl_bool(CL_TRUE), ref.offset, bytes.count,
                                             bytes.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
+    counts.hostWaits += 1
   }
 
   public func read(_ ref: TensorRef, into bytes: UnsafeMutableRawBufferPointer) throws {
@@ -143,10 +147,12 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     if bytes.isEmpty { return }
     try CLErrors.check(clEnqueueReadBuffer(queue, try mem(ref), cl_bool(CL_TRUE), ref.offset, bytes.count,
                                            bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
+    counts.hostWaits += 1
   }
 
   public func synchronize() throws {
     try CLErrors.check(clFinish(queue), "clFinish")
+    counts.hostWaits += 1
   }
 
   // MARK: - Kernels
@@ -158,6 +164,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
       throw ComputeError.backend("clCreateKernel(\(name)): \(CLErrors.name(err))")
     }
     kernels[name] = k
+    counts.kernelCreations += 1
     return k
   }
 
@@ -185,6 +192,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     var g = (global + local - 1) / local * local
     var l = local
     try CLErrors.check(clEnqueueNDRangeKernel(queue, k, 1, nil, &g, &l, 0, nil, nil), "clEnqueueNDRangeKernel(\(name))")
+    counts.launches += 1
   }
 
   static func poolArgs(_ c: ConvGeometry) -> [KArg] {
@@ -215,6 +223,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     let tb = g.transB ? CLBlastTransposeYes : CLBlastTransposeNo
     var event: cl_event? = nil
     let status: CLBlastStatusCode
+    counts.libraryCalls += 1
     if g.k == 0 {
       // CLBlast rejects K = 0; C = beta · C.
       try run(.scale(count: c.count, alpha: g.beta, beta: 0), inputs: [c], outputs: [c])

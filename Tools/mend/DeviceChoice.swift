@@ -5,8 +5,8 @@ import Foundation
 import ComputeOpenCL
 #endif
 
-/// Turns a device spec into a device. `auto` prefers an OpenCL GPU and otherwise uses the CPU
-/// device (on a machine whose only OpenCL device is a CPU driver such as PoCL, the Swift CPU path
+/// Turns a device spec into a device. `auto` prefers an OpenCL GPU (discrete before integrated,
+/// then most compute units; `OpenCLRuntime.preferredGPU`) and otherwise uses the CPU device (on a machine whose only OpenCL device is a CPU driver such as PoCL, the Swift CPU path
 /// is the faster one). A missing or broken OpenCL installation falls back to the CPU with a notice.
 enum DeviceChoice {
   struct BadSpec: Error, CustomStringConvertible {
@@ -21,7 +21,8 @@ enum DeviceChoice {
     case "auto":
       #if OpenCL
       do {
-        if let gpu = try OpenCLRuntime.devices().firstIndex(where: { $0.isGPU }) {
+        let list = try OpenCLRuntime.devices()
+        if let gpu = OpenCLRuntime.preferredGPU(list.map(\.traits)) {
           return try OpenCLDevice(index: gpu)
         }
       } catch {
@@ -31,19 +32,14 @@ enum DeviceChoice {
       return CPUDevice(threads: threads, isa: try CPUISA.fromEnvironment())
     default:
       guard s == "opencl" || s.hasPrefix("opencl:") else {
-        throw BadSpec(description: "unknown device '\(spec)' (use auto, cpu, opencl or opencl:N)")
-      }
-      let index: Int
-      if s == "opencl" { index = 0 } else {
-        guard let n = Int(s.dropFirst("opencl:".count)), n >= 0 else {
-          throw BadSpec(description: "bad OpenCL device index in '\(spec)'")
-        }
-        index = n
+        throw BadSpec(description: "unknown device '\(spec)' (use auto, cpu, opencl, opencl:N or opencl:NAME)")
       }
       #if OpenCL
+      let list = try OpenCLRuntime.devices()
+      guard !list.isEmpty else { throw ComputeError.deviceUnavailable("no OpenCL devices found (install an OpenCL driver)") }
+      let index = s == "opencl" ? 0 : try OpenCLRuntime.match(String(spec.dropFirst("opencl:".count)), in: list.map(\.traits))
       return try OpenCLDevice(index: index)
       #else
-      _ = index
       throw BadSpec(description: "this mend was built without OpenCL (rebuild with the default traits)")
       #endif
     }
