@@ -29,6 +29,11 @@ for isa in avx512 avx2 generic; do
   logs+=("/tmp/mend-test-$isa.log")
 done
 
+echo "== the default build opens libOpenCL and CLBlast at run time: neither is linked =="
+if ldd .build/release/mend | grep -qiE "libOpenCL|libclblast"; then
+  echo "FAIL: mend links OpenCL at build time:"; ldd .build/release/mend | grep -iE "opencl|clblast"; exit 1
+fi
+
 echo "== CPU-only build (swift build --disable-default-traits): no OpenCL library needed =="
 swift build -c release --disable-default-traits --product mend --scratch-path .build-cpuonly
 bin=.build-cpuonly/release/mend

@@ -1,4 +1,3 @@
-import CCLBlast
 import COpenCL
 import Compute
 import Foundation
@@ -49,7 +48,12 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   public init(index: Int, cacheDirectory: URL? = nil) throws {
     let t0 = Date()
     let all = try OpenCLRuntime.devices()
-    guard !all.isEmpty else { throw ComputeError.deviceUnavailable("no OpenCL devices found") }
+    guard !all.isEmpty else {
+      throw ComputeError.deviceUnavailable("no OpenCL devices found" + (OpenCLRuntime.libraryError.map { " (\($0))" } ?? ""))
+    }
+    if let e = OpenCLRuntime.clblastError {
+      throw ComputeError.deviceUnavailable("\(e): mend's OpenCL path needs CLBlast (Debian/Ubuntu: libclblast1)")
+    }
     guard index >= 0 && index < all.count else {
       throw ComputeError.deviceUnavailable("OpenCL device \(index) does not exist (found \(all.count))")
     }

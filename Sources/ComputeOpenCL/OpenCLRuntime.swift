@@ -70,6 +70,17 @@ extension OpenCLDeviceInfo {
 
 /// Platform and device discovery.
 public enum OpenCLRuntime {
+  /// Why the OpenCL library could not be opened (nil when it was): libOpenCL is loaded at run time,
+  /// so a host without it simply has no OpenCL devices.
+  public static let libraryError: String? = load(mend_opencl_load)
+  /// Why CLBlast could not be opened, or nil.
+  public static let clblastError: String? = load(mend_clblast_load)
+
+  static func load(_ f: (UnsafeMutablePointer<CChar>?, UInt) -> Int32) -> String? {
+    var buf = [CChar](repeating: 0, count: 512)
+    return f(&buf, UInt(buf.count)) != 0 ? nil : String(cString: buf)
+  }
+
   /// The GPU `auto` picks: a discrete GPU before an integrated one, then the most compute units,
   /// then the first listed. nil when there is no GPU (CPU-type OpenCL devices such as PoCL are
   /// never picked: mend's own CPU path is faster than them).
@@ -107,6 +118,7 @@ public enum OpenCLRuntime {
   /// Every device of every platform (CL_DEVICE_TYPE_ALL: PoCL's device is of CPU type), in a stable
   /// order: platforms as the ICD loader lists them, devices within each.
   public static func devices() throws -> [OpenCLDeviceInfo] {
+    if libraryError != nil { return [] }  // no OpenCL on this host: no devices, the CPU path runs
     var count: cl_uint = 0
     let err = clGetPlatformIDs(0, nil, &count)
     if err == -1001 || count == 0 { return [] }  // no ICD / no platform: not an error, just none

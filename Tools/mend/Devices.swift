@@ -31,7 +31,13 @@ struct Devices: ParsableCommand {
           print("auto       cpu (no OpenCL GPU; CPU-type OpenCL devices such as PoCL are slower than the CPU path)")
         }
       }
-      if list.isEmpty { print("opencl     no OpenCL devices found (install an OpenCL driver, e.g. pocl-opencl-icd)") }
+      if let e = OpenCLRuntime.libraryError {
+        print("opencl     unavailable: \(e) (install an OpenCL loader and driver, e.g. ocl-icd-libopencl1 and your GPU's ICD)")
+      } else if list.isEmpty {
+        print("opencl     no OpenCL devices found (install an OpenCL driver, e.g. pocl-opencl-icd)")
+      } else if let e = OpenCLRuntime.clblastError {
+        print("opencl     CLBlast unavailable: \(e) (install libclblast1); OpenCL devices cannot be used")
+      }
       let auto = OpenCLRuntime.preferredGPU(list.map(\.traits))
       for (i, d) in list.enumerated() {
         print("opencl:\(i)   \(d.summary)")
