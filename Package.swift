@@ -65,8 +65,8 @@ let package = Package(
   ],
   targets: [
     // MARK: - System library shims
-    .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
-    .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast"),
+    // OpenCL and CLBlast headers at build time; the libraries are opened at run time (dlopen).
+    .target(name: "COpenCL", linkerSettings: [.linkedLibrary("dl")]),
     .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
     // Whole-buffer JPEG (libjpeg-turbo) and WebP (libwebp) codecs in C: libjpeg reports errors by
     // longjmp, which Swift cannot catch.
@@ -83,7 +83,7 @@ let package = Package(
     .target(name: "MendKernels", path: "Kernels", resources: kernelSourceFiles.map { .copy($0) }),
     .target(
       name: "ComputeOpenCL",
-      dependencies: ["Compute", "COpenCL", "CCLBlast", "MendKernels"],
+      dependencies: ["Compute", "COpenCL", "MendKernels"],
       swiftSettings: fastMath),
     // The op-case table, float64 reference implementations, conformance and benchmark harness.
     .target(name: "ComputeCheck", dependencies: ["Compute", "ComputeCPU"], swiftSettings: fastMath),

@@ -40,6 +40,11 @@ Examples/.build/release/MendExample docs/example/astronaut-face.png docs/example
 test -s /tmp/mend-example/completed.png && test -s /tmp/mend-example/upscaled.png
 echo "Examples: ok"
 
+echo "== the default build opens libOpenCL and CLBlast at run time: neither is linked =="
+if ldd .build/release/mend | grep -qiE "libOpenCL|libclblast"; then
+  echo "FAIL: mend links OpenCL at build time:"; ldd .build/release/mend | grep -iE "opencl|clblast"; exit 1
+fi
+
 echo "== CPU-only build (swift build --disable-default-traits): no OpenCL library needed =="
 swift build -c release --disable-default-traits --product mend --scratch-path .build-cpuonly
 bin=.build-cpuonly/release/mend

@@ -28,12 +28,49 @@ public protocol Device: AnyObject {
   /// Bytes one plan may reasonably place on the device (tiling decisions use it): by default a
   /// quarter of the host's physical memory; an accelerator reports what its memory allows.
   var memoryBudget: Int { get }
+  /// What the device has done so far (launches, library calls, creations, host waits), for
+  /// benchmarks that report per-iteration counts; nil where nothing is counted.
+  var activity: DeviceActivity? { get }
+}
+
+/// Cumulative counts of a device's API activity. Differences between two snapshots give the
+/// per-iteration figures `mend bench … --json` reports.
+public struct DeviceActivity: Sendable, Equatable {
+  /// Kernels enqueued by mend itself.
+  public var launches = 0
+  /// Calls into a vendor library (CLBlast GEMMs), each one or more launches of its own.
+  public var libraryCalls = 0
+  /// Device buffers created.
+  public var bufferCreations = 0
+  /// Kernel objects created by mend.
+  public var kernelCreations = 0
+  /// Blocking transfers and queue finishes: each one a host wait.
+  public var hostWaits = 0
+  public init() {}
+
+  public static func - (a: DeviceActivity, b: DeviceActivity) -> DeviceActivity {
+    var d = DeviceActivity()
+    d.launches = a.launches - b.launches
+    d.libraryCalls = a.libraryCalls - b.libraryCalls
+    d.bufferCreations = a.bufferCreations - b.bufferCreations
+    d.kernelCreations = a.kernelCreations - b.kernelCreations
+    d.hostWaits = a.hostWaits - b.hostWaits
+    return d
+  }
+
+  /// JSON fields (no braces), each divided by `per` (iterations).
+  public func jsonFields(per n: Int) -> String {
+    func f(_ v: Int) -> String { String(format: "%.2f", Double(v) / Double(max(1, n))) }
+    return "\"launches\":\(f(launches)),\"library_calls\":\(f(libraryCalls)),\"buffer_creations\":\(f(bufferCreations)),"
+      + "\"kernel_creations\":\(f(kernelCreations)),\"host_waits\":\(f(hostWaits))"
+  }
 }
 
 extension Device {
   public func declareConstant(_ buffer: DeviceBuffer) {}
 
   public var memoryBudget: Int { Int(clamping: ProcessInfo.processInfo.physicalMemory / 4) }
+  public var activity: DeviceActivity? { nil }
 
   /// Allocates a tensor and copies `values` into it.
   public func tensor(_ values: [Float], shape: [Int]) throws -> TensorRef {

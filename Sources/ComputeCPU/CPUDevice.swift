@@ -62,6 +62,7 @@ public final class CPUDevice: Device, @unchecked Sendable {
   public var summary: String { backend.summary }
   public var threadCount: Int { backend.threadCount }
   public var memoryBudget: Int { backend.memoryBudget }
+  public var activity: DeviceActivity? { backend.activity }
   public func makeBuffer(byteCount: Int) throws -> DeviceBuffer { try backend.makeBuffer(byteCount: byteCount) }
   public func write(_ bytes: UnsafeRawBufferPointer, to ref: TensorRef) throws { try backend.write(bytes, to: ref) }
   public func read(_ ref: TensorRef, into bytes: UnsafeMutableRawBufferPointer) throws { try backend.read(ref, into: bytes) }

@@ -1,4 +1,3 @@
-import CCLBlast
 import COpenCL
 import Compute
 import Foundation
@@ -41,13 +40,20 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   /// Whether the kernel program came from the on-disk cache.
   public let programFromCache: Bool
   public private(set) var allocationCount = 0
+  private var counts = DeviceActivity()
+  public var activity: DeviceActivity? { counts }
 
   /// Opens device `index` of `OpenCLRuntime.devices()`. `cacheDirectory` overrides where compiled
   /// kernel programs are kept (see `ProgramCache`).
   public init(index: Int, cacheDirectory: URL? = nil) throws {
     let t0 = Date()
     let all = try OpenCLRuntime.devices()
-    guard !all.isEmpty else { throw ComputeError.deviceUnavailable("no OpenCL devices found") }
+    guard !all.isEmpty else {
+      throw ComputeError.deviceUnavailable("no OpenCL devices found" + (OpenCLRuntime.libraryError.map { " (\($0))" } ?? ""))
+    }
+    if let e = OpenCLRuntime.clblastError {
+      throw ComputeError.deviceUnavailable("\(e): mend's OpenCL path needs CLBlast (Debian/Ubuntu: libclblast1)")
+    }
     guard index >= 0 && index < all.count else {
       throw ComputeError.deviceUnavailable("OpenCL device \(index) does not exist (found \(all.count))")
     }
@@ -109,6 +115,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     var zero: Float = 0
     try CLErrors.check(clEnqueueFillBuffer(queue, mem, &zero, 4, 0, size / 4 * 4, 0, nil, nil), "clEnqueueFillBuffer")
     allocationCount += 1
+    counts.bufferCreations += 1
     return CLBuffer(mem: mem, byteCount: byteCount, device: self)
   }
 
@@ -134,6 +141,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     if bytes.isEmpty { return }
     try CLErrors.check(clEnqueueWriteBuffer(queue, try mem(ref), cl_bool(CL_TRUE), ref.offset, bytes.count,
                                             bytes.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
+    counts.hostWaits += 1
   }
 
   public func read(_ ref: TensorRef, into bytes: UnsafeMutableRawBufferPointer) throws {
@@ -143,10 +151,12 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     if bytes.isEmpty { return }
     try CLErrors.check(clEnqueueReadBuffer(queue, try mem(ref), cl_bool(CL_TRUE), ref.offset, bytes.count,
                                            bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
+    counts.hostWaits += 1
   }
 
   public func synchronize() throws {
     try CLErrors.check(clFinish(queue), "clFinish")
+    counts.hostWaits += 1
   }
 
   // MARK: - Kernels
@@ -158,6 +168,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
       throw ComputeError.backend("clCreateKernel(\(name)): \(CLErrors.name(err))")
     }
     kernels[name] = k
+    counts.kernelCreations += 1
     return k
   }
 
@@ -185,6 +196,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     var g = (global + local - 1) / local * local
     var l = local
     try CLErrors.check(clEnqueueNDRangeKernel(queue, k, 1, nil, &g, &l, 0, nil, nil), "clEnqueueNDRangeKernel(\(name))")
+    counts.launches += 1
   }
 
   static func poolArgs(_ c: ConvGeometry) -> [KArg] {
@@ -210,6 +222,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     let tb = g.transB ? CLBlastTransposeYes : CLBlastTransposeNo
     var event: cl_event? = nil
     let status: CLBlastStatusCode
+    counts.libraryCalls += 1
     if g.k == 0 {
       // CLBlast rejects K = 0; C = beta · C.
       try run(.scale(count: c.count, alpha: g.beta, beta: 0), inputs: [c], outputs: [c])

@@ -18,6 +18,15 @@ public struct OpenCLDeviceInfo: @unchecked Sendable {
   public let maxAllocation: Int
   public let localMemory: Int
   public let maxWorkGroupSize: Int
+  /// The device's extension list (space-separated names).
+  public let extensions: String
+  /// Memory shared with the host: an integrated GPU (or a CPU device).
+  public let hostUnifiedMemory: Bool
+
+  public var supportsFP16: Bool { hasExtension("cl_khr_fp16") }
+  public func hasExtension(_ name: String) -> Bool { extensions.split(separator: " ").contains { $0 == name } }
+  /// Discrete or integrated, for GPUs.
+  public var isDiscreteGPU: Bool { isGPU && !hostUnifiedMemory }
 
   public var isGPU: Bool { type & cl_device_type(CL_DEVICE_TYPE_GPU) != 0 }
   public var typeName: String {
@@ -32,13 +41,84 @@ public struct OpenCLDeviceInfo: @unchecked Sendable {
       + "\(computeUnits) CUs, \(globalMemory >> 20) MiB global, \(maxAllocation >> 20) MiB max alloc, "
       + "\(localMemory >> 10) KiB local"
   }
+
+  /// Extensions that matter to mend, for listings.
+  public var notableExtensions: [String] {
+    ["cl_khr_fp16", "cl_khr_command_buffer", "cl_khr_subgroups", "cl_intel_subgroups", "cl_khr_il_program"]
+      .filter(hasExtension)
+  }
+}
+
+/// What device selection looks at, apart from the OpenCL handles (so the rules can be tested
+/// without hardware).
+public struct OpenCLDeviceTraits: Sendable, Equatable {
+  public var name: String, platform: String, vendor: String
+  public var isGPU: Bool, unifiedMemory: Bool
+  public var computeUnits: Int
+  public init(name: String, platform: String, vendor: String = "", isGPU: Bool, unifiedMemory: Bool, computeUnits: Int) {
+    self.name = name; self.platform = platform; self.vendor = vendor; self.isGPU = isGPU; self.unifiedMemory = unifiedMemory
+    self.computeUnits = computeUnits
+  }
+}
+
+extension OpenCLDeviceInfo {
+  public var traits: OpenCLDeviceTraits {
+    OpenCLDeviceTraits(name: name, platform: platformName + " " + platformVersion, vendor: vendor, isGPU: isGPU, unifiedMemory: hostUnifiedMemory,
+                       computeUnits: computeUnits)
+  }
 }
 
 /// Platform and device discovery.
 public enum OpenCLRuntime {
+  /// Why the OpenCL library could not be opened (nil when it was): libOpenCL is loaded at run time,
+  /// so a host without it simply has no OpenCL devices.
+  public static let libraryError: String? = load(mend_opencl_load)
+  /// Why CLBlast could not be opened, or nil.
+  public static let clblastError: String? = load(mend_clblast_load)
+
+  static func load(_ f: (UnsafeMutablePointer<CChar>?, UInt) -> Int32) -> String? {
+    var buf = [CChar](repeating: 0, count: 512)
+    return f(&buf, UInt(buf.count)) != 0 ? nil : String(cString: buf)
+  }
+
+  /// The GPU `auto` picks: a discrete GPU before an integrated one, then the most compute units,
+  /// then the first listed. nil when there is no GPU (CPU-type OpenCL devices such as PoCL are
+  /// never picked: mend's own CPU path is faster than them).
+  public static func preferredGPU(_ devices: [OpenCLDeviceTraits]) -> Int? {
+    devices.indices.filter { devices[$0].isGPU }.min { a, b in
+      let x = devices[a], y = devices[b]
+      if x.unifiedMemory != y.unifiedMemory { return !x.unifiedMemory }
+      if x.computeUnits != y.computeUnits { return x.computeUnits > y.computeUnits }
+      return a < b
+    }
+  }
+
+  /// The device an `opencl:SPEC` names: an index, or a case-insensitive substring of the device
+  /// name, its platform's name and version, or its vendor (an error when it matches none, or several with no exact name match).
+  public static func match(_ spec: String, in devices: [OpenCLDeviceTraits]) throws -> Int {
+    if let n = Int(spec) {
+      guard n >= 0 && n < devices.count else {
+        throw ComputeError.deviceUnavailable("OpenCL device \(n) does not exist (found \(devices.count))")
+      }
+      return n
+    }
+    let needle = spec.lowercased()
+    let hits = devices.indices.filter {
+      [devices[$0].name, devices[$0].platform, devices[$0].vendor].contains { $0.lowercased().contains(needle) }
+    }
+    if hits.count == 1 { return hits[0] }
+    if let exact = hits.first(where: { devices[$0].name.lowercased() == needle }) { return exact }
+    let names = devices.enumerated().map { "opencl:\($0.offset) \($0.element.name)" }.joined(separator: "; ")
+    if hits.isEmpty {
+      throw ComputeError.deviceUnavailable("no OpenCL device matches '\(spec)' (\(devices.isEmpty ? "none found" : names))")
+    }
+    throw ComputeError.deviceUnavailable("'\(spec)' matches \(hits.count) OpenCL devices; use opencl:N (\(names))")
+  }
+
   /// Every device of every platform (CL_DEVICE_TYPE_ALL: PoCL's device is of CPU type), in a stable
   /// order: platforms as the ICD loader lists them, devices within each.
   public static func devices() throws -> [OpenCLDeviceInfo] {
+    if libraryError != nil { return [] }  // no OpenCL on this host: no devices, the CPU path runs
     var count: cl_uint = 0
     let err = clGetPlatformIDs(0, nil, &count)
     if err == -1001 || count == 0 { return [] }  // no ICD / no platform: not an error, just none
@@ -67,7 +147,9 @@ public enum OpenCLRuntime {
           globalMemory: Int(deviceValue(d, cl_device_info(CL_DEVICE_GLOBAL_MEM_SIZE), as: cl_ulong.self)),
           maxAllocation: Int(deviceValue(d, cl_device_info(CL_DEVICE_MAX_MEM_ALLOC_SIZE), as: cl_ulong.self)),
           localMemory: Int(deviceValue(d, cl_device_info(CL_DEVICE_LOCAL_MEM_SIZE), as: cl_ulong.self)),
-          maxWorkGroupSize: Int(deviceValue(d, cl_device_info(CL_DEVICE_MAX_WORK_GROUP_SIZE), as: Int.self))))
+          maxWorkGroupSize: Int(deviceValue(d, cl_device_info(CL_DEVICE_MAX_WORK_GROUP_SIZE), as: Int.self)),
+          extensions: deviceString(d, cl_device_info(CL_DEVICE_EXTENSIONS)),
+          hostUnifiedMemory: deviceValue(d, cl_device_info(CL_DEVICE_HOST_UNIFIED_MEMORY), as: cl_bool.self) != 0))
       }
     }
     return result

@@ -8,9 +8,10 @@ import Foundation
 
 /// Which device a ``Mender`` computes on.
 ///
-/// `auto` prefers an OpenCL GPU and otherwise uses the CPU. On a machine whose only OpenCL device
-/// is a CPU driver (such as PoCL) the Swift CPU path is the faster one, so `auto` picks the CPU
-/// there. A missing or broken OpenCL installation makes `auto` fall back to the CPU.
+/// `auto` prefers an OpenCL GPU (a discrete one before an integrated one, then the most compute
+/// units) and otherwise uses the CPU. CPU-type OpenCL devices (such as PoCL) are never picked: the
+/// Swift CPU path is faster. A missing or broken OpenCL installation (libOpenCL and CLBlast are
+/// opened at run time) makes `auto` fall back to the CPU.
 public enum DeviceSelection: Sendable, Hashable, CustomStringConvertible {
   /// An OpenCL GPU if one is present, else the CPU.
   case auto
@@ -19,8 +20,10 @@ public enum DeviceSelection: Sendable, Hashable, CustomStringConvertible {
   case cpu
   /// The OpenCL device with this index in `mend devices`' list (0 is the first).
   case openCL(index: Int)
+  /// The OpenCL device whose device, platform or vendor name contains this text (case-insensitive).
+  case openCLNamed(String)
 
-  /// Parses the CLI's spelling: `auto`, `cpu`, `opencl` (index 0) or `opencl:N`.
+  /// Parses the CLI's spelling: `auto`, `cpu`, `opencl` (index 0), `opencl:N` or `opencl:NAME`.
   public init(parsing spec: String) throws {
     let s = spec.lowercased()
     switch s {
@@ -28,13 +31,16 @@ public enum DeviceSelection: Sendable, Hashable, CustomStringConvertible {
     case "cpu": self = .cpu
     case "opencl": self = .openCL(index: 0)
     default:
-      guard s.hasPrefix("opencl:") else {
-        throw MendError.invalidArgument("unknown device '\(spec)' (use auto, cpu, opencl or opencl:N)")
+      guard s.hasPrefix("opencl:"), s.count > "opencl:".count else {
+        throw MendError.invalidArgument("unknown device '\(spec)' (use auto, cpu, opencl, opencl:N or opencl:NAME)")
       }
-      guard let n = Int(s.dropFirst("opencl:".count)), n >= 0 else {
-        throw MendError.invalidArgument("bad OpenCL device index in '\(spec)'")
+      let rest = String(spec.dropFirst("opencl:".count))
+      if let n = Int(rest) {
+        guard n >= 0 else { throw MendError.invalidArgument("bad OpenCL device index in '\(spec)'") }
+        self = .openCL(index: n)
+      } else {
+        self = .openCLNamed(rest)
       }
-      self = .openCL(index: n)
     }
   }
 
@@ -44,6 +50,7 @@ public enum DeviceSelection: Sendable, Hashable, CustomStringConvertible {
     case .auto: return "auto"
     case .cpu: return "cpu"
     case .openCL(let i): return "opencl:\(i)"
+    case .openCLNamed(let name): return "opencl:\(name)"
     }
   }
 
@@ -80,7 +87,8 @@ public enum DeviceSelection: Sendable, Hashable, CustomStringConvertible {
     case .auto:
       #if OpenCL
         do {
-          if let gpu = try OpenCLRuntime.devices().firstIndex(where: { $0.isGPU }) {
+          let list = try OpenCLRuntime.devices()
+          if let gpu = OpenCLRuntime.preferredGPU(list.map(\.traits)) {
             return try OpenCLDevice(index: gpu)
           }
         } catch {
@@ -88,15 +96,20 @@ public enum DeviceSelection: Sendable, Hashable, CustomStringConvertible {
         }
       #endif
       return try cpu()
-    case .openCL(let index):
+    case .openCL, .openCLNamed:
       #if OpenCL
         do {
-          return try OpenCLDevice(index: index)
+          let list = try OpenCLRuntime.devices()
+          guard !list.isEmpty else { throw MendError.deviceUnavailable("no OpenCL devices found (install an OpenCL driver)") }
+          let spec: String
+          if case .openCL(let i) = self { spec = "\(i)" } else if case .openCLNamed(let n) = self { spec = n } else { spec = "0" }
+          return try OpenCLDevice(index: try OpenCLRuntime.match(spec, in: list.map(\.traits)))
+        } catch let e as MendError {
+          throw e
         } catch {
           throw MendError.deviceUnavailable("\(error)")
         }
       #else
-        _ = index
         throw MendError.deviceUnavailable("this mend was built without OpenCL (rebuild with the default traits)")
       #endif
     }

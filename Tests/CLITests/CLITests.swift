@@ -297,4 +297,34 @@ final class CLITests: XCTestCase {
     XCTAssertEqual(status, 0, stderr)
     XCTAssertTrue(FileManager.default.fileExists(atPath: png))
   }
+
+  /// libOpenCL and CLBlast are opened at run time: a host without them (simulated by pointing
+  /// MEND_OPENCL_LIBRARY / MEND_CLBLAST_LIBRARY at nothing) lists no OpenCL, runs on the CPU, and
+  /// refuses `--device opencl` with one line.
+  func testRunsWithoutOpenCLLibraries() throws {
+    var env = ProcessInfo.processInfo.environment
+    env["MEND_OPENCL_LIBRARY"] = "/nonexistent/libOpenCL.so.1"
+    let p = Process()
+    p.executableURL = try binary
+    p.arguments = ["devices"]
+    p.environment = env
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    XCTAssertEqual(p.terminationStatus, 0)
+    XCTAssert(text.contains("opencl     unavailable: /nonexistent/libOpenCL.so.1 not found"), text)
+    XCTAssert(text.contains("auto       cpu"), text)
+    let png = tmp("noocl.png")
+    defer { try? FileManager.default.removeItem(atPath: png) }
+    let (status, stderr) = try run(["generate", "--seed", "2", "-o", png, "--device", "auto"], environment: env)
+    XCTAssertEqual(status, 0, stderr)
+    try assertFails(["generate", "--seed", "2", "-o", png + "2.png", "--device", "opencl"], mentions: "no OpenCL devices found",
+                    output: png + "2.png", environment: env)
+    var noBlast = ProcessInfo.processInfo.environment
+    noBlast["MEND_CLBLAST_LIBRARY"] = "/nonexistent/libclblast.so.1"
+    try assertFails(["generate", "--seed", "2", "-o", png + "3.png", "--device", "opencl"], mentions: "needs CLBlast",
+                    output: png + "3.png", environment: noBlast)
+  }
 }

@@ -86,3 +86,53 @@ final class OpenCLConformanceTests: XCTestCase {
   }
 }
 #endif
+
+#if OpenCL
+/// Device selection rules, on made-up device lists (no hardware needed).
+final class OpenCLDeviceChoiceTests: XCTestCase {
+  let list = [
+    OpenCLDeviceTraits(name: "pthread-znver3", platform: "Portable Computing Language PoCL 3.1", vendor: "AMD",
+                       isGPU: false, unifiedMemory: true, computeUnits: 16),
+    OpenCLDeviceTraits(name: "Intel(R) UHD Graphics 770", platform: "Intel(R) OpenCL Graphics", vendor: "Intel(R) Corporation",
+                       isGPU: true, unifiedMemory: true, computeUnits: 96),
+    OpenCLDeviceTraits(name: "NVIDIA GeForce RTX 3060", platform: "NVIDIA CUDA", vendor: "NVIDIA Corporation",
+                       isGPU: true, unifiedMemory: false, computeUnits: 28),
+    OpenCLDeviceTraits(name: "NVIDIA RTX A6000", platform: "NVIDIA CUDA", vendor: "NVIDIA Corporation",
+                       isGPU: true, unifiedMemory: false, computeUnits: 84),
+  ]
+
+  func testAutoPrefersTheLargestDiscreteGPUAndNeverACPUDevice() {
+    XCTAssertEqual(OpenCLRuntime.preferredGPU(list), 3)
+    XCTAssertEqual(OpenCLRuntime.preferredGPU(Array(list.prefix(3))), 2, "discrete before a larger integrated GPU")
+    XCTAssertEqual(OpenCLRuntime.preferredGPU(Array(list.prefix(2))), 1, "an integrated GPU when it is the only GPU")
+    XCTAssertNil(OpenCLRuntime.preferredGPU(Array(list.prefix(1))), "PoCL's CPU device is never auto")
+  }
+
+  func testDevicesByIndexOrName() throws {
+    XCTAssertEqual(try OpenCLRuntime.match("2", in: list), 2)
+    XCTAssertEqual(try OpenCLRuntime.match("a6000", in: list), 3)
+    XCTAssertEqual(try OpenCLRuntime.match("uhd", in: list), 1)
+    XCTAssertEqual(try OpenCLRuntime.match("pocl", in: list), 0, "platform names match too")
+    XCTAssertThrowsError(try OpenCLRuntime.match("nvidia", in: list)) { XCTAssert("\($0)".contains("matches 2")) }
+    XCTAssertThrowsError(try OpenCLRuntime.match("radeon", in: list)) { XCTAssert("\($0)".contains("no OpenCL device matches")) }
+    XCTAssertThrowsError(try OpenCLRuntime.match("7", in: list)) { XCTAssert("\($0)".contains("does not exist")) }
+  }
+
+  /// Benchmarks read per-iteration counts from the device: a GEMM is one library call, a
+  /// blocking read one host wait, steady state creates nothing.
+  func testActivityCounts() throws {
+    let dev = try OpenCLDevice(index: 0)
+    let a = try dev.tensor([Float](repeating: 1, count: 16), shape: [4, 4]), c = try dev.zeros([4, 4])
+    try dev.run(.add(count: 16), inputs: [a, a], outputs: [c])
+    let before = try XCTUnwrap(dev.activity)
+    try dev.run(.gemm(GemmDesc(m: 4, n: 4, k: 4)), inputs: [a, a], outputs: [c])
+    try dev.run(.add(count: 16), inputs: [c, a], outputs: [c])
+    _ = try dev.values(c)
+    let d = try XCTUnwrap(dev.activity) - before
+    XCTAssertEqual(d.libraryCalls, 1)
+    XCTAssertEqual(d.launches, 1)
+    XCTAssertEqual(d.hostWaits, 1)
+    XCTAssertEqual(d.bufferCreations + d.kernelCreations, 0)
+  }
+}
+#endif

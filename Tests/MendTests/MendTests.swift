@@ -206,7 +206,9 @@ final class MendTests: XCTestCase {
     XCTAssertEqual(try DeviceSelection(parsing: "cpu"), .cpu)
     XCTAssertEqual(try DeviceSelection(parsing: "opencl"), .openCL(index: 0))
     XCTAssertEqual(try DeviceSelection(parsing: "opencl:2"), .openCL(index: 2))
+    XCTAssertEqual(try DeviceSelection(parsing: "opencl:PoCL"), .openCLNamed("PoCL"))
     XCTAssertThrowsError(try DeviceSelection(parsing: "gpu"))
+    XCTAssertThrowsError(try DeviceSelection(parsing: "opencl:"))
     XCTAssertThrowsError(try DeviceSelection(parsing: "opencl:-1"))
     XCTAssertEqual(try DeviceSelection.cpu.makeDevice(threads: 1).name, "cpu")
   }

@@ -65,7 +65,7 @@ struct BenchModels: ParsableCommand {
         let tr = try DCGANTrainer(generator: RandomWeights.dcganGenerator(), discriminator: RandomWeights.dcganDiscriminator(),
                                   device: device, config: cfg)
         let real = (0..<(64 * 3 * 64 * 64)).map { _ in rng.nextFloat() * 2 - 1 }
-        let r = try Bench.time(warmup: 1, minRuns: 3, budget: budget) {
+        let r = try Bench.time(warmup: 1, minRuns: 3, budget: budget, device: device) {
           try tr.train(real: real)
           try device.synchronize()
         }
@@ -82,7 +82,7 @@ struct BenchModels: ParsableCommand {
                                discriminator: stage2 ? RandomWeights.srganDiscriminator(size: 96) : nil, device: device,
                                config: cfg)
         let lr = (0..<(16 * 3 * 24 * 24)).map { _ in rng.nextFloat() }, hr = (0..<(16 * 3 * 96 * 96)).map { _ in rng.nextFloat() }
-        let r = try Bench.time(warmup: 1, minRuns: 3, budget: budget) {
+        let r = try Bench.time(warmup: 1, minRuns: 3, budget: budget, device: device) {
           try tr.train(lr: lr, hr: hr)
           try device.synchronize()
         }
@@ -102,7 +102,7 @@ struct BenchModels: ParsableCommand {
         for i in face.data.indices { face.data[i] = rng.nextFloat() }
         _ = try inp.run([face], masks: [Mask.center(width: 64, height: 64)])
         var t = 0
-        let r = try Bench.time(budget: budget) {
+        let r = try Bench.time(budget: budget, device: device) {
           t += 1
           try inp.step(t)
           try device.synchronize()
@@ -115,7 +115,7 @@ struct BenchModels: ParsableCommand {
         let plan = try g.compile(on: device)
         let n = g.shape(input).reduce(1, *)
         try plan.set(input, (0..<n).map { _ in rng.nextGaussian() * 0.5 })
-        let t = try Bench.time(budget: budget) {
+        let t = try Bench.time(budget: budget, device: device) {
           try plan.run()
           try device.synchronize()
         }
@@ -128,7 +128,7 @@ struct BenchModels: ParsableCommand {
           print("{\"case\":\"\(name)\",\"device\":\"\(device.name)\",\"threads\":\(device.threadCount),"
                 + "\"median_ms\":\(String(format: "%.3f", t.median)),\"min_ms\":\(String(format: "%.3f", t.min)),"
                 + "\"runs\":\(t.runs),\"gflops\":\(String(format: "%.2f", gflops)),\"flop\":\(flops),\"isa\":\"\(isa)\""
-                + (peak.map { ",\"peak_gflops\":\(String(format: "%.2f", $0)),\"peak_fraction\":\(String(format: "%.4f", gflops / $0))" } ?? "") + "}")
+                + (peak.map { ",\"peak_gflops\":\(String(format: "%.2f", $0)),\"peak_fraction\":\(String(format: "%.4f", gflops / $0))" } ?? "") + Bench.lastActivityJSON + "}")
         } else {
           print(pad(name, 12) + lpad(String(format: "%.3f", t.median), 11) + lpad(String(format: "%.3f", t.min), 10)
                 + lpad(String(format: "%.1f", gflops), 10) + (peak.map { lpad(String(format: "%.1f", 100 * gflops / $0), 8) } ?? "") + "  " + memory)

@@ -26,9 +26,25 @@ struct Devices: ParsableCommand {
     #if OpenCL
     do {
       let list = try OpenCLRuntime.devices()
-      if list.isEmpty { print("opencl     no OpenCL devices found (install an OpenCL driver, e.g. pocl-opencl-icd)") }
+      defer {
+        if OpenCLRuntime.preferredGPU(list.map(\.traits)) == nil {
+          print("auto       cpu (no OpenCL GPU; CPU-type OpenCL devices such as PoCL are slower than the CPU path)")
+        }
+      }
+      if let e = OpenCLRuntime.libraryError {
+        print("opencl     unavailable: \(e) (install an OpenCL loader and driver, e.g. ocl-icd-libopencl1 and your GPU's ICD)")
+      } else if list.isEmpty {
+        print("opencl     no OpenCL devices found (install an OpenCL driver, e.g. pocl-opencl-icd)")
+      } else if let e = OpenCLRuntime.clblastError {
+        print("opencl     CLBlast unavailable: \(e) (install libclblast1); OpenCL devices cannot be used")
+      }
+      let auto = OpenCLRuntime.preferredGPU(list.map(\.traits))
       for (i, d) in list.enumerated() {
         print("opencl:\(i)   \(d.summary)")
+        let kind = d.isGPU ? (d.hostUnifiedMemory ? "integrated GPU" : "discrete GPU") : d.typeName + " device"
+        print("           \(kind); fp16 \(d.supportsFP16 ? "yes" : "no"); extensions: "
+              + (d.notableExtensions.isEmpty ? "none of note" : d.notableExtensions.joined(separator: " "))
+              + (auto == i ? "; chosen by --device auto" : ""))
         if probe { probeDevice(i) }
       }
     } catch {

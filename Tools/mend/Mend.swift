@@ -24,7 +24,8 @@ struct Mend: ParsableCommand {
 /// `--device auto|cpu|opencl|opencl:N` and `--threads`, shared by every compute command.
 struct DeviceOptions: ParsableArguments {
   @Option(name: .long, help: ArgumentHelp(
-    "Device: auto (an OpenCL GPU if present, else CPU), cpu, opencl (first OpenCL device), or opencl:N. "
+    "Device: auto (the best OpenCL GPU if present — discrete first, then most compute units — else the CPU), "
+      + "cpu, opencl (first OpenCL device), opencl:N, or opencl:NAME (a case-insensitive part of the device or platform name). "
       + "Default: $MEND_DEVICE or auto.", valueName: "device"))
   var device: String?
 
