@@ -106,6 +106,8 @@ public enum DeviceSelection: Sendable, Hashable, CustomStringConvertible {
           return try OpenCLDevice(index: try OpenCLRuntime.match(spec, in: list.map(\.traits)))
         } catch let e as MendError {
           throw e
+        } catch ComputeError.deviceUnavailable(let message) {
+          throw MendError.deviceUnavailable(message)
         } catch {
           throw MendError.deviceUnavailable("\(error)")
         }
