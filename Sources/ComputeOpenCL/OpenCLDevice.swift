@@ -59,6 +59,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     }
     info = all[index]
     self.index = index
+    useFused = Self.fusedDefault(info)
     var err: cl_int = 0
     var dev: cl_device_id? = info.device
     guard let ctx = clCreateContext(nil, 1, &dev, nil, nil, &err), err == CL_SUCCESS else {
@@ -175,6 +176,12 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   /// Enqueues `name` over `global` work-items (rounded up to whole work-groups of `local`).
   func launch(_ name: String, global: Int, local: Int = KernelCodes.workGroup, _ args: [KArg]) throws {
     if global == 0 { return }
+    try launch(name, groups: ((global + local - 1) / local, 1, 1), local: (local, 1), args)
+  }
+
+  /// Enqueues `name` over `groups` work-groups of `local.0 × local.1` items (3-D NDRange).
+  func launch(_ name: String, groups: (Int, Int, Int), local: (Int, Int), _ args: [KArg]) throws {
+    if groups.0 == 0 || groups.1 == 0 || groups.2 == 0 { return }
     let k = try kernel(name)
     var index: cl_uint = 0
     func set<T>(_ value: T) throws {
@@ -193,10 +200,79 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
         try set(Int32(t.elementOffset))
       }
     }
-    var g = (global + local - 1) / local * local
-    var l = local
-    try CLErrors.check(clEnqueueNDRangeKernel(queue, k, 1, nil, &g, &l, 0, nil, nil), "clEnqueueNDRangeKernel(\(name))")
+    var g = [groups.0 * local.0, groups.1 * local.1, groups.2]
+    var l = [local.0, local.1, 1]
+    try CLErrors.check(clEnqueueNDRangeKernel(queue, k, 3, nil, &g, &l, 0, nil, nil), "clEnqueueNDRangeKernel(\(name))")
     counts.launches += 1
+  }
+
+  // MARK: - Fused convolutions (Kernels/conv.cl)
+
+  /// Whether tiled convolutions run on the fused kernels (else im2col/col2im + CLBlast):
+  /// `MEND_OPENCL_CONV=fused|lowered`, by default fused on GPUs and lowered on CPU-type devices
+  /// (on PoCL the fused kernels are correct but slower than CLBlast's GEMM around im2col; see
+  /// docs/performance.md).
+  public var useFused: Bool
+
+  static func fusedDefault(_ info: OpenCLDeviceInfo) -> Bool {
+    switch ProcessInfo.processInfo.environment["MEND_OPENCL_CONV"]?.lowercased() {
+    case "fused": return true
+    case "lowered": return false
+    default: return info.isGPU
+    }
+  }
+
+  /// Tile shapes of the fused kernels: (rows, columns) per work-group and its (x, y) items.
+  static let wideTile = (m: 32, n: 64, local: (16, 8)), narrowTile = (m: 4, n: 256, local: (64, 1))
+
+  /// Whether the fused kernels take this convolution: tiled shapes (a GEMM-shaped one — fully
+  /// connected or 1 × 1 — goes to CLBlast, where a plain large GEMM is best served).
+  public static func fusedApplies(_ c: ConvGeometry) -> Bool {
+    if case .tiled = ConvLowering.shape(c) { return true }
+    return false
+  }
+
+  /// The fused kernel an op runs on, or nil (lowered to CLBlast, or not a convolution).
+  public static func fusedKernel(for op: Op) -> String? {
+    switch op {
+    case .conv2d(let c, _, _) where fusedApplies(c):
+      return c.outChannels <= narrowTile.m ? "conv2d_fused_narrow" : "conv2d_fused"
+    case .conv2dBackwardData(let c, _, _) where fusedApplies(c):
+      return c.inChannels <= narrowTile.m ? "conv2d_bwd_fused_narrow" : "conv2d_bwd_fused"
+    default:
+      return nil
+    }
+  }
+
+  func convArgs(_ c: ConvGeometry, bias: TensorRef?, activation: Activation) -> [KArg] {
+    [.int(c.batch), .int(c.inChannels), .int(c.inHeight), .int(c.inWidth), .int(c.outChannels), .int(c.kernelH),
+     .int(c.kernelW), .int(c.strideH), .int(c.strideW), .int(c.padH), .int(c.padW), .int(c.outHeight),
+     .int(c.outWidth), .int(bias == nil ? 0 : 1)] + Self.actArgs(activation)
+  }
+
+  /// y = act(conv2d(x, w) + bias), one launch.
+  func convFused(_ c: ConvGeometry, x: TensorRef, w: TensorRef, bias: TensorRef?, activation: Activation,
+                 y: TensorRef) throws {
+    let narrow = c.outChannels <= Self.narrowTile.m
+    let t = narrow ? Self.narrowTile : Self.wideTile
+    let cols = c.batch * c.outPixels
+    try launch(narrow ? "conv2d_fused_narrow" : "conv2d_fused",
+               groups: ((cols + t.n - 1) / t.n, (c.outChannels + t.m - 1) / t.m, 1), local: t.local,
+               convArgs(c, bias: bias, activation: activation) + [.tensor(x), .tensor(w), .tensor(bias ?? w), .tensor(y)])
+  }
+
+  /// dx = act(conv2d_backward_data(dy, w) + bias) — a transposed convolution — one launch, one
+  /// work-group plane per stride phase.
+  func convBackwardDataFused(_ c: ConvGeometry, dy: TensorRef, w: TensorRef, bias: TensorRef?, activation: Activation,
+                             dx: TensorRef) throws {
+    let narrow = c.inChannels <= Self.narrowTile.m
+    let t = narrow ? Self.narrowTile : Self.wideTile
+    let hq = (c.inHeight + c.strideH - 1) / c.strideH, wq = (c.inWidth + c.strideW - 1) / c.strideW
+    let cols = c.batch * hq * wq
+    try launch(narrow ? "conv2d_bwd_fused_narrow" : "conv2d_bwd_fused",
+               groups: ((cols + t.n - 1) / t.n, (c.inChannels + t.m - 1) / t.m, c.strideH * c.strideW),
+               local: t.local,
+               convArgs(c, bias: bias, activation: activation) + [.tensor(dy), .tensor(w), .tensor(bias ?? w), .tensor(dx)])
   }
 
   static func poolArgs(_ c: ConvGeometry) -> [KArg] {
@@ -254,6 +330,10 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     switch op {
     case .gemm(let g):
       try gemm(g, a: i[0], b: i[1], c: o[0])
+    case .conv2d(let c, let bias, let act) where useFused && Self.fusedApplies(c):
+      try convFused(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, y: o[0])
+    case .conv2dBackwardData(let c, let bias, let act) where useFused && Self.fusedApplies(c):
+      try convBackwardDataFused(c, dy: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, dx: o[0])
     case .conv2d(let c, let bias, let act):
       try ConvLowering.conv2d(on: DeviceLowering(self), c, x: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, y: o[0])
     case .conv2dBackwardData(let c, let bias, let act):
