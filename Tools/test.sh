@@ -24,7 +24,7 @@ for isa in avx512 avx2 generic; do
   fi
   [ "$isa" = "$best" ] && continue
   echo "== kernel level $isa (MEND_CPU_ISA=$isa): model parity, tiled SR, inpainting, training gradients =="
-  MEND_CPU_ISA=$isa swift test -c release --skip-build --disable-swift-testing \
+  MEND_CPU_ISA=$isa MEND_TEST_CPU_ONLY=1 swift test -c release --skip-build --disable-swift-testing \
     --filter 'ParityTests|UpscalerTests|InpaintingTests|DCGANTrainingTests.testDiscriminatorParameterGradients|DCGANTrainingTests.testGeneratorParameterGradients|SRTrainingTests.testParameterGradientsAndLearning' \
     2>&1 | tee "/tmp/mend-test-$isa.log"
   logs+=("/tmp/mend-test-$isa.log")

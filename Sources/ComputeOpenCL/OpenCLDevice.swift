@@ -35,6 +35,10 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   let program: cl_program
   private var kernels: [String: cl_kernel] = [:]
   private var scratch: CLBuffer?
+  /// CLBlast's temporary buffer (`gemm`), and the size it needs per GEMM shape and offsets.
+  private var gemmTemp: CLBuffer?
+  struct TempKey: Hashable { let g: GemmDesc, ao: Int, bo: Int, co: Int }
+  private var tempFloats: [TempKey: Int] = [:]
   /// Seconds spent creating the context and building (or loading) the kernel program.
   public let startupSeconds: Double
   /// Whether the kernel program came from the on-disk cache.
@@ -87,6 +91,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   deinit {
     for (_, k) in kernels { clReleaseKernel(k) }
     scratch = nil
+    gemmTemp = nil
     clReleaseProgram(program)
     if let queue { clReleaseCommandQueue(queue) }
     clReleaseContext(context)
@@ -208,7 +213,8 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
 
   // MARK: - Fused convolutions (Kernels/conv.cl)
 
-  /// Whether tiled convolutions run on the fused kernels (else im2col/col2im + CLBlast):
+  /// Whether convolutions (every shape, fully connected and 1 × 1 included, so a z iteration never
+  /// calls CLBlast) run on the fused kernels, else im2col/col2im + CLBlast:
   /// `MEND_OPENCL_CONV=fused|lowered`, by default fused on GPUs and lowered on CPU-type devices
   /// (on PoCL the fused kernels are correct but slower than CLBlast's GEMM around im2col; see
   /// docs/performance.md).
@@ -225,19 +231,12 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   /// Tile shapes of the fused kernels: (rows, columns) per work-group and its (x, y) items.
   static let wideTile = (m: 32, n: 64, local: (16, 8)), narrowTile = (m: 4, n: 256, local: (64, 1))
 
-  /// Whether the fused kernels take this convolution: tiled shapes (a GEMM-shaped one — fully
-  /// connected or 1 × 1 — goes to CLBlast, where a plain large GEMM is best served).
-  public static func fusedApplies(_ c: ConvGeometry) -> Bool {
-    if case .tiled = ConvLowering.shape(c) { return true }
-    return false
-  }
-
   /// The fused kernel an op runs on, or nil (lowered to CLBlast, or not a convolution).
   public static func fusedKernel(for op: Op) -> String? {
     switch op {
-    case .conv2d(let c, _, _) where fusedApplies(c):
+    case .conv2d(let c, _, _):
       return c.outChannels <= narrowTile.m ? "conv2d_fused_narrow" : "conv2d_fused"
-    case .conv2dBackwardData(let c, _, _) where fusedApplies(c):
+    case .conv2dBackwardData(let c, _, _):
       return c.inChannels <= narrowTile.m ? "conv2d_bwd_fused_narrow" : "conv2d_bwd_fused"
     default:
       return nil
@@ -305,9 +304,27 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
       return
     }
     if g.batch == 1 {
-      status = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
-                            try mem(a), a.elementOffset, g.lda, try mem(b), b.elementOffset, g.ldb,
-                            g.beta, try mem(c), c.elementOffset, g.ldc, &queue, &event)
+      // CLBlast pads and copies operands its fast kernel cannot take as they are (offsets,
+      // leading dimensions), into a temporary buffer it would allocate on every call: give it one,
+      // sized once per GEMM shape and grown as needed, so steady state creates no buffers.
+      let key = TempKey(g: g, ao: a.elementOffset, bo: b.elementOffset, co: c.elementOffset)
+      let floats: Int
+      if let f = tempFloats[key] { floats = f } else {
+        var bytes = 0
+        let s = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, a.elementOffset, g.lda,
+                                           b.elementOffset, g.ldb, c.elementOffset, g.ldc, &queue, &bytes)
+        guard s == CLBlastSuccess else {
+          throw ComputeError.backend("CLBlastSGemmTempBufferSize: \(CLErrors.clblastName(s.rawValue))")
+        }
+        floats = (bytes + 3) / 4
+        tempFloats[key] = floats
+      }
+      if gemmTemp == nil || gemmTemp!.byteCount < max(4, floats * 4) {
+        gemmTemp = try makeBuffer(byteCount: max(4, floats * 4, (gemmTemp?.byteCount ?? 0) * 3 / 2)) as? CLBuffer
+      }
+      status = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
+                                          try mem(a), a.elementOffset, g.lda, try mem(b), b.elementOffset, g.ldb,
+                                          g.beta, try mem(c), c.elementOffset, g.ldc, &queue, &event, gemmTemp!.mem)
     } else {
       status = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
                                           try mem(a), a.elementOffset, g.lda, g.strideA,
@@ -330,9 +347,9 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     switch op {
     case .gemm(let g):
       try gemm(g, a: i[0], b: i[1], c: o[0])
-    case .conv2d(let c, let bias, let act) where useFused && Self.fusedApplies(c):
+    case .conv2d(let c, let bias, let act) where useFused:
       try convFused(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, y: o[0])
-    case .conv2dBackwardData(let c, let bias, let act) where useFused && Self.fusedApplies(c):
+    case .conv2dBackwardData(let c, let bias, let act) where useFused:
       try convBackwardDataFused(c, dy: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, dx: o[0])
     case .conv2d(let c, let bias, let act):
       try ConvLowering.conv2d(on: DeviceLowering(self), c, x: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, y: o[0])

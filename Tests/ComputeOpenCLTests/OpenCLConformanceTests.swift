@@ -145,6 +145,8 @@ final class OpenCLDeviceChoiceTests: XCTestCase {
   func testActivityCounts() throws {
     let dev = try OpenCLDevice(index: 0)
     let a = try dev.tensor([Float](repeating: 1, count: 16), shape: [4, 4]), c = try dev.zeros([4, 4])
+    // Warm-up: the first GEMM sizes CLBlast's temporary buffer (one creation, then none).
+    try dev.run(.gemm(GemmDesc(m: 4, n: 4, k: 4)), inputs: [a, a], outputs: [c])
     try dev.run(.add(count: 16), inputs: [a, a], outputs: [c])
     let before = try XCTUnwrap(dev.activity)
     try dev.run(.gemm(GemmDesc(m: 4, n: 4, k: 4)), inputs: [a, a], outputs: [c])
