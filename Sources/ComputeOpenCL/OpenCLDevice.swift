@@ -33,7 +33,6 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   let context: cl_context
   var queue: cl_command_queue?
   let program: cl_program
-  private var kernels: [String: cl_kernel] = [:]
   private var scratch: CLBuffer?
   /// CLBlast's temporary buffer (`gemm`), and the size it needs per GEMM shape and offsets.
   private var gemmTemp: CLBuffer?
@@ -89,7 +88,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   }
 
   deinit {
-    for (_, k) in kernels { clReleaseKernel(k) }
+    releaseBound()
     scratch = nil
     gemmTemp = nil
     clReleaseProgram(program)
@@ -167,17 +166,6 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
 
   // MARK: - Kernels
 
-  func kernel(_ name: String) throws -> cl_kernel {
-    if let k = kernels[name] { return k }
-    var err: cl_int = 0
-    guard let k = clCreateKernel(program, name, &err), err == CL_SUCCESS else {
-      throw ComputeError.backend("clCreateKernel(\(name)): \(CLErrors.name(err))")
-    }
-    kernels[name] = k
-    counts.kernelCreations += 1
-    return k
-  }
-
   /// Enqueues `name` over `global` work-items (rounded up to whole work-groups of `local`).
   func launch(_ name: String, global: Int, local: Int = KernelCodes.workGroup, _ args: [KArg]) throws {
     if global == 0 { return }
@@ -185,30 +173,122 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   }
 
   /// Enqueues `name` over `groups` work-groups of `local.0 × local.1` items (3-D NDRange).
+  ///
+  /// Kernel arguments are bound once per call site: each distinct (kernel, buffers, scalar
+  /// arguments) gets its own kernel object with its arguments set when first seen, so a replayed
+  /// plan (the z loop, a training step) only enqueues. A site (kernel, buffers) keeps up to
+  /// `kernelsPerSite` objects; past that, the least recently used one is re-pointed by setting only
+  /// the arguments that differ (Adam's step in its scalar table changes every iteration: one
+  /// argument). Objects hold their buffers weakly: one whose buffer was freed (its identifier may
+  /// since name another) is dropped, and past `boundLimit` sites the cache starts over.
   func launch(_ name: String, groups: (Int, Int, Int), local: (Int, Int), _ args: [KArg]) throws {
     if groups.0 == 0 || groups.1 == 0 || groups.2 == 0 { return }
-    let k = try kernel(name)
-    var index: cl_uint = 0
-    func set<T>(_ value: T) throws {
-      var v = value
-      try CLErrors.check(clSetKernelArg(k, index, MemoryLayout<T>.size, &v), "clSetKernelArg(\(name), \(index))")
-      index += 1
-    }
+    var key = BoundKey(name: name, buffers: [])
+    var words: [UInt64] = []
+    words.reserveCapacity(args.count)
     for a in args {
       switch a {
       case .int(let v):
         guard let v32 = Int32(exactly: v) else { throw ComputeError.invalidArgument("\(name): \(v) exceeds int32") }
-        try set(v32)
-      case .float(let v): try set(v)
+        words.append(UInt64(UInt32(bitPattern: v32)))
+      case .float(let v): words.append(UInt64(v.bitPattern))
       case .tensor(let t):
-        try set(try mem(t) as cl_mem?)
-        try set(Int32(t.elementOffset))
+        guard let b = t.buffer as? CLBuffer, b.deviceID == ObjectIdentifier(self) else {
+          throw ComputeError.invalidArgument("tensor does not belong to device \(self.name)")
+        }
+        key.buffers.append(ObjectIdentifier(b))
+        guard let off = Int32(exactly: t.elementOffset) else { throw ComputeError.invalidArgument("\(name): offset exceeds int32") }
+        words.append(UInt64(UInt32(bitPattern: off)))
       }
     }
+    // Word i's argument index: tensors take two (buffer, offset); the offset is the word.
+    func setWord(_ k: cl_kernel, _ i: Int, _ index: cl_uint) throws {
+      var v = UInt32(truncatingIfNeeded: words[i])
+      try CLErrors.check(clSetKernelArg(k, index, 4, &v), "clSetKernelArg(\(name), \(index))")
+    }
+    useClock &+= 1
+    var site = bound[key] ?? []
+    // Entries whose buffers were freed are dropped (their identifiers may now name other buffers).
+    if site.contains(where: { !$0.buffers.allSatisfy { $0.buffer != nil } }) {
+      for e in site where !e.buffers.allSatisfy({ $0.buffer != nil }) { clReleaseKernel(e.kernel) }
+      site.removeAll { !$0.buffers.allSatisfy { $0.buffer != nil } }
+    }
+    if let hit = site.firstIndex(where: { $0.words == words }) {
+      site[hit].lastUse = useClock
+      bound[key] = site
+      try enqueue(site[hit].kernel, name, groups, local)
+      return
+    }
+    if site.count >= Self.kernelsPerSite, let lru = site.indices.min(by: { site[$0].lastUse < site[$1].lastUse }) {
+      // Re-point the least recently used object of this site: only the differing arguments.
+      for i in words.indices where site[lru].words[i] != words[i] { try setWord(site[lru].kernel, i, site[lru].argIndex[i]) }
+      site[lru].words = words
+      site[lru].lastUse = useClock
+      bound[key] = site
+      try enqueue(site[lru].kernel, name, groups, local)
+      return
+    }
+    if bound.count >= Self.boundLimit { releaseBound() }
+    var err: cl_int = 0
+    guard let fresh = clCreateKernel(program, name, &err), err == CL_SUCCESS else {
+      throw ComputeError.backend("clCreateKernel(\(name)): \(CLErrors.name(err))")
+    }
+    counts.kernelCreations += 1
+    var index: cl_uint = 0
+    var buffers: [WeakBuffer] = [], argIndex: [cl_uint] = []
+    do {
+      for (i, a) in args.enumerated() {
+        if case .tensor(let t) = a {
+          let b = t.buffer as! CLBuffer
+          buffers.append(WeakBuffer(buffer: b))
+          var m: cl_mem? = b.mem
+          try CLErrors.check(clSetKernelArg(fresh, index, MemoryLayout<cl_mem?>.size, &m), "clSetKernelArg(\(name), \(index))")
+          index += 1
+        }
+        argIndex.append(index)
+        try setWord(fresh, i, index)
+        index += 1
+      }
+    } catch {
+      clReleaseKernel(fresh)
+      throw error
+    }
+    site.append(BoundKernel(kernel: fresh, buffers: buffers, words: words, argIndex: argIndex, lastUse: useClock))
+    bound[key] = site
+    try enqueue(fresh, name, groups, local)
+  }
+
+  private func enqueue(_ k: cl_kernel, _ name: String, _ groups: (Int, Int, Int), _ local: (Int, Int)) throws {
     var g = [groups.0 * local.0, groups.1 * local.1, groups.2]
     var l = [local.0, local.1, 1]
     try CLErrors.check(clEnqueueNDRangeKernel(queue, k, 3, nil, &g, &l, 0, nil, nil), "clEnqueueNDRangeKernel(\(name))")
     counts.launches += 1
+  }
+
+  struct BoundKey: Hashable {
+    let name: String
+    var buffers: [ObjectIdentifier]
+  }
+  struct WeakBuffer { weak var buffer: CLBuffer? }
+  struct BoundKernel {
+    let kernel: cl_kernel
+    /// The key's buffers: all alive means the identifiers in the key still name them.
+    let buffers: [WeakBuffer]
+    /// The scalar arguments as last set (ints, float bits, tensor offsets) and their indices.
+    var words: [UInt64]
+    let argIndex: [cl_uint]
+    var lastUse: UInt64
+  }
+  /// Kernel objects per (kernel, buffers) site, each bound to one set of scalar arguments (a plan's
+  /// tensors share one arena buffer, so one site serves many ops that differ in offsets).
+  private var bound: [BoundKey: [BoundKernel]] = [:]
+  private var useClock: UInt64 = 0
+  static let kernelsPerSite = 64
+  static let boundLimit = 4096
+
+  func releaseBound() {
+    for (_, site) in bound { for e in site { clReleaseKernel(e.kernel) } }
+    bound = [:]
   }
 
   // MARK: - Fused convolutions (Kernels/conv.cl)

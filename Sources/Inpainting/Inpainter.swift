@@ -28,7 +28,7 @@ public struct InpaintConfig: Sendable {
   public var gaussianPrior: Float = 0
   public var seed: UInt64 = 0
   /// Read the losses back every this many iterations (for progress and logs).
-  public var logEvery = 10
+  public var logEvery = 25
 
   public init() {}
 }

@@ -145,13 +145,18 @@ final class OpenCLDeviceChoiceTests: XCTestCase {
   func testActivityCounts() throws {
     let dev = try OpenCLDevice(index: 0)
     let a = try dev.tensor([Float](repeating: 1, count: 16), shape: [4, 4]), c = try dev.zeros([4, 4])
-    // Warm-up: the first GEMM sizes CLBlast's temporary buffer (one creation, then none).
-    try dev.run(.gemm(GemmDesc(m: 4, n: 4, k: 4)), inputs: [a, a], outputs: [c])
-    try dev.run(.add(count: 16), inputs: [a, a], outputs: [c])
+    func sequence() throws {
+      try dev.run(.gemm(GemmDesc(m: 4, n: 4, k: 4)), inputs: [a, a], outputs: [c])
+      try dev.run(.add(count: 16), inputs: [c, a], outputs: [c])
+      _ = try dev.values(c)
+    }
+    // Warm-up: sizes CLBlast's temporary buffer and binds the add kernel's arguments once.
+    let cold = try XCTUnwrap(dev.activity)
+    try sequence()
+    let warmup = try XCTUnwrap(dev.activity) - cold
+    XCTAssertEqual(warmup.kernelCreations, 1)
     let before = try XCTUnwrap(dev.activity)
-    try dev.run(.gemm(GemmDesc(m: 4, n: 4, k: 4)), inputs: [a, a], outputs: [c])
-    try dev.run(.add(count: 16), inputs: [c, a], outputs: [c])
-    _ = try dev.values(c)
+    try sequence()
     let d = try XCTUnwrap(dev.activity) - before
     XCTAssertEqual(d.libraryCalls, 1)
     XCTAssertEqual(d.launches, 1)
