@@ -53,22 +53,39 @@ struct EvalInpaint: ParsableCommand {
       let inp = try Inpainter(generator: gen, discriminator: disc, device: device, images: items.count, config: cfg)
       let progress = Progress(label: "eval inpaint (\(items.count) images × \(cfg.starts) starts) on \(device.name): iteration")
       let results = try inp.run(items.map(\.1), masks: masks) { it, _ in progress.update(it, cfg.iterations) }
+      let tuned = cfg.tuning.steps > 0
+      let tn = cfg.tuning
       print("# inpainting at 64×64 on \(device.name), λ \(cfg.lambda)\(disc == nil ? " (no discriminator)" : ""), "
-            + "\(cfg.iterations) iterations, \(cfg.starts) starts; masked PSNR dB / masked SSIM")
-      print(pad("image", 24) + pad("size", 10) + ["mean fill", "ours (poisson)", "ours (alpha)"].map { lpad($0, 18) }.joined())
-      var sums = [Double](repeating: 0, count: 6)
+            + "\(cfg.iterations) iterations, \(cfg.starts) starts, seed \(cfg.seed)"
+            + (tuned ? ", generator tuning \(tn.steps) steps (lr \(tn.learningRate), z lr \(tn.latentLearningRate), pull \(tn.pull), "
+                + "\(tn.progressive ? "progressive" : "all layers"))" : "")
+            + "; masked PSNR dB / masked SSIM")
+      print(String(format: "# time: latent search %.2f s (%.3f s per image), generator tuning %.2f s (%.3f s per image)",
+                   inp.lastTimings.search, inp.lastTimings.search / Double(items.count),
+                   inp.lastTimings.tuning, inp.lastTimings.tuning / Double(items.count)))
+      print(pad("image", 24) + pad("size", 10) + (["mean fill", "ours (poisson)", "ours (alpha)"] + (tuned ? ["untuned (poisson)"] : []))
+        .map { lpad($0, 18) }.joined())
+      let columns = tuned ? 4 : 3
+      var sums = [Double](repeating: 0, count: 2 * columns)
       for (k, (name, im)) in items.enumerated() {
         let m = masks[k]
         let pois = Blend.blend(source: results[k].generated, into: im, mask: m, mode: .poisson).0
         let alpha = Blend.blend(source: results[k].generated, into: im, mask: m, mode: .alpha).0
         let fill = meanFill(im, m)
-        let s = [fill, pois, alpha].map { (Metrics.maskedPSNR($0, im, missing: m.missing), Metrics.maskedSSIM($0, im, missing: m.missing)) }
+        var row = [fill, pois, alpha]
+        var saved = [("mend", pois), ("meanfill", fill)]
+        if let u = results[k].untunedGenerated {
+          let up = Blend.blend(source: u, into: im, mask: m, mode: .poisson).0
+          row.append(up)
+          saved.append(("mendz", up))
+        }
+        let s = row.map { (Metrics.maskedPSNR($0, im, missing: m.missing), Metrics.maskedSSIM($0, im, missing: m.missing)) }
         for (i, v) in s.enumerated() { sums[2 * i] += v.0; sums[2 * i + 1] += v.1 }
         print(scoreRow(name, "64×64", s))
-        try saveCase(out, name, image: im, mask: m, results: [("mend", pois), ("meanfill", fill)])
+        try saveCase(out, name, image: im, mask: m, results: saved)
       }
       let n = Double(items.count)
-      print(scoreRow("mean", "", (0..<3).map { (sums[2 * $0] / n, sums[2 * $0 + 1] / n) }))
+      print(scoreRow("mean", "", (0..<columns).map { (sums[2 * $0] / n, sums[2 * $0 + 1] / n) }))
     }
   }
 }

@@ -14,6 +14,22 @@ struct Mend: ParsableCommand {
     version: "mend \(mendVersion) (CPU kernels: \(CPUISA.selected); this CPU runs \(CPUISA.supported.map(\.rawValue).joined(separator: ", ")))",
     subcommands: [Complete.self, Inpaint.self, Generate.self, SuperRes.self, TrainCommand.self, EvalCommand.self, Devices.self, BenchCommand.self])
 
+  /// `--tune-generator` takes an optional step count: the flag alone means the default steps.
+  static func main() {
+    main(expandOptionalValues(Array(CommandLine.arguments.dropFirst())))
+  }
+
+  static func expandOptionalValues(_ args: [String]) -> [String] {
+    var out: [String] = []
+    for (i, a) in args.enumerated() {
+      out.append(a)
+      if a == "--tune-generator" && (i + 1 == args.count || Int(args[i + 1]) == nil) {
+        out.append("\(OptimisationOptions.defaultTuneSteps)")
+      }
+    }
+    return out
+  }
+
   /// Prints one line to stderr and exits non-zero: the way every user-facing error leaves mend.
   static func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("mend: error: \(message)\n".utf8))
