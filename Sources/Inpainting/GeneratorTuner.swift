@@ -18,9 +18,23 @@ public struct GeneratorTuning: Sendable {
   public var latentLearningRate: Float = 0
   /// μ of the pull μ/2·Σ(θ − θ₀)² towards the pretrained weights (0: none).
   public var pull: Float = 0
-  /// Progressive (DGP-style, from the image side back towards z): the layer nearest the image
-  /// trains from step 1, and one more layer joins every steps/layers steps. False: all at once.
-  public var progressive = true
+  public enum Schedule: String, Sendable, CaseIterable {
+    /// Every tuned layer trains from step 1.
+    case allLayers = "all"
+    /// Progressive from the image side back towards z: the layer nearest the image trains from
+    /// step 1, and the next one joins every steps/layerCount steps.
+    case fromImage = "image"
+    /// Progressive from z towards the image (DGP's order: coarse structure first).
+    case fromLatent = "latent"
+  }
+  public var schedule = Schedule.fromImage
+  /// How many of the generator's 5 layers ever train, counted from where the schedule starts
+  /// (for `allLayers`, from z).
+  public var layerCount = 5
+  public var progressive: Bool {
+    get { schedule != .allLayers }
+    set { schedule = newValue ? .fromImage : .allLayers }
+  }
 
   public init() {}
 }
@@ -53,6 +67,8 @@ public final class GeneratorTuner {
   public let layers: Int
   let nz: Int
   let dz: Value?
+  /// d(total)/dz (nil when z is not tuned).
+  public var latentGradient: Value? { dz }
   let zM: TensorRef, zV: TensorRef
   /// Per-layer Adam corrections (each layer counts its own steps from when it joins) and z's.
   let layerHyper: [TensorRef], zHyper: TensorRef
@@ -168,8 +184,10 @@ public final class GeneratorTuner {
 
   /// The step (1-based) at which `layer` starts to train.
   public func firstStep(ofLayer layer: Int) -> Int {
-    guard tuning.progressive else { return 1 }
-    return 1 + (layers - 1 - layer) * tuning.steps / layers
+    let n = max(1, min(layers, tuning.layerCount))
+    let idx = tuning.schedule == .fromImage ? layers - 1 - layer : layer
+    guard idx < n else { return Int.max }
+    return tuning.schedule == .allLayers ? 1 : 1 + idx * tuning.steps / n
   }
 
   /// Resets the weights to the pretrained ones and the optimiser state, and loads one image.

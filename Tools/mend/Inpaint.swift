@@ -80,8 +80,10 @@ struct OptimisationOptions: ParsableArguments {
   var tuneLatentLr: Float = GeneratorTuning().latentLearningRate
   @Option(help: "Generator tuning: weight μ of the pull μ/2·‖θ − θ₀‖² towards the pretrained weights.")
   var tunePull: Float = GeneratorTuning().pull
-  @Flag(help: "Generator tuning: train every layer from the first step (default: progressive, image side first).")
-  var tuneAllLayers = false
+  @Option(help: "Generator tuning schedule: all (every layer from the first step), image (progressive from the image side), latent (progressive from z).")
+  var tuneSchedule: String = GeneratorTuning().schedule.rawValue
+  @Option(help: "Generator tuning: how many of the 5 layers train, counted from where the schedule starts.")
+  var tuneLayers: Int = GeneratorTuning().layerCount
 
   /// Steps when `--tune-generator` is given without a number.
   static let defaultTuneSteps = 200
@@ -103,7 +105,10 @@ struct OptimisationOptions: ParsableArguments {
     c.tuning.learningRate = tuneLr
     c.tuning.latentLearningRate = tuneLatentLr
     c.tuning.pull = tunePull
-    c.tuning.progressive = !tuneAllLayers
+    guard let sch = GeneratorTuning.Schedule(rawValue: tuneSchedule) else { throw ValidationError("--tune-schedule must be all, image or latent") }
+    guard (1...5).contains(tuneLayers) else { throw ValidationError("--tune-layers must be 1…5") }
+    c.tuning.schedule = sch
+    c.tuning.layerCount = tuneLayers
     return c
   }
 
