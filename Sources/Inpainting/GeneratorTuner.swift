@@ -12,8 +12,9 @@ import Models
 public struct GeneratorTuning: Sendable {
   /// Adam steps on the weights; 0 turns the stage off.
   public var steps = 0
-  /// Adam learning rate on G's (batch-norm-folded) convolution weights and biases.
-  public var learningRate: Float = 1e-4
+  /// Adam learning rate on G's (batch-norm-folded) convolution weights and biases. Larger rates
+  /// (1e-5 and up) fit the known pixels and damage the hole on real faces (docs/inpainting-eval.md).
+  public var learningRate: Float = 3e-6
   /// Adam learning rate on z during tuning (0: z stays at the pivot).
   public var latentLearningRate: Float = 0
   /// μ of the pull μ/2·Σ(θ − θ₀)² towards the pretrained weights (0: none).

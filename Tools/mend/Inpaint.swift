@@ -86,7 +86,7 @@ struct OptimisationOptions: ParsableArguments {
   var tuneLayers: Int = GeneratorTuning().layerCount
 
   /// Steps when `--tune-generator` is given without a number.
-  static let defaultTuneSteps = 200
+  static let defaultTuneSteps = 100
 
   func config(haveDiscriminator: Bool) throws -> InpaintConfig {
     guard iterations >= 0 && iterations <= 100_000 else { throw ValidationError("--iterations must be 0…100000") }
