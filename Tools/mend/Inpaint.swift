@@ -181,6 +181,10 @@ struct Inpaint: ParsableCommand {
         try writeOutput(out, alpha: filledAlpha(alpha, missing: mask.missing, holeFromAlpha: fromAlpha), to: job.output,
                         quality: runOptions.quality)
         if !plan.folder {
+          if let t = r.tunedLosses {
+            FileHandle.standardError.write(Data(String(format: "inpaint: generator tuning %d steps: contextual %.4f -> %.4f, prior %.4f, pull %.4f\n",
+                                                       cfg.tuning.steps, r.contextualLoss, t.ctx, t.prior, t.pull).utf8))
+          }
           FileHandle.standardError.write(Data(String(format: "inpaint: contextual %.4f, prior %.4f, total %.4f (start %d) -> %@\n",
                                                      r.contextualLoss, r.priorLoss, r.totalLoss, r.bestStart, output).utf8))
         }

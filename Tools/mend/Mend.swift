@@ -21,11 +21,21 @@ struct Mend: ParsableCommand {
 
   static func expandOptionalValues(_ args: [String]) -> [String] {
     var out: [String] = []
-    for (i, a) in args.enumerated() {
-      out.append(a)
-      if a == "--tune-generator" && (i + 1 == args.count || Int(args[i + 1]) == nil) {
-        out.append("\(OptimisationOptions.defaultTuneSteps)")
+    var i = 0
+    while i < args.count {
+      let a = args[i]
+      if a == "--tune-generator" {
+        // A number (even a negative one, which validation then rejects in one line) is the value.
+        if i + 1 < args.count, Int(args[i + 1]) != nil {
+          out.append("--tune-generator=\(args[i + 1])")
+          i += 2
+          continue
+        }
+        out.append("--tune-generator=\(OptimisationOptions.defaultTuneSteps)")
+      } else {
+        out.append(a)
       }
+      i += 1
     }
     return out
   }
