@@ -40,6 +40,7 @@ public struct InpaintConfig: Sendable {
 public struct InpaintResult: Sendable {
   /// G(ẑ) for the best start, [0, 1] (with generator tuning: the tuned generator's G(ẑ)).
   public var generated: Image
+  /// The latent search's ẑ (with generator tuning: the pivot the tuning started from).
   public let latent: [Float]
   public let contextualLoss: Float
   public let priorLoss: Float
