@@ -29,14 +29,18 @@ public struct InpaintConfig: Sendable {
   public var seed: UInt64 = 0
   /// Read the losses back every this many iterations (for progress and logs).
   public var logEvery = 25
+  /// Second stage after the latent search: fine-tune G's weights on the same loss (off when
+  /// `tuning.steps` is 0). See `GeneratorTuner`.
+  public var tuning = GeneratorTuning()
 
   public init() {}
 }
 
 /// One image's outcome.
 public struct InpaintResult: Sendable {
-  /// G(ẑ) for the best start, [0, 1].
-  public let generated: Image
+  /// G(ẑ) for the best start, [0, 1] (with generator tuning: the tuned generator's G(ẑ)).
+  public var generated: Image
+  /// The latent search's ẑ (with generator tuning: the pivot the tuning started from).
   public let latent: [Float]
   public let contextualLoss: Float
   public let priorLoss: Float
@@ -45,6 +49,10 @@ public struct InpaintResult: Sendable {
   /// The winning start's total loss at its starting latent (before the first step); equals
   /// `totalLoss` when there are no iterations.
   public let initialTotalLoss: Float
+  /// With generator tuning: G(ẑ) before tuning (`generated` is then the tuned generator's output),
+  /// and the tuned stage's losses (contextual, prior, pull towards the pretrained weights).
+  public var untunedGenerated: Image? = nil
+  public var tunedLosses: (ctx: Float, prior: Float, pull: Float)? = nil
 }
 
 /// Semantic inpainting (Yeh et al. 2016): find ẑ = argmin_z ‖W⊙(G(z) − y)‖₁ + λ·prior(D(G(z))) by
@@ -74,6 +82,11 @@ public final class Inpainter {
   private var adamInputs: [TensorRef]
   private let adamOutputs: [TensorRef]
   private var hyperValues: [Float] = [0, 0]
+  /// The second stage (nil when `config.tuning.steps` is 0).
+  public let tuner: GeneratorTuner?
+  /// Wall-clock seconds of the last `run`: the latent search (all images together) and the
+  /// generator tuning (all images, one after another).
+  public private(set) var lastTimings: (search: Double, tuning: Double) = (0, 0)
 
   /// `discriminator` must be built with `logits: true`; nil means the contextual loss only (plus
   /// the Gaussian prior when `config.gaussianPrior > 0`).
@@ -133,6 +146,8 @@ public final class Inpainter {
     hyperSpare = try device.zeros([2])
     adamInputs = [plan.tensor(z), plan.tensor(dz), m, v, hyperSpare]
     adamOutputs = [plan.tensor(z), m, v]
+    tuner = config.tuning.steps > 0
+      ? try GeneratorTuner(generator: generator, discriminator: discriminator, device: device, config: config) : nil
   }
 
   public var memorySummary: String { plan.memorySummary }
@@ -161,6 +176,7 @@ public final class Inpainter {
     }
     try plan.set(target, y)
     try plan.set(weights, wt)
+    let t0 = Date()
     var rng = SplitMix64(seed: config.seed)
     try plan.set(z, (0..<(batch * nz)).map { _ in min(config.zLimit, max(-config.zLimit, rng.nextGaussian())) })
     try device.write([Float](repeating: 0, count: batch * nz), to: m)
@@ -188,12 +204,24 @@ public final class Inpainter {
     progress(config.iterations, best.map(\.total))
     let gen = try plan.read(generated), zs = try plan.read(z)
     let per = c * h * w
-    return best.enumerated().map { i, b in
+    var results = best.enumerated().map { i, b in
       let s = i * k + b.start
       return InpaintResult(generated: Image.fromSigned(Array(gen[(s * per)..<((s + 1) * per)]), width: w, height: h, channels: c),
                            latent: Array(zs[(s * nz)..<((s + 1) * nz)]), contextualLoss: b.ctx, priorLoss: b.prior,
                            totalLoss: b.total, bestStart: b.start, initialTotalLoss: initial?[s] ?? b.total)
     }
+    let t1 = Date()
+    if let tuner {
+      // The winning latent is the pivot; each image tunes its own copy of G from the pretrained weights.
+      for i in results.indices {
+        let t = try tuner.tune(inputs[i], mask: masks[i], latent: results[i].latent)
+        results[i].untunedGenerated = results[i].generated
+        results[i].generated = t.generated
+        results[i].tunedLosses = (t.ctx, t.prior, t.pull)
+      }
+    }
+    lastTimings = (t1.timeIntervalSince(t0), Date().timeIntervalSince(t1))
+    return results
   }
 
   /// One iteration t ≥ 1: forward G and D, losses, backward to z, and an Adam step on z — all on

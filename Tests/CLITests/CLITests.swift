@@ -222,6 +222,28 @@ final class CLITests: XCTestCase {
     XCTAssertEqual(b[0, 30, 30], 0, "with a built-in mask, alpha is written back unchanged")
   }
 
+  /// `--tune-generator` alone takes the default steps, a number sets them, bad values fail in one line.
+  func testTuneGeneratorOption() throws {
+    let dir = try freshDir("tune")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var (status, stderr) = try run(["generate", "--seed", "3", "-o", dir + "/face.png"])
+    XCTAssertEqual(status, 0, stderr)
+    let quick = ["--iterations", "2", "--starts", "1", "--mask-type", "center"]
+    (status, stderr) = try run(["inpaint", dir + "/face.png", "-o", dir + "/a.png", "--tune-generator", "3"] + quick)
+    XCTAssertEqual(status, 0, stderr)
+    XCTAssert(stderr.contains("generator tuning 3 steps"), stderr)
+    (status, stderr) = try run(["inpaint", dir + "/face.png", "-o", dir + "/b.png"] + quick + ["--tune-generator"])
+    XCTAssertEqual(status, 0, stderr)
+    XCTAssert(stderr.contains("generator tuning 100 steps"), "the flag alone: default steps; \(stderr)")
+    (status, stderr) = try run(["inpaint", dir + "/face.png", "-o", dir + "/c.png"] + quick)
+    XCTAssertEqual(status, 0, stderr)
+    XCTAssertFalse(stderr.contains("generator tuning"), "off by default: \(stderr)")
+    try assertFails(["inpaint", dir + "/face.png", "-o", dir + "/d.png", "--tune-generator", "-1"] + quick,
+                    mentions: "--tune-generator", output: dir + "/d.png")
+    try assertFails(["inpaint", dir + "/face.png", "-o", dir + "/e.png", "--tune-generator", "5", "--tune-schedule", "sideways"] + quick,
+                    mentions: "--tune-schedule", output: dir + "/e.png")
+  }
+
   func testGenerateWritesAPNG() throws {
     let out = tmp("faces.png")
     defer { try? FileManager.default.removeItem(atPath: out) }

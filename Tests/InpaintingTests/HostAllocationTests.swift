@@ -45,4 +45,34 @@ final class HostAllocationTests: XCTestCase {
       }
     }
   }
+
+  /// The generator-tuning step (forward, backward to every weight, per-layer Adam) allocates
+  /// nothing on the host either, by the same count and rule as the z loop above.
+  func testTuningStepMakesNoHeapAllocations() throws {
+    guard mend_malloc_count() > 0 else {
+      throw XCTSkip("heap allocations are counted only on Linux/glibc (interposed malloc)")
+    }
+    let gen = try faceGenerator()
+    let d = try DCGANDiscriminator(weights: RandomWeights.dcganDiscriminator(seed: 4), logits: true)
+    for threads in [1, 2] {
+      let cpu = CPUDevice(threads: threads)
+      let (face, z) = try knownFace(gen, seed: 11, device: cpu)
+      var cfg = InpaintConfig()
+      cfg.tuning.steps = 20
+      cfg.tuning.pull = 1
+      cfg.tuning.latentLearningRate = 0.01
+      let tuner = try GeneratorTuner(generator: gen, discriminator: d, device: cpu, config: cfg)
+      try tuner.prepare(face, mask: Mask.center(width: 64, height: 64, fraction: 0.4), latent: z)
+      for t in 1...3 { try tuner.step(t) }  // warm-up: lazily grown buffers
+      let before = mend_malloc_count(), dispatchesBefore = ThreadSplitter.dispatchCount
+      for t in 4...20 { try tuner.step(t) }  // every layer joins by step 17 (progressive, 20 steps)
+      let allocations = mend_malloc_count() - before
+      let dispatches = ThreadSplitter.dispatchCount - dispatchesBefore
+      if threads == 1 {
+        XCTAssertEqual(allocations, 0, "1 thread: \(allocations) heap allocations in 17 tuning steps")
+      } else {
+        XCTAssertEqual(allocations, dispatches, "2 threads: \(allocations) heap allocations for \(dispatches) dispatches")
+      }
+    }
+  }
 }

@@ -40,11 +40,30 @@ struct EvalInpaint: ParsableCommand {
   @OptionGroup var maskOptions: MaskOptions
   @OptionGroup var opt: OptimisationOptions
   @Option(help: "Save images, masks and results here.") var out: String?
+  @Option(help: ArgumentHelp("Also tune the generator from the same latent-search results with each of these settings, "
+    + "'STEPS:LR:PULL:ZLR:SCHEDULE[LAYERS]' separated by commas (A all layers, I progressive from the image side, L from z; LAYERS 1…5); one mean row each, saved as tuneN.",
+    valueName: "specs"))
+  var tuneGrid: String?
   @OptionGroup var weightOptions: WeightOptions
   @OptionGroup var deviceOptions: DeviceOptions
 
+  func parseGrid(_ s: String) throws -> [GeneratorTuning] {
+    try s.split(separator: ",").map { spec in
+      let f = spec.split(separator: ":").map(String.init)
+      guard f.count == 5, let steps = Int(f[0]), let lr = Float(f[1]), let pull = Float(f[2]), let zlr = Float(f[3]),
+            let sch = ["A": GeneratorTuning.Schedule.allLayers, "I": .fromImage, "L": .fromLatent][String(f[4].prefix(1))],
+            let n = f[4].count == 1 ? 5 : Int(f[4].dropFirst()), steps > 0, n >= 1, n <= 5 else {
+        throw ValidationError("--tune-grid: '\(spec)' is not STEPS:LR:PULL:ZLR:(A|I|L)[LAYERS]")
+      }
+      var t = GeneratorTuning()
+      t.steps = steps; t.learningRate = lr; t.pull = pull; t.latentLearningRate = zlr; t.schedule = sch; t.layerCount = n
+      return t
+    }
+  }
+
   func run() throws {
     guarded {
+      let grid = try tuneGrid.map(parseGrid) ?? []
       let items = try loadFolder(dir).map { ($0.0, Resize.resize($0.1, width: 64, height: 64, filter: .area).clamped()) }
       let masks = try items.map { try maskOptions.make(for: $0.1, alpha: nil) }
       let (gen, disc) = try opt.loadModels(weightOptions)
@@ -53,22 +72,57 @@ struct EvalInpaint: ParsableCommand {
       let inp = try Inpainter(generator: gen, discriminator: disc, device: device, images: items.count, config: cfg)
       let progress = Progress(label: "eval inpaint (\(items.count) images × \(cfg.starts) starts) on \(device.name): iteration")
       let results = try inp.run(items.map(\.1), masks: masks) { it, _ in progress.update(it, cfg.iterations) }
+      let tuned = cfg.tuning.steps > 0
+      let tn = cfg.tuning
       print("# inpainting at 64×64 on \(device.name), λ \(cfg.lambda)\(disc == nil ? " (no discriminator)" : ""), "
-            + "\(cfg.iterations) iterations, \(cfg.starts) starts; masked PSNR dB / masked SSIM")
-      print(pad("image", 24) + pad("size", 10) + ["mean fill", "ours (poisson)", "ours (alpha)"].map { lpad($0, 18) }.joined())
-      var sums = [Double](repeating: 0, count: 6)
+            + "\(cfg.iterations) iterations, \(cfg.starts) starts, seed \(cfg.seed)"
+            + (tuned ? ", generator tuning \(tn.steps) steps (lr \(tn.learningRate), z lr \(tn.latentLearningRate), pull \(tn.pull), "
+                + "schedule \(tn.schedule.rawValue), \(tn.layerCount) layers)" : "")
+            + "; masked PSNR dB / masked SSIM")
+      print(String(format: "# time: latent search %.2f s (%.3f s per image), generator tuning %.2f s (%.3f s per image)",
+                   inp.lastTimings.search, inp.lastTimings.search / Double(items.count),
+                   inp.lastTimings.tuning, inp.lastTimings.tuning / Double(items.count)))
+      print(pad("image", 24) + pad("size", 10) + (["mean fill", "ours (poisson)", "ours (alpha)"] + (tuned ? ["untuned (poisson)"] : []))
+        .map { lpad($0, 18) }.joined())
+      let columns = tuned ? 4 : 3
+      var sums = [Double](repeating: 0, count: 2 * columns)
       for (k, (name, im)) in items.enumerated() {
         let m = masks[k]
         let pois = Blend.blend(source: results[k].generated, into: im, mask: m, mode: .poisson).0
         let alpha = Blend.blend(source: results[k].generated, into: im, mask: m, mode: .alpha).0
         let fill = meanFill(im, m)
-        let s = [fill, pois, alpha].map { (Metrics.maskedPSNR($0, im, missing: m.missing), Metrics.maskedSSIM($0, im, missing: m.missing)) }
+        var row = [fill, pois, alpha]
+        var saved = [("mend", pois), ("meanfill", fill)]
+        if let u = results[k].untunedGenerated {
+          let up = Blend.blend(source: u, into: im, mask: m, mode: .poisson).0
+          row.append(up)
+          saved.append(("mendz", up))
+        }
+        let s = row.map { (Metrics.maskedPSNR($0, im, missing: m.missing), Metrics.maskedSSIM($0, im, missing: m.missing)) }
         for (i, v) in s.enumerated() { sums[2 * i] += v.0; sums[2 * i + 1] += v.1 }
         print(scoreRow(name, "64×64", s))
-        try saveCase(out, name, image: im, mask: m, results: [("mend", pois), ("meanfill", fill)])
+        try saveCase(out, name, image: im, mask: m, results: saved)
       }
       let n = Double(items.count)
-      print(scoreRow("mean", "", (0..<3).map { (sums[2 * $0] / n, sums[2 * $0 + 1] / n) }))
+      print(scoreRow("mean", "", (0..<columns).map { (sums[2 * $0] / n, sums[2 * $0 + 1] / n) }))
+      for (gi, t) in grid.enumerated() {
+        var c2 = cfg
+        c2.tuning = t
+        let tuner = try GeneratorTuner(generator: gen, discriminator: disc, device: device, config: c2)
+        var ps = 0.0, ss = 0.0
+        let t0 = Date()
+        for (k, (name, im)) in items.enumerated() {
+          let r = try tuner.tune(im, mask: masks[k], latent: results[k].latent)
+          let pois = Blend.blend(source: r.generated, into: im, mask: masks[k], mode: .poisson).0
+          ps += Metrics.maskedPSNR(pois, im, missing: masks[k].missing)
+          ss += Metrics.maskedSSIM(pois, im, missing: masks[k].missing)
+          if let out { try PNG.write(pois, to: fileURL(out).appendingPathComponent("\((name as NSString).deletingPathExtension).tune\(gi).png")) }
+        }
+        print(String(format: "tune%d steps %d lr %g pull %g zlr %g %@ %d layers: mean %.2f / %.4f  (%.3f s per image)", gi, t.steps,
+                     t.learningRate, t.pull, t.latentLearningRate, t.schedule.rawValue, t.layerCount, ps / n, ss / n,
+                     Date().timeIntervalSince(t0) / n))
+        fflush(nil)
+      }
     }
   }
 }

@@ -71,6 +71,22 @@ struct OptimisationOptions: ParsableArguments {
   @Option(help: "Seed for the starting latents.") var seed: UInt64 = 0
   @Option(help: "Discriminator weights file in the weights folder (the prior); missing means contextual loss only.")
   var discriminator: String = WeightStore.faceDiscriminator
+  @Option(name: .customLong("tune-generator"), help: ArgumentHelp(
+    "After the latent search, fine-tune the generator's weights for STEPS Adam steps on the same loss (0: off; the flag alone: \(OptimisationOptions.defaultTuneSteps)).",
+    valueName: "steps"))
+  var tuneGenerator: Int = 0
+  @Option(help: "Generator tuning: Adam learning rate on the weights.") var tuneLr: Float = GeneratorTuning().learningRate
+  @Option(help: "Generator tuning: Adam learning rate on z (0: z stays at the search's result).")
+  var tuneLatentLr: Float = GeneratorTuning().latentLearningRate
+  @Option(help: "Generator tuning: weight μ of the pull μ/2·‖θ − θ₀‖² towards the pretrained weights.")
+  var tunePull: Float = GeneratorTuning().pull
+  @Option(help: "Generator tuning schedule: all (every layer from the first step), image (progressive from the image side), latent (progressive from z).")
+  var tuneSchedule: String = GeneratorTuning().schedule.rawValue
+  @Option(help: "Generator tuning: how many of the 5 layers train, counted from where the schedule starts.")
+  var tuneLayers: Int = GeneratorTuning().layerCount
+
+  /// Steps when `--tune-generator` is given without a number.
+  static let defaultTuneSteps = 100
 
   func config(haveDiscriminator: Bool) throws -> InpaintConfig {
     guard iterations >= 0 && iterations <= 100_000 else { throw ValidationError("--iterations must be 0…100000") }
@@ -81,6 +97,18 @@ struct OptimisationOptions: ParsableArguments {
     c.iterations = iterations; c.starts = starts; c.lambda = lambda; c.prior = p; c.window = window
     c.learningRate = lr; c.seed = seed
     c.gaussianPrior = gaussian ?? (haveDiscriminator ? 0 : 0.01)
+    guard tuneGenerator >= 0 && tuneGenerator <= 100_000 else { throw ValidationError("--tune-generator must be 0…100000 steps") }
+    guard tuneLr >= 0 && tuneLr.isFinite, tuneLatentLr >= 0 && tuneLatentLr.isFinite, tunePull >= 0 && tunePull.isFinite else {
+      throw ValidationError("--tune-lr, --tune-latent-lr and --tune-pull must be finite and ≥ 0")
+    }
+    c.tuning.steps = tuneGenerator
+    c.tuning.learningRate = tuneLr
+    c.tuning.latentLearningRate = tuneLatentLr
+    c.tuning.pull = tunePull
+    guard let sch = GeneratorTuning.Schedule(rawValue: tuneSchedule) else { throw ValidationError("--tune-schedule must be all, image or latent") }
+    guard (1...5).contains(tuneLayers) else { throw ValidationError("--tune-layers must be 1…5") }
+    c.tuning.schedule = sch
+    c.tuning.layerCount = tuneLayers
     return c
   }
 
@@ -153,6 +181,10 @@ struct Inpaint: ParsableCommand {
         try writeOutput(out, alpha: filledAlpha(alpha, missing: mask.missing, holeFromAlpha: fromAlpha), to: job.output,
                         quality: runOptions.quality)
         if !plan.folder {
+          if let t = r.tunedLosses {
+            FileHandle.standardError.write(Data(String(format: "inpaint: generator tuning %d steps: contextual %.4f -> %.4f, prior %.4f, pull %.4f\n",
+                                                       cfg.tuning.steps, r.contextualLoss, t.ctx, t.prior, t.pull).utf8))
+          }
           FileHandle.standardError.write(Data(String(format: "inpaint: contextual %.4f, prior %.4f, total %.4f (start %d) -> %@\n",
                                                      r.contextualLoss, r.priorLoss, r.totalLoss, r.bestStart, output).utf8))
         }

@@ -14,6 +14,32 @@ struct Mend: ParsableCommand {
     version: "mend \(mendVersion) (CPU kernels: \(CPUISA.selected); this CPU runs \(CPUISA.supported.map(\.rawValue).joined(separator: ", ")))",
     subcommands: [Complete.self, Inpaint.self, Generate.self, SuperRes.self, TrainCommand.self, EvalCommand.self, Devices.self, BenchCommand.self])
 
+  /// `--tune-generator` takes an optional step count: the flag alone means the default steps.
+  static func main() {
+    main(expandOptionalValues(Array(CommandLine.arguments.dropFirst())))
+  }
+
+  static func expandOptionalValues(_ args: [String]) -> [String] {
+    var out: [String] = []
+    var i = 0
+    while i < args.count {
+      let a = args[i]
+      if a == "--tune-generator" {
+        // A number (even a negative one, which validation then rejects in one line) is the value.
+        if i + 1 < args.count, Int(args[i + 1]) != nil {
+          out.append("--tune-generator=\(args[i + 1])")
+          i += 2
+          continue
+        }
+        out.append("--tune-generator=\(OptimisationOptions.defaultTuneSteps)")
+      } else {
+        out.append(a)
+      }
+      i += 1
+    }
+    return out
+  }
+
   /// Prints one line to stderr and exits non-zero: the way every user-facing error leaves mend.
   static func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("mend: error: \(message)\n".utf8))
