@@ -108,6 +108,9 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     }
     var err: cl_int = 0
     let size = max(byteCount, 4)
+    if FaultInjection.fires(.alloc) {
+      throw ComputeError.backend(FaultInjection.message("clCreateBuffer(\(size) bytes)", CL_MEM_OBJECT_ALLOCATION_FAILURE))
+    }
     guard let mem = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), size, nil, &err), err == CL_SUCCESS else {
       throw ComputeError.backend("clCreateBuffer(\(size) bytes): \(CLErrors.name(err))")
     }
@@ -195,6 +198,9 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     }
     var g = (global + local - 1) / local * local
     var l = local
+    if FaultInjection.fires(.enqueue) {
+      throw ComputeError.backend(FaultInjection.message("clEnqueueNDRangeKernel(\(name))", CL_OUT_OF_RESOURCES))
+    }
     try CLErrors.check(clEnqueueNDRangeKernel(queue, k, 1, nil, &g, &l, 0, nil, nil), "clEnqueueNDRangeKernel(\(name))")
     counts.launches += 1
   }
@@ -232,6 +238,9 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
       // CLBlast rejects K = 0; C = beta · C.
       try run(.scale(count: c.count, alpha: g.beta, beta: 0), inputs: [c], outputs: [c])
       return
+    }
+    if FaultInjection.fires(.enqueue) {
+      throw ComputeError.backend(FaultInjection.message("CLBlastSgemm (m \(g.m), n \(g.n), k \(g.k))", CL_OUT_OF_RESOURCES))
     }
     if g.batch == 1 {
       status = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,

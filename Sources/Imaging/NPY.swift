@@ -21,8 +21,14 @@ public enum NPY {
   public static func read(_ url: URL) throws -> (values: [Float], shape: [Int]) {
     let d: Data
     do { d = try Data(contentsOf: url) } catch { throw ImageError("\(url.path): cannot read (\(error.localizedDescription))") }
+    return try parse(d, name: url.lastPathComponent)
+  }
+
+  /// The array in `.npy` bytes. Every size is checked before it is trusted: the header length
+  /// against the file, the element count (no overflow) against the data bytes, before allocation.
+  public static func parse(_ d: Data, name: String = "array.npy") throws -> (values: [Float], shape: [Int]) {
     let bytes = [UInt8](d)
-    func bad(_ s: String) -> ImageError { ImageError("\(url.lastPathComponent): not a float32 .npy file: \(s)") }
+    func bad(_ s: String) -> ImageError { ImageError("\(name): not a float32 .npy file: \(s)") }
     guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else { throw bad("bad magic") }
     let major = bytes[6]
     let (hl, start): (Int, Int)
@@ -30,7 +36,7 @@ public enum NPY {
       (hl, start) = (Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24, 12)
     } else { throw bad("unsupported version \(major)") }
     guard start + hl <= bytes.count else { throw bad("truncated header") }
-    let header = String(decoding: bytes[start..<(start + hl)], as: UTF8.self)
+    let header = String(decoding: bytes[start..<(start + hl)], as: UTF8.self).replacingOccurrences(of: "\n", with: " ")
     guard header.contains("'<f4'") || header.contains("\"<f4\"") else { throw bad("dtype is not <f4 (save with astype(np.float32))") }
     guard header.contains("'fortran_order': False") else { throw bad("Fortran order is not supported") }
     guard let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")") else {
@@ -40,8 +46,14 @@ public enum NPY {
       guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v >= 0 else { throw bad("bad shape") }
       return v
     }
-    let n = shape.reduce(1, *)
     let off = start + hl
+    // The element count, without overflow: a shape like (2**62, 4) must not wrap to a small count.
+    var n = shape.contains(0) ? 0 : 1
+    for v in shape where n != 0 {
+      let (p, o) = n.multipliedReportingOverflow(by: v)
+      guard !o, p <= (bytes.count - off) / 4 else { throw bad("\(bytes.count - off) data bytes for shape \(shape)") }
+      n = p
+    }
     guard bytes.count - off == n * 4 else { throw bad("\(bytes.count - off) data bytes for shape \(shape)") }
     var values = [Float](repeating: 0, count: n)
     values.withUnsafeMutableBytes { dst in bytes.withUnsafeBytes { dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[off...])) } }

@@ -9,10 +9,17 @@ final class CLITests: XCTestCase {
 
   var binary: URL {
     get throws {
+      if let b = ProcessInfo.processInfo.environment["MEND_BINARY"] {
+        let u = b.hasPrefix("/") ? URL(fileURLWithPath: b) : Self.root.appendingPathComponent(b)
+        guard FileManager.default.isExecutableFile(atPath: u.path) else { throw CLIMissing(path: u.path) }
+        return u
+      }
       for config in ["release", "debug"] {
         let u = Self.root.appendingPathComponent(".build/\(config)/mend")
         if FileManager.default.isExecutableFile(atPath: u.path) { return u }
       }
+      // Under CI a missing binary is a failure, not a skip.
+      if ProcessInfo.processInfo.environment["CI"] == "true" { throw CLIMissing(path: ".build/release/mend") }
       throw XCTSkip("mend binary not built")
     }
   }
@@ -76,6 +83,51 @@ final class CLITests: XCTestCase {
 
   var fixtures: URL { Self.root.appendingPathComponent("Tests/ImagingTests/Fixtures") }
 
+  /// Found by fuzzing the CLI: a mask fraction outside (0, 1] crashed `inpaint`/`complete`.
+  func testMaskFractionIsValidated() throws {
+    let face = Self.root.appendingPathComponent("docs/example/astronaut-face.png").path
+    let out = tmp("frac.png")
+    for f in ["2", "0", "nan", "-0.5"] {
+      try assertFails(["complete", face, "--mask-type", "center", "--mask-fraction=\(f)", "-o", out], mentions: "--mask-fraction", output: out)
+    }
+  }
+
+  /// Injected OpenCL faults (MEND_FAULT, Sources/ComputeOpenCL/FaultInjection.swift): a buffer
+  /// allocation failure, a program build failure, and a failed enqueue in the middle of the z loop
+  /// each end `mend inpaint --device opencl` with one error line naming the call, exit status 1, and
+  /// none of the outputs (-o, --save-latent, --grid, --log) on disk.
+  func testInjectedOpenCLFaultsFailCleanly() throws {
+    let dir = try freshDir("faults")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var (status, stderr) = try run(["generate", "--seed", "4", "-o", dir + "/face.png"])
+    XCTAssertEqual(status, 0, stderr)
+    let outs = ["out.png", "z.npy", "grid.png", "log.csv"].map { dir + "/" + $0 }
+    let args = ["inpaint", dir + "/face.png", "--mask-type", "center", "--device", "opencl", "--iterations", "40", "--starts", "2",
+                "-o", outs[0], "--save-latent", outs[1], "--grid", outs[2], "--log", outs[3]]
+    var env = ProcessInfo.processInfo.environment
+    env["MEND_FAULT"] = nil
+    (status, stderr) = try run(args, environment: env)
+    if status != 0 && stderr.contains("no OpenCL devices") {
+      if env["CI"] == "true" { XCTFail("CI=true but no OpenCL device: \(stderr)") }
+      throw XCTSkip("no OpenCL device")
+    }
+    XCTAssertEqual(status, 0, "the run without a fault must succeed: \(stderr)")
+    for o in outs { XCTAssert(FileManager.default.fileExists(atPath: o), o); try? FileManager.default.removeItem(atPath: o) }
+    // enqueue:3000 lands inside the z loop (about 120 launches per iteration): the progress line has been printed before the failure.
+    for (fault, says) in [("alloc", "clCreateBuffer"), ("alloc:3", "clCreateBuffer"), ("build", "clBuildProgram"),
+                          ("enqueue:3000", "injected by MEND_FAULT=enqueue:3000")] {
+      env["MEND_FAULT"] = fault
+      try assertFails(args, mentions: says, environment: env)
+      for o in outs { XCTAssertFalse(FileManager.default.fileExists(atPath: o), "\(fault): partial output \(o)") }
+      XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }, [], "temporary files left")
+    }
+    env["MEND_FAULT"] = "enqueue:3000"
+    (_, stderr) = try run(args, environment: env)
+    XCTAssert(stderr.contains("iteration"), "the enqueue fault should come after the z loop started: \(stderr)")
+    env["MEND_FAULT"] = "bogus"
+    try assertFails(args, mentions: "MEND_FAULT=bogus", environment: env)
+  }
+
   func freshDir(_ name: String) throws -> String {
     let d = tmp(name)
     try? FileManager.default.removeItem(atPath: d)
@@ -108,7 +160,8 @@ final class CLITests: XCTestCase {
       let (im, alpha) = try ImageFile.read(URL(fileURLWithPath: "\(dir)/a.\(ext)"))
       XCTAssertEqual([im.width, im.height], [96, 96], ext)
       let a = try XCTUnwrap(alpha, "\(ext) output lost the alpha channel")
-      let worst = zip(a.data, expected.data).map { abs($0 - $1) }.max()!
+      XCTAssertEqual(a.data.count, expected.data.count, "zip below must not truncate")
+      let worst = zip(a.data, expected.data).map { abs($0 - $1) }.reduce(0) { $1.isNaN || $0.isNaN ? .nan : max($0, $1) }
       XCTAssertLessThanOrEqual(worst, 0.5 / 255 + 1e-6, "\(ext): alpha is not the bicubic upscale")
     }
     (status, stderr) = try run(["superres", webp.path, "-o", dir + "/a.jpg"])
@@ -327,4 +380,9 @@ final class CLITests: XCTestCase {
     try assertFails(["generate", "--seed", "2", "-o", png + "3.png", "--device", "opencl"], mentions: "needs CLBlast",
                     output: png + "3.png", environment: noBlast)
   }
+}
+
+struct CLIMissing: Error, CustomStringConvertible {
+  let path: String
+  var description: String { "the mend binary \(path) is missing: build it first (swift build -c release)" }
 }

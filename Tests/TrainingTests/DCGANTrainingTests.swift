@@ -168,8 +168,9 @@ final class DCGANTrainingTests: XCTestCase {
     let c = try smallTrainer(device: CPUDevice(threads: 2)), o = try smallTrainer(device: try OpenCLDevice(index: 0))
     for _ in 0..<2 { try c.train(real: real); try o.train(real: real) }
     var worst: Float = 0
-    for (k, v) in try c.G.snapshot() { worst = max(worst, zip(v.data, try o.G.snapshot()[k]!.data).map { abs($0 - $1) }.max() ?? 0) }
-    for (k, v) in try c.D.snapshot() { worst = max(worst, zip(v.data, try o.D.snapshot()[k]!.data).map { abs($0 - $1) }.max() ?? 0) }
+    // Harness.maxAbsDiff is +∞ on NaN or a length mismatch (Swift.max would drop a NaN).
+    for (k, v) in try c.G.snapshot() { worst = max(worst, Harness.maxAbsDiff(v.data, try XCTUnwrap(o.G.snapshot()[k]).data)) }
+    for (k, v) in try c.D.snapshot() { worst = max(worst, Harness.maxAbsDiff(v.data, try XCTUnwrap(o.D.snapshot()[k]).data)) }
     // Two Adam steps (lr 2e-4) from identical weights: float32 reduction order differs between the
     // devices; Adam's normalised step bounds each parameter's move to ~4e-4, so differences stay ≪.
     XCTAssertLessThan(worst, 1e-4)

@@ -194,8 +194,9 @@ final class SRTrainingTests: XCTestCase {
       XCTAssertEqual(Set(ga.keys), Set(gb.keys))
       for (name, v) in ga {
         let x = try a.read(v), y = try b.read(gb[name]!)
-        let scale = x.map { abs($0) }.max() ?? 0
-        let diff = zip(x, y).map { abs($0 - $1) }.max() ?? 0
+        // NaN-, infinity- and length-aware (Harness): `.max()` would drop a NaN, `zip` truncate.
+        let scale = Harness.maxAbs(x)
+        let diff = Harness.maxAbsDiff(x, y)
         // Sums over up to 32·32·2 pixels in a different order: ~1e-6 relative; 1e-3 of the
         // gradient's largest entry is the bound (a wrong kernel is off by order 1). Biases
         // followed by training-mode BN have a true gradient of zero; what the devices compute

@@ -137,7 +137,7 @@ func runJobs(_ plan: RunPlan, options: RunOptions, label: String, device: String
         report.add(job, info, device: device, seconds: Date().timeIntervalSince(start), status: "error", message: message)
         guard plan.folder else { throw error }
         if !message.contains(job.input.lastPathComponent) { message = "\(job.input.lastPathComponent): \(message)" }
-        FileHandle.standardError.write(Data("mend: failed: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("mend: failed: \(Mend.oneLine(message))\n".utf8))
         failed += 1
       }
     }

@@ -42,6 +42,7 @@ struct MaskOptions: ParsableArguments {
   }
 
   func builtIn(_ w: Int, _ h: Int) throws -> Mask? {
+    guard maskFraction > 0 && maskFraction <= 1 else { throw ValidationError("--mask-fraction must be in (0, 1], got \(maskFraction)") }
     if let t = maskType {
       switch t {
       case .center: return Mask.center(width: w, height: h, fraction: maskFraction)
