@@ -4,6 +4,11 @@ import Foundation
 /// that Python can load with `np.load`.
 public enum NPY {
   public static func write(_ values: [Float], shape: [Int], to url: URL) throws {
+    try AtomicFile.write(encode(values, shape: shape), to: url)
+  }
+
+  /// The `.npy` bytes of a float32 array (format 1.0).
+  public static func encode(_ values: [Float], shape: [Int]) -> Data {
     precondition(values.count == shape.reduce(1, *))
     let dims = shape.count == 1 ? "\(shape[0])," : shape.map(String.init).joined(separator: ", ")
     var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }"
@@ -15,7 +20,7 @@ public enum NPY {
     d.append(contentsOf: [UInt8(hl & 0xff), UInt8(hl >> 8)])
     d.append(contentsOf: Array(header.utf8))
     values.withUnsafeBytes { d.append(contentsOf: $0) }
-    try AtomicFile.write(d, to: url)
+    return d
   }
 
   public static func read(_ url: URL) throws -> (values: [Float], shape: [Int]) {

@@ -92,6 +92,97 @@ final class CLITests: XCTestCase {
     }
   }
 
+  /// Output safety: -o naming the input needs --force (single image and folder); `complete` writes
+  /// its intermediates, --grid and -o together or not at all — with -o unwritable after the compute,
+  /// none of them is left (nor a temporary file); an unwritable place (a read-only file system) is a
+  /// clear error.
+  func testOutputsAreAllOrNothingAndInputsAreNotOverwritten() throws {
+    let dir = try freshDir("safety")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let input = dir + "/q.jpg"
+    try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("quad.jpg").path, toPath: input)
+    let before = try Data(contentsOf: URL(fileURLWithPath: input))
+    try assertFails(["superres", input, "-o", input], mentions: "--force")
+    try assertFails(["superres", dir + "/./q.jpg", "-o", input], mentions: "--force")
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: input)), before, "the input was changed")
+    try assertFails(["superres", dir, "-o", dir], mentions: "--force")
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: input)), before, "the input was changed")
+    var (status, stderr) = try run(["superres", input, "-o", input, "--force"])
+    XCTAssertEqual(status, 0, stderr)
+    XCTAssertEqual(try ImageFile.read(URL(fileURLWithPath: input)).rgb.width, 128, "--force overwrites the input")
+
+    let face = Self.root.appendingPathComponent("docs/example/astronaut-face.png").path
+    let mask = Self.root.appendingPathComponent("docs/example/astronaut-face-mask.png").path
+    let quick = ["--iterations", "3", "--starts", "1"]
+    let keep = dir + "/stages", grid = dir + "/grid.png"
+    // -o in a folder that does not exist: the failure comes after inpainting and super-resolution.
+    try assertFails(["complete", face, "--mask", mask, "-o", dir + "/missing/out.png", "--grid", grid, "--keep-intermediates", keep] + quick,
+                    mentions: "cannot write")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: grid), "--grid written although the run failed")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: keep), "intermediates written although the run failed")
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["q.jpg"], "something was left behind")
+    (status, stderr) = try run(["complete", face, "--mask", mask, "-o", dir + "/out.png", "--grid", grid, "--keep-intermediates", keep] + quick)
+    XCTAssertEqual(status, 0, stderr)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: keep).count, 6)
+    XCTAssert(FileManager.default.fileExists(atPath: grid))
+    // A read-only file system (root ignores permission bits, so /proc stands in for it).
+    try assertFails(["superres", input, "-o", "/proc/mend-test-out.png", "--force"], mentions: "cannot write", output: "/proc/mend-test-out.png")
+  }
+
+  /// Ctrl-C (SIGINT) during a long run ends mend by the signal (the shell's status 130), with no
+  /// output file and no temporary file.
+  func testInterruptLeavesNothing() throws {
+    let dir = try freshDir("sigint")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let p = Process()
+    p.executableURL = try binary
+    let face = Self.root.appendingPathComponent("docs/example/astronaut-face.png").path
+    p.arguments = ["complete", face, "--mask-type", "center", "--mask-fraction", "0.3", "--iterations", "100000", "-o", dir + "/out.png",
+                   "--grid", dir + "/grid.png"]
+    let err = Pipe()
+    p.standardError = err
+    p.standardOutput = Pipe()
+    try p.run()
+    // Progress lines come every tenth of the run, so wait by time: loading and the mask checks take
+    // well under a second; after 4 s the z loop is running (still running is checked).
+    Thread.sleep(forTimeInterval: 4)
+    XCTAssert(p.isRunning, "mend ended before the interrupt: \(String(decoding: err.fileHandleForReading.availableData, as: UTF8.self))")
+    kill(p.processIdentifier, SIGINT)
+    p.waitUntilExit()
+    XCTAssertEqual(p.terminationReason, .uncaughtSignal, "SIGINT should end mend by the signal")
+    XCTAssertEqual(p.terminationStatus, SIGINT)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [], "an interrupted run left files")
+  }
+
+  /// The README's main command (fewer iterations), on the CPU and on OpenCL, writes the completed
+  /// image and the grid; both devices agree.
+  func testReadmeMainCommandOnCPUAndOpenCL() throws {
+    let dir = try freshDir("readme")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let face = Self.root.appendingPathComponent("docs/example/astronaut-face.png").path
+    let mask = Self.root.appendingPathComponent("docs/example/astronaut-face-mask.png").path
+    var outs: [Image] = []
+    for device in ["cpu", "opencl"] {
+      let (status, stderr) = try run(["complete", face, "--mask", mask, "-o", "\(dir)/completed-\(device).png",
+                                      "--grid", "\(dir)/grid-\(device).png", "--iterations", "20", "--device", device])
+      if device == "opencl" && status != 0 && stderr.contains("no OpenCL devices") {
+        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("CI=true but no OpenCL device") }
+        throw XCTSkip("no OpenCL device")
+      }
+      XCTAssertEqual(status, 0, stderr)
+      let out = try ImageFile.read(URL(fileURLWithPath: "\(dir)/completed-\(device).png")).rgb
+      XCTAssertEqual([out.width, out.height], [150, 150])
+      XCTAssertGreaterThanOrEqual(try ImageFile.read(URL(fileURLWithPath: "\(dir)/grid-\(device).png")).rgb.width, 450, "input | masked | result")
+      outs.append(out)
+    }
+    // Same seed, same iterations: float32 reduction order differs between the devices, and 20 Adam
+    // steps amplify it a little; 8-bit outputs agree to a few levels (a wrong kernel is far off).
+    var worst: Float = 0
+    XCTAssertEqual(outs[0].data.count, outs[1].data.count)
+    for i in outs[0].data.indices { worst = max(worst, abs(outs[0].data[i] - outs[1].data[i])) }
+    XCTAssertLessThan(worst, 0.1, "CPU and OpenCL completions differ by \(worst)")
+  }
+
   /// Injected OpenCL faults (MEND_FAULT, Sources/ComputeOpenCL/FaultInjection.swift): a buffer
   /// allocation failure, a program build failure, and a failed enqueue in the middle of the z loop
   /// each end `mend inpaint --device opencl` with one error line naming the call, exit status 1, and

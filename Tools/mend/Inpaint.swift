@@ -148,11 +148,14 @@ struct Inpaint: ParsableCommand {
         }[0]
         (info.initialLoss, info.finalLoss) = (r.initialTotalLoss, r.totalLoss)
         let (out, _) = Blend.blend(source: r.generated, into: im, mask: mask, mode: mode)
-        if let saveLatent { try NPY.write(r.latent, shape: [1, gen.nz], to: fileURL(saveLatent)) }
-        if let log { try AtomicFile.write(Data(rows.joined(separator: "\n").utf8 + [10]), to: fileURL(log)) }
-        if let grid { try ImageFile.write(Image.row([im, masked(im, mask), r.generated, out]), to: fileURL(grid)) }
+        // All outputs of the image appear together or not at all (StagedFiles).
+        let staged = StagedFiles()
+        if let saveLatent { try staged.add(NPY.encode(r.latent, shape: [1, gen.nz]), to: fileURL(saveLatent)) }
+        if let log { try staged.add(Data(rows.joined(separator: "\n").utf8 + [10]), to: fileURL(log)) }
+        if let grid { try stageImage(Image.row([im, masked(im, mask), r.generated, out]), to: fileURL(grid), staged) }
         try writeOutput(out, alpha: filledAlpha(alpha, missing: mask.missing, holeFromAlpha: fromAlpha), to: job.output,
-                        quality: runOptions.quality)
+                        quality: runOptions.quality, staged: staged)
+        try staged.commit()
         if !plan.folder {
           FileHandle.standardError.write(Data(String(format: "inpaint: contextual %.4f, prior %.4f, total %.4f (start %d) -> %@\n",
                                                      r.contextualLoss, r.priorLoss, r.totalLoss, r.bestStart, output).utf8))
