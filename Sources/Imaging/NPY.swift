@@ -53,6 +53,14 @@ public enum NPY {
     }
     let off = start + hl
     // The element count, without overflow: a shape like (2**62, 4) must not wrap to a small count.
+    // A zero dimension makes the count 0, but the other dimensions must still multiply without
+    // overflow, so that every caller's shape.reduce(1, *) is safe (found by fuzzing: (1, 2**62, 0)).
+    var nonzero = 1
+    for v in shape where v != 0 {
+      let (p, o) = nonzero.multipliedReportingOverflow(by: v)
+      guard !o else { throw bad("shape \(shape) is too large") }
+      nonzero = p
+    }
     var n = shape.contains(0) ? 0 : 1
     for v in shape where n != 0 {
       let (p, o) = n.multipliedReportingOverflow(by: v)

@@ -70,8 +70,16 @@ public enum SafeTensors {
       }
       // The byte size from the shape, checked for overflow before it is compared or allocated: a
       // shape of huge dimensions must not wrap around to the size of a small data range.
-      var count = 1
-      for d in shape {
+      // Zero dimensions aside, the shape must multiply without overflow (so that shape.reduce(1, *)
+      // is safe everywhere; found by fuzzing: [0, 2^31-1, 2^31-1, 2^31-1]).
+      var nonzero = 1
+      for d in shape where d != 0 {
+        let (p, o) = nonzero.multipliedReportingOverflow(by: d)
+        guard !o else { throw bad("\(shown): shape \(shape) is too large") }
+        nonzero = p
+      }
+      var count = shape.contains(0) ? 0 : 1
+      for d in shape where count != 0 {
         let (p, o) = count.multipliedReportingOverflow(by: d)
         guard !o, p <= dataSize / width else {
           throw bad("\(shown): shape \(shape) of \(dtype) needs more bytes than the file holds")

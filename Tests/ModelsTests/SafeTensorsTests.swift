@@ -62,11 +62,15 @@ final class SafeTensorsTests: XCTestCase {
       return d
     }
     let cases: [(String, Int, String)] = [
-      // 2^31-1 ^ 3 · 4 bytes overflows nothing yet, but needs far more bytes than the file holds.
-      (#"{"w":{"dtype":"F32","shape":[2147483647,2147483647,2147483647],"data_offsets":[0,0]}}"#, 0, "needs more bytes"),
-      // 2^30 · 2^30 · 2^30 · 2^30 · 4 wraps to 0 in Int arithmetic: an empty range would have matched.
-      (#"{"w":{"dtype":"F32","shape":[1073741824,1073741824,1073741824,1073741824,16],"data_offsets":[0,0]}}"#, 0, "needs more bytes"),
+      // (2^31-1)^2 · 4 bytes does not overflow, but needs far more bytes than the file holds.
+      (#"{"w":{"dtype":"F32","shape":[2147483647,2147483647],"data_offsets":[0,0]}}"#, 0, "needs more bytes"),
+      // (2^31-1)^3 overflows Int; 2^30 · 2^30 · 2^30 · 2^30 · 16 wraps to 0 in unchecked Int
+      // arithmetic (-Ounchecked), where an empty data range would have matched it.
+      (#"{"w":{"dtype":"F32","shape":[2147483647,2147483647,2147483647],"data_offsets":[0,0]}}"#, 0, "too large"),
+      (#"{"w":{"dtype":"F32","shape":[1073741824,1073741824,1073741824,1073741824,16],"data_offsets":[0,0]}}"#, 0, "too large"),
       (#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,1e30]}}"#, 4, "data_offsets"),
+      // No elements, but the other dimensions overflow: HostTensor's shape product would trap.
+      (#"{"w":{"dtype":"F32","shape":[0,2147483647,2147483647,2147483647],"data_offsets":[0,0]}}"#, 0, "too large"),
       (#"{"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#, 4, "bad shape"),
       ("{\"a\\nb\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "a\\nb"),
       ("{\"w\":{\"dtype\":\"I\\n8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1, "unsupported dtype"),
