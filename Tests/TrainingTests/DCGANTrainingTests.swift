@@ -166,7 +166,24 @@ final class DCGANTrainingTests: XCTestCase {
     }
     let real = realBatch(4)
     let c = try smallTrainer(device: CPUDevice(threads: 2)), o = try smallTrainer(device: try OpenCLDevice(index: 0))
-    for _ in 0..<2 { try c.train(real: real); try o.train(real: real) }
+    // The gradients of the first step, compared directly (parameters after Adam steps hide all but
+    // sign errors: Adam normalises each step to ~lr). Same weights, same z, same batch.
+    try c.train(real: real); try o.train(real: real)
+    for (cg, og, net) in [(c.gradsD, o.gradsD, "D"), (c.gradsG, o.gradsG, "G")] {
+      XCTAssertEqual(Set(cg.keys), Set(og.keys))
+      XCTAssertFalse(cg.isEmpty)
+      for (name, v) in cg {
+        let x = try c.plan.read(v), y = try o.plan.read(try XCTUnwrap(og[name]))
+        // Sums over a batch of 4 and up to 64·4·4 positions per weight, in another order on each
+        // device: ~1e-6 of the largest entry. Bound: 1e-4 of the largest entry (+1e-7 for
+        // entries whose true value is 0, e.g. before training-mode BN); a wrong kernel is off by O(1).
+        let diff = Harness.maxAbsDiff(x, y), scale = Harness.maxAbs(x)
+        XCTAssertLessThanOrEqual(diff, 1e-4 * scale + 1e-7, "\(net) \(name): \(diff) of \(scale)")
+        // The buffers hold real gradients (not zeros or reused memory): every weight moves the loss.
+        if name.hasSuffix("weight") { XCTAssertGreaterThan(scale, 1e-6, "\(net) \(name) has no gradient") }
+      }
+    }
+    try c.train(real: real); try o.train(real: real)
     var worst: Float = 0
     // Harness.maxAbsDiff is +∞ on NaN or a length mismatch (Swift.max would drop a NaN).
     for (k, v) in try c.G.snapshot() { worst = max(worst, Harness.maxAbsDiff(v.data, try XCTUnwrap(o.G.snapshot()[k]).data)) }
