@@ -24,9 +24,12 @@ for f in Tools/mend/*.swift; do ln -s "../../../$f" Fuzz/fuzz-cli/mend/; done
 
 export MEND_FUZZ=1 MEND_CHECKED=1
 for t in "${targets[@]}"; do
+  set +o pipefail
   swift build -c release --scratch-path .build-fuzz --product "fuzz-$t" \
-    --sanitize=address -Xswiftc -sanitize=fuzzer -Xcc -fsanitize=fuzzer-no-link 2>&1 | grep -vE "ld.gold: warning: Cannot export local symbol" || true
-  [ -x ".build-fuzz/release/fuzz-$t" ] || { echo "FAIL: fuzz-$t did not build"; exit 1; }
+    --sanitize=address -Xswiftc -sanitize=fuzzer -Xcc -fsanitize=fuzzer-no-link 2>&1 | grep -vE "ld.gold: warning: Cannot export local symbol"
+  rc=${PIPESTATUS[0]}
+  set -o pipefail
+  [ "$rc" -eq 0 ] && [ -x ".build-fuzz/release/fuzz-$t" ] || { echo "FAIL: fuzz-$t did not build"; exit 1; }
 done
 [ $build_only = 1 ] && exit 0
 

@@ -15,15 +15,22 @@ status=0
 for k in "${kinds[@]}"; do
   scratch=.build-$k
   echo "== --sanitize=$k: build ($scratch) =="
+  set +o pipefail
   MEND_CHECKED=1 swift build -c release --build-tests --sanitize="$k" --scratch-path "$scratch" 2>&1 \
-    | grep -vE "ld.gold: warning: Cannot export local symbol" || true
-  [ -x "$scratch/release/mend" ] || { echo "FAIL: the $k build failed"; exit 1; }
+    | grep -vE "ld.gold: warning: Cannot export local symbol"
+  rc=${PIPESTATUS[0]}
+  set -o pipefail
+  [ "$rc" -eq 0 ] || { echo "FAIL: the $k build failed"; exit 1; }
   echo "== --sanitize=$k: tests${filter:+ ($filter)} =="
   log=/tmp/mend-sanitize-$k.log
   set +e
-  # halt_on_error: the first report fails the run; detect_leaks: LeakSanitizer with ASan. The CLI
-  # tests drive the instrumented mend (MEND_BINARY).
-  ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  # halt_on_error: the first report fails the run. LeakSanitizer: every `mend` the CLI tests start
+  # (MEND_BINARY: the instrumented build) runs with leak detection on and must exit cleanly
+  # (MEND_CHILD_ASAN_OPTIONS); the test process itself runs without it, since XCTest and
+  # Foundation.Process keep their own objects alive at exit (~440 allocations, 34 KB, none from mend's
+  # modules: checked by hand, docs/reliability.md).
+  ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 MEND_CHILD_ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     MEND_CHECKED=1 MEND_BINARY="$scratch/release/mend" \
     swift test -c release --skip-build --disable-swift-testing --sanitize="$k" --scratch-path "$scratch" \
     ${filter:+--filter "$filter"} >"$log" 2>&1

@@ -28,7 +28,10 @@ final class CLITests: XCTestCase {
     let p = Process()
     p.executableURL = try binary
     p.arguments = args
-    if let environment { p.environment = environment }
+    var env = environment ?? ProcessInfo.processInfo.environment
+    // Tools/sanitize.sh: the mend processes run with leak detection (the test process without).
+    if let child = env["MEND_CHILD_ASAN_OPTIONS"] { env["ASAN_OPTIONS"] = child }
+    p.environment = env
     let err = Pipe()
     p.standardError = err
     p.standardOutput = Pipe()

@@ -130,6 +130,7 @@ final class InpainterTests: XCTestCase {
       u = u.map { $0 / norm }
       let h: Float = 1e-3
       let num = (try loss(zip(z0, u).map { $0 + h * $1 }) - loss(zip(z0, u).map { $0 - h * $1 })) / Double(2 * h)
+      XCTAssertEqual(g.count, u.count, "zip below must not truncate")
       let ana = zip(g, u).reduce(0.0) { $0 + Double($1.0 * $1.1) }
       worst = max(worst, abs(num - ana) / max(1, abs(ana)))
       print("directional derivative: analytic \(ana), numeric \(num)")

@@ -70,6 +70,7 @@ final class DCGANTrainingTests: XCTestCase {
       try cpu.write(zip(w, u).map { $0 - h * $1 }, to: e.value); let lm = try loss()
       try cpu.write(w, to: e.value)
       let num = (lp - lm) / Double(2 * h)
+      XCTAssertEqual(grad.count, u.count, "zip below must not truncate")
       let ana = zip(grad, u).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
       let rel = abs(num - ana) / max(1e-3, abs(ana))
       // First layer: kinks (the error shrinks as h does: 35 % at 1e-3, 14 % at 1e-4, 5 % at 1e-5).
@@ -108,6 +109,7 @@ final class DCGANTrainingTests: XCTestCase {
       try cpu.write(zip(w, u).map { $0 - h * $1 }, to: e.value); let lm = try loss()
       try cpu.write(w, to: e.value)
       let num = (lp - lm) / Double(2 * h)
+      XCTAssertEqual(grad.count, u.count, "zip below must not truncate")
       let ana = zip(grad, u).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
       print("G \(name): directional analytic \(ana), numeric \(num)")
       worst = max(worst, abs(num - ana) / max(1e-3, abs(ana)))
