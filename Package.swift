@@ -40,13 +40,19 @@ let kernelTargets: [Target] = kernelLevels.map { level in
   .target(name: level.name, dependencies: ["Compute", "CPURuntime"],
           swiftSettings: optimised(cpu: level.cpu) + [.define(level.define)])
 }
+let kernelSourceFiles: [String] = {
+  let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Kernels").path
+  return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".cl") }.sorted()
+}()
 let kernelDependencies: [Target.Dependency] = kernelLevels.map { .target(name: $0.name) }
 
 let package = Package(
   name: "mend",
   platforms: [.macOS(.v14)],
   products: [
-    .executable(name: "mend", targets: ["mend"]),
+    .executable(name: "mend", targets: ["MendCLI"]),
+    // The API an app uses: pick a device, load the pretrained models, inpaint, super-resolve, complete.
+    .library(name: "Mend", targets: ["Mend"]),
     .library(name: "Compute", targets: ["Compute"]),
     .library(name: "ComputeCPU", targets: ["ComputeCPU"]),
     .library(name: "ComputeOpenCL", targets: ["ComputeOpenCL"]),
@@ -76,12 +82,9 @@ let package = Package(
     .target(name: "CPURuntime", dependencies: ["Compute", "CCPUFeatures"], swiftSettings: fastMath),
   ] + kernelTargets + [
     .target(name: "ComputeCPU", dependencies: ["Compute", "CPURuntime"] + kernelDependencies, swiftSettings: fastMath),
-    .target(
-      name: "MendKernels", path: "Kernels",
-      resources: [
-        .copy("common.cl"), .copy("elementwise.cl"), .copy("conv.cl"), .copy("batchnorm.cl"),
-        .copy("loss.cl"),
-      ]),
+    // Every Kernels/*.cl is bundled; KernelSources orders them (common.cl first), so adding a
+    // kernel file means adding the file, nothing else.
+    .target(name: "MendKernels", path: "Kernels", resources: kernelSourceFiles.map { .copy($0) }),
     .target(
       name: "ComputeOpenCL",
       dependencies: ["Compute", "COpenCL", "MendKernels"],
@@ -102,11 +105,22 @@ let package = Package(
             swiftSettings: fastMath),
     .target(name: "SuperResolution", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
 
-    // MARK: - Command-line tool
-    .executableTarget(
-      name: "mend",
+    // MARK: - Library API
+    .target(
+      name: "Mend",
       dependencies: [
-        "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Batching", "SuperResolution", "Inpainting", "Pipeline", "Training",
+        "Compute", "ComputeCPU", "Models", "Imaging", "Inpainting", "SuperResolution", "Pipeline",
+        .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
+      ],
+      swiftSettings: fastMath),
+
+    // MARK: - Command-line tool
+    // The target is not called `mend`: module names differing only in case from `Mend` collide on
+    // case-insensitive file systems. The product, and so the binary, is `mend`.
+    .executableTarget(
+      name: "MendCLI",
+      dependencies: [
+        "Mend", "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Batching", "SuperResolution", "Inpainting", "Pipeline", "Training",
         .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -140,6 +154,7 @@ let package = Package(
     // Runs the built `mend` binary (Tools/test.sh builds it first).
     .testTarget(name: "CLITests", dependencies: ["Imaging"]),
     .testTarget(name: "BatchingTests", dependencies: ["Batching"]),
+    .testTarget(name: "MendTests", dependencies: ["Mend", "Compute"]),
     .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")],
                 swiftSettings: fastMath),
     .testTarget(
@@ -172,7 +187,7 @@ if ProcessInfo.processInfo.environment["MEND_FUZZ"] == "1" {
   package.targets.append(.executableTarget(
     name: "fuzz-cli",
     dependencies: [
-      "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Batching", "SuperResolution",
+      "Mend", "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Batching", "SuperResolution",
       "Inpainting", "Pipeline", "Training", .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
       .product(name: "ArgumentParser", package: "swift-argument-parser"), "FuzzDriver",
     ],

@@ -6,13 +6,8 @@
 //  * 1-D NDRanges, rounded up to the work-group size: every kernel checks its bounds;
 //  * reductions use one work-group of MEND_WG items per output and a local-memory tree.
 
-#define MEND_WG 64
-
-#define ACT_IDENTITY 0
-#define ACT_RELU 1
-#define ACT_LEAKY 2
-#define ACT_TANH 3
-#define ACT_SIGMOID 4
+// MEND_WG and the codes ACT_*, LOSS_*, BINOP_* are defined by the host as build options
+// (-D, from Sources/ComputeOpenCL/KernelCodes.swift): one definition shared with Swift.
 
 inline float mend_act(float x, int kind, float slope) {
   switch (kind) {

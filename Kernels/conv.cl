@@ -48,3 +48,153 @@ __kernel void col2im(const int images, const int C, const int H, const int W, co
   }
   x[xo + i] = accumulate ? x[xo + i] + acc : acc;
 }
+
+// ---- Fused convolutions: implicit GEMM through local memory, bias + activation in the epilogue ----
+//
+// conv2d:        y[n, m, oy, ox]  = act(bias[m] + Σ_k w[m, k] · patch(x)[k, (n, oy, ox)]),
+//                k = (c, ky, kx), patch element x[n, c, oy·sh − ph + ky, ox·sw − pw + kx] (0 outside).
+// conv2d_bwd:    the backward-data of that convolution, which is also a transposed convolution's
+//                forward: dx[n, c, iy, ix] = act(bias[c] + Σ w[m, c, ky, kx] · dy[n, m, oy, ox]) over
+//                the taps with oy·sh − ph + ky = iy. Split by stride phase (iy mod sh, ix mod sw: the
+//                third NDRange dimension), each phase is a dense convolution with the taps
+//                ky ≡ (iy + ph) mod sh only, so no multiply is spent on the zeros a dilated input has.
+//
+// GEMM view: M rows (output channels) × columns (batch × pixels) × K. A work-group of WX × WY
+// items computes a TM × TN tile, each item RM = TM/WY rows × RN = TN/WX columns (rows strided by WY,
+// columns by WX, so neighbouring items write neighbouring pixels); K goes in steps of TK through
+// local memory. Two shapes: 32 × 64 for ordinary layers, 4 × 256 for layers with ≤ 4 output
+// channels (RGB outputs), which would leave most of a 32-row tile idle.
+#define CONV_TK 16
+
+#define CONV_EPILOGUE(M_LIMIT, COLS, ...)                                                               \
+  for (int i = 0; i < RM; ++i) {                                                                        \
+    const int m = m0 + ty + i * LY;                                                                     \
+    if (m >= (M_LIMIT)) continue;                                                                       \
+    const float b = hasBias ? bias[bo + m] : 0.0f;                                                      \
+    for (int j = 0; j < RN; ++j) {                                                                      \
+      const int col = n0 + tx + j * LX;                                                                 \
+      if (col >= (COLS)) continue;                                                                      \
+      __VA_ARGS__                                                                                       \
+    }                                                                                                   \
+  }
+
+#define DEFINE_CONV_FWD(NAME, TM, TN, WX, WY)                                                           \
+__kernel __attribute__((reqd_work_group_size(WX, WY, 1)))                                              \
+void NAME(const int N, const int C, const int H, const int W, const int M, const int kh, const int kw, \
+          const int sh, const int sw, const int ph, const int pw, const int oh, const int ow,           \
+          const int hasBias, const int kind, const float slope,                                         \
+          __global const float* x, const int xo, __global const float* w, const int wo,                 \
+          __global const float* bias, const int bo, __global float* y, const int yo) {                  \
+  enum { RM = TM / WY, RN = TN / WX, ITEMS = WX * WY, LX = WX, LY = WY };                               \
+  __local float As[CONV_TK][TM];                                                                        \
+  __local float Bs[CONV_TK][TN];                                                                        \
+  /* Per column: image base and the patch's top-left corner; per k of the chunk: plane and tap. */    \
+  __local int colBase[TN], colY[TN], colX[TN], kBase[CONV_TK], kY[CONV_TK], kX[CONV_TK];               \
+  const int K = C * kh * kw, P = oh * ow, cols = N * P, taps = kh * kw;                                 \
+  const int tx = get_local_id(0), ty = get_local_id(1), lid = ty * WX + tx;                             \
+  const int n0 = get_group_id(0) * TN, m0 = get_group_id(1) * TM;                                       \
+  for (int e = lid; e < TN; e += ITEMS) {                                                               \
+    const int col = n0 + e, n = col / P, p = col % P;                                                   \
+    colBase[e] = n * C * H * W;                                                                         \
+    colY[e] = col < cols ? (p / ow) * sh - ph : -(1 << 28);                                             \
+    colX[e] = (p % ow) * sw - pw;                                                                       \
+  }                                                                                                     \
+  float acc[RM][RN];                                                                                    \
+  for (int i = 0; i < RM; ++i) for (int j = 0; j < RN; ++j) acc[i][j] = 0.0f;                          \
+  for (int k0 = 0; k0 < K; k0 += CONV_TK) {                                                             \
+    for (int e = lid; e < CONV_TK; e += ITEMS) {                                                        \
+      const int k = k0 + e, c = k / taps, r = k % taps;                                                 \
+      kBase[e] = c * H * W;                                                                             \
+      kY[e] = k < K ? r / kw : -(1 << 28);                                                              \
+      kX[e] = r % kw;                                                                                   \
+    }                                                                                                   \
+    for (int e = lid; e < CONV_TK * TM; e += ITEMS) {                                                   \
+      const int kk = e % CONV_TK, mm = e / CONV_TK, m = m0 + mm, k = k0 + kk;                           \
+      As[kk][mm] = (m < M && k < K) ? w[wo + m * K + k] : 0.0f;                                         \
+    }                                                                                                   \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                                       \
+    for (int e = lid; e < CONV_TK * TN; e += ITEMS) {                                                   \
+      const int nn = e % TN, kk = e / TN;                                                               \
+      const int iy = colY[nn] + kY[kk], ix = colX[nn] + kX[kk];                                         \
+      Bs[kk][nn] = (iy >= 0 && iy < H && ix >= 0 && ix < W)                                             \
+        ? x[xo + colBase[nn] + kBase[kk] + iy * W + ix] : 0.0f;                                         \
+    }                                                                                                   \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                                       \
+    for (int kk = 0; kk < CONV_TK; ++kk) {                                                              \
+      float a[RM], b[RN];                                                                               \
+      for (int i = 0; i < RM; ++i) a[i] = As[kk][ty + i * WY];                                          \
+      for (int j = 0; j < RN; ++j) b[j] = Bs[kk][tx + j * WX];                                          \
+      for (int i = 0; i < RM; ++i) for (int j = 0; j < RN; ++j) acc[i][j] = mad(a[i], b[j], acc[i][j]); \
+    }                                                                                                   \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                                       \
+  }                                                                                                     \
+  CONV_EPILOGUE(M, cols,                                                                                \
+    const int n = col / P, p = col % P;                                                                 \
+    y[yo + (n * M + m) * P + p] = mend_act(acc[i][j] + b, kind, slope);)                                \
+}
+
+// Here C, H, W describe dx (the transposed convolution's output) and M, oh, ow dy; the kernel
+// computes C rows. Phase (qy, qx) = get_group_id(2) covers iy = qy + sh·a, ix = qx + sw·b.
+#define DEFINE_CONV_BWD(NAME, TM, TN, WX, WY)                                                           \
+__kernel __attribute__((reqd_work_group_size(WX, WY, 1)))                                              \
+void NAME(const int N, const int C, const int H, const int W, const int M, const int kh, const int kw, \
+          const int sh, const int sw, const int ph, const int pw, const int oh, const int ow,           \
+          const int hasBias, const int kind, const float slope,                                         \
+          __global const float* dy, const int dyo, __global const float* w, const int wo,               \
+          __global const float* bias, const int bo, __global float* dx, const int dxo) {                \
+  enum { RM = TM / WY, RN = TN / WX, ITEMS = WX * WY, LX = WX, LY = WY };                                                 \
+  __local float As[CONV_TK][TM];                                                                        \
+  __local float Bs[CONV_TK][TN];                                                                        \
+  const int qy = get_group_id(2) / sw, qx = get_group_id(2) % sw;                                       \
+  const int ky0 = (qy + ph) % sh, kx0 = (qx + pw) % sw;                                                 \
+  const int ty_ = (kh + sh - 1) / sh, tx_ = (kw + sw - 1) / sw;                                         \
+  const int hq = (H + sh - 1) / sh, wq = (W + sw - 1) / sw, P = hq * wq, cols = N * P;                  \
+  const int K = M * ty_ * tx_;                                                                          \
+  const int tx = get_local_id(0), ty = get_local_id(1), lid = ty * WX + tx;                             \
+  const int n0 = get_group_id(0) * TN, m0 = get_group_id(1) * TM;                                       \
+  float acc[RM][RN];                                                                                    \
+  for (int i = 0; i < RM; ++i) for (int j = 0; j < RN; ++j) acc[i][j] = 0.0f;                          \
+  for (int k0 = 0; k0 < K; k0 += CONV_TK) {                                                             \
+    for (int e = lid; e < CONV_TK * TM; e += ITEMS) {                                                   \
+      const int kk = e % CONV_TK, cc = e / CONV_TK, c = m0 + cc, k = k0 + kk;                           \
+      float v = 0.0f;                                                                                   \
+      if (c < C && k < K) {                                                                             \
+        const int m = k / (ty_ * tx_), r = k % (ty_ * tx_);                                             \
+        const int ky = ky0 + sh * (r / tx_), kx = kx0 + sw * (r % tx_);                                 \
+        if (ky < kh && kx < kw) v = w[wo + ((m * C + c) * kh + ky) * kw + kx];                          \
+      }                                                                                                 \
+      As[kk][cc] = v;                                                                                   \
+    }                                                                                                   \
+    for (int e = lid; e < CONV_TK * TN; e += ITEMS) {                                                   \
+      const int nn = e % TN, kk = e / TN, col = n0 + nn, k = k0 + kk;                                   \
+      float v = 0.0f;                                                                                   \
+      if (col < cols && k < K) {                                                                        \
+        const int n = col / P, p = col % P, iy = qy + sh * (p / wq), ix = qx + sw * (p % wq);           \
+        const int m = k / (ty_ * tx_), r = k % (ty_ * tx_);                                             \
+        const int ky = ky0 + sh * (r / tx_), kx = kx0 + sw * (r % tx_);                                 \
+        const int sy = iy + ph - ky, sx = ix + pw - kx;                                                 \
+        if (sy >= 0 && sx >= 0) {                                                                       \
+          const int oy = sy / sh, ox = sx / sw;                                                         \
+          if (oy < oh && ox < ow) v = dy[dyo + ((n * M + m) * oh + oy) * ow + ox];                      \
+        }                                                                                               \
+      }                                                                                                 \
+      Bs[kk][nn] = v;                                                                                   \
+    }                                                                                                   \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                                       \
+    for (int kk = 0; kk < CONV_TK; ++kk) {                                                              \
+      float a[RM], b[RN];                                                                               \
+      for (int i = 0; i < RM; ++i) a[i] = As[kk][ty + i * WY];                                          \
+      for (int j = 0; j < RN; ++j) b[j] = Bs[kk][tx + j * WX];                                          \
+      for (int i = 0; i < RM; ++i) for (int j = 0; j < RN; ++j) acc[i][j] = mad(a[i], b[j], acc[i][j]); \
+    }                                                                                                   \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                                       \
+  }                                                                                                     \
+  CONV_EPILOGUE(C, cols,                                                                                \
+    const int n = col / P, p = col % P, iy = qy + sh * (p / wq), ix = qx + sw * (p % wq);               \
+    if (iy < H && ix < W) dx[dxo + ((n * C + m) * H + iy) * W + ix] = mend_act(acc[i][j] + b, kind, slope);) \
+}
+
+DEFINE_CONV_FWD(conv2d_fused, 32, 64, 16, 8)
+DEFINE_CONV_FWD(conv2d_fused_narrow, 4, 256, 64, 1)
+DEFINE_CONV_BWD(conv2d_bwd_fused, 32, 64, 16, 8)
+DEFINE_CONV_BWD(conv2d_bwd_fused_narrow, 4, 256, 64, 1)

@@ -14,14 +14,14 @@ __kernel void activation_bwd(const int n, const int kind, const float slope,
   if (i < n) dx[dxo + i] = dy[dyo + i] * mend_act_deriv(y[yo + i], kind, slope);
 }
 
-// op 0: a + b, 1: a * b, 2: alpha * a + b
+// op BINOP_ADD: a + b, BINOP_MUL: a * b, BINOP_AXPY: alpha * a + b
 __kernel void binary_op(const int n, const int op, const float alpha,
                         __global const float* a, const int ao, __global const float* b, const int bo,
                         __global float* y, const int yo) {
   const int i = get_global_id(0);
   if (i >= n) return;
   const float va = a[ao + i], vb = b[bo + i];
-  y[yo + i] = op == 0 ? va + vb : (op == 1 ? va * vb : alpha * va + vb);
+  y[yo + i] = op == BINOP_ADD ? va + vb : (op == BINOP_MUL ? va * vb : alpha * va + vb);
 }
 
 __kernel void scale_op(const int n, const float alpha, const float beta,

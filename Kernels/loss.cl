@@ -1,6 +1,6 @@
 // loss.cl — per-sample losses and their gradients.
-// kind 0: importance-weighted L1 Σ w·|p − t|; 1: MSE mean (p − t)²;
-// kind 2: binary cross-entropy on logits, mean softplus(l) − t·l.
+// LOSS_WEIGHTED_L1: importance-weighted L1 Σ w·|p − t|; LOSS_MSE: mean (p − t)²;
+// LOSS_BCE_LOGITS: binary cross-entropy on logits, mean softplus(l) − t·l.
 
 __kernel void loss_fwd(const int samples, const int count, const int kind,
                        __global const float* p, const int po, __global const float* t, const int to,
@@ -11,12 +11,12 @@ __kernel void loss_fwd(const int samples, const int count, const int kind,
   for (int j = l; j < count; j += MEND_WG) {
     const int k = s * count + j;
     const float pv = p[po + k], tv = t[to + k];
-    if (kind == 0) acc += w[wo + k] * fabs(pv - tv);
-    else if (kind == 1) acc += (pv - tv) * (pv - tv);
+    if (kind == LOSS_WEIGHTED_L1) acc += w[wo + k] * fabs(pv - tv);
+    else if (kind == LOSS_MSE) acc += (pv - tv) * (pv - tv);
     else acc += fmax(pv, 0.0f) - tv * pv + log1p(exp(-fabs(pv)));
   }
   const float r = mend_wg_sum(acc, scratch);
-  if (l == 0) loss[lo + s] = (kind == 0 || count == 0) ? r : r / (float)count;
+  if (l == 0) loss[lo + s] = (kind == LOSS_WEIGHTED_L1 || count == 0) ? r : r / (float)count;
 }
 
 __kernel void loss_bwd(const int samples, const int count, const int kind,
@@ -28,8 +28,8 @@ __kernel void loss_bwd(const int samples, const int count, const int kind,
   const float g = dl[dlo + i / count];
   const float d = p[po + i] - t[to + i];
   float r;
-  if (kind == 0) r = d > 0.0f ? g * w[wo + i] : (d < 0.0f ? -g * w[wo + i] : 0.0f);
-  else if (kind == 1) r = 2.0f * g * d / (float)count;
+  if (kind == LOSS_WEIGHTED_L1) r = d > 0.0f ? g * w[wo + i] : (d < 0.0f ? -g * w[wo + i] : 0.0f);
+  else if (kind == LOSS_MSE) r = 2.0f * g * d / (float)count;
   else r = g * (1.0f / (1.0f + exp(-p[po + i])) - t[to + i]) / (float)count;
   dp[dpo + i] = r;
 }

@@ -7,6 +7,7 @@ start_seconds=$SECONDS
 # pipefail: a failing `swift test` fails the script even through `tee`.
 cd "$(dirname "$0")/.."
 bash Tools/setup.sh
+bash Tools/lint.sh
 swift build -c release --build-tests
 Tools/link-kernels --check
 swift test -c release --skip-build --disable-swift-testing 2>&1 | tee /tmp/mend-test.log
@@ -24,11 +25,21 @@ for isa in avx512 avx2 generic; do
   fi
   [ "$isa" = "$best" ] && continue
   echo "== kernel level $isa (MEND_CPU_ISA=$isa): model parity, tiled SR, inpainting, training gradients =="
-  MEND_CPU_ISA=$isa swift test -c release --skip-build --disable-swift-testing \
+  MEND_CPU_ISA=$isa MEND_TEST_CPU_ONLY=1 swift test -c release --skip-build --disable-swift-testing \
     --filter 'ParityTests|UpscalerTests|InpaintingTests|DCGANTrainingTests.testDiscriminatorParameterGradients|DCGANTrainingTests.testGeneratorParameterGradients|SRTrainingTests.testParameterGradientsAndLearning' \
     2>&1 | tee "/tmp/mend-test-$isa.log"
   logs+=("/tmp/mend-test-$isa.log")
 done
+
+echo "== API documentation (DocC): every public symbol of Mend documented, every link resolved =="
+Tools/build-docs
+
+echo "== Examples/: a package that depends on mend by path, built and run =="
+swift build -c release --package-path Examples
+rm -rf /tmp/mend-example
+Examples/.build/release/MendExample docs/example/astronaut-face.png docs/example/astronaut-face-mask.png /tmp/mend-example 50
+test -s /tmp/mend-example/completed.png && test -s /tmp/mend-example/upscaled.png
+echo "Examples: ok"
 
 echo "== the default build opens libOpenCL and CLBlast at run time: neither is linked =="
 if ldd .build/release/mend | grep -qiE "libOpenCL|libclblast"; then

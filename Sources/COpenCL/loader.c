@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 // Defines the OpenCL and CLBlast functions mend calls, each forwarding to the library opened with
 // dlopen (see COpenCL.h). Until a library is loaded, or when it is missing, OpenCL calls return
 // CL_PLATFORM_NOT_FOUND_KHR (no platform: mend then runs on the CPU) and CLBlast calls
@@ -174,6 +175,18 @@ CLBlastStatusCode CL_API_CALL CLBlastSgemm(const CLBlastLayout a, const CLBlastT
   if (!p_CLBlastSgemm) { return CLBlastNotImplemented; }
   return p_CLBlastSgemm(a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s);
 }
+typedef CLBlastStatusCode (CL_API_CALL *CLBlastSgemmWithTempBuffer_fn)(const CLBlastLayout a, const CLBlastTranspose b, const CLBlastTranspose c, const size_t d, const size_t e, const size_t f, const float g, const cl_mem h, const size_t i, const size_t j, const cl_mem k, const size_t l, const size_t m, const float n, cl_mem o, const size_t p, const size_t q, cl_command_queue *r, cl_event *s, cl_mem t);
+static CLBlastSgemmWithTempBuffer_fn p_CLBlastSgemmWithTempBuffer;
+CLBlastStatusCode CL_API_CALL CLBlastSgemmWithTempBuffer(const CLBlastLayout a, const CLBlastTranspose b, const CLBlastTranspose c, const size_t d, const size_t e, const size_t f, const float g, const cl_mem h, const size_t i, const size_t j, const cl_mem k, const size_t l, const size_t m, const float n, cl_mem o, const size_t p, const size_t q, cl_command_queue *r, cl_event *s, cl_mem t) {
+  if (!p_CLBlastSgemmWithTempBuffer) { return CLBlastNotImplemented; }
+  return p_CLBlastSgemmWithTempBuffer(a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t);
+}
+typedef CLBlastStatusCode (CL_API_CALL *CLBlastSGemmTempBufferSize_fn)(const CLBlastLayout a, const CLBlastTranspose b, const CLBlastTranspose c, const size_t d, const size_t e, const size_t f, const size_t g, const size_t h, const size_t i, const size_t j, const size_t k, const size_t l, cl_command_queue *m, size_t *n);
+static CLBlastSGemmTempBufferSize_fn p_CLBlastSGemmTempBufferSize;
+CLBlastStatusCode CL_API_CALL CLBlastSGemmTempBufferSize(const CLBlastLayout a, const CLBlastTranspose b, const CLBlastTranspose c, const size_t d, const size_t e, const size_t f, const size_t g, const size_t h, const size_t i, const size_t j, const size_t k, const size_t l, cl_command_queue *m, size_t *n) {
+  if (!p_CLBlastSGemmTempBufferSize) { return CLBlastNotImplemented; }
+  return p_CLBlastSGemmTempBufferSize(a,b,c,d,e,f,g,h,i,j,k,l,m,n);
+}
 typedef CLBlastStatusCode (CL_API_CALL *CLBlastSgemmStridedBatched_fn)(const CLBlastLayout a, const CLBlastTranspose b, const CLBlastTranspose c, const size_t d, const size_t e, const size_t f, const float g, const cl_mem h, const size_t i, const size_t j, const size_t j2, const cl_mem k, const size_t l, const size_t m, const size_t m2, const float n, cl_mem o, const size_t p, const size_t q, const size_t q2, const size_t bc, cl_command_queue *r, cl_event *s);
 static CLBlastSgemmStridedBatched_fn p_CLBlastSgemmStridedBatched;
 CLBlastStatusCode CL_API_CALL CLBlastSgemmStridedBatched(const CLBlastLayout a, const CLBlastTranspose b, const CLBlastTranspose c, const size_t d, const size_t e, const size_t f, const float g, const cl_mem h, const size_t i, const size_t j, const size_t j2, const cl_mem k, const size_t l, const size_t m, const size_t m2, const float n, cl_mem o, const size_t p, const size_t q, const size_t q2, const size_t bc, cl_command_queue *r, cl_event *s) {
@@ -181,6 +194,13 @@ CLBlastStatusCode CL_API_CALL CLBlastSgemmStridedBatched(const CLBlastLayout a, 
   return p_CLBlastSgemmStridedBatched(a,b,c,d,e,f,g,h,i,j,j2,k,l,m,m2,n,o,p,q,q2,bc,r,s);
 }
 #pragma GCC visibility pop
+
+// libOpenCL is opened into the global scope and mend's calls resolve through it, so a tool
+// interposed with LD_PRELOAD (an OpenCL call counter) sees them as it would in a linked binary.
+static void *resolve(void *h, const char *name) {
+  void *f = dlsym(RTLD_DEFAULT, name);
+  return f ? f : dlsym(h, name);
+}
 
 static pthread_once_t opencl_once = PTHREAD_ONCE_INIT;
 static char opencl_error[512];
@@ -195,38 +215,38 @@ static void opencl_open(void) {
   unsigned n = candidates[0] && *candidates[0] ? 1 : sizeof candidates / sizeof *candidates;
   for (unsigned i = 0; i < n && !h; i++) {
     if (!candidates[i] || !*candidates[i]) continue;
-    h = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+    h = dlopen(candidates[i], RTLD_NOW | RTLD_GLOBAL);
     used = candidates[i];
   }
   if (!h) {
     snprintf(why, sizeof opencl_error, "%s not found", getenv("MEND_OPENCL_LIBRARY") && *getenv("MEND_OPENCL_LIBRARY") ? getenv("MEND_OPENCL_LIBRARY") : "libOpenCL.so.1");
     return;
   }
-  if (!(p_clGetPlatformIDs = (clGetPlatformIDs_fn)dlsym(h, "clGetPlatformIDs"))) { snprintf(why, sizeof opencl_error, "%s lacks clGetPlatformIDs", used); return; }
-  if (!(p_clGetPlatformInfo = (clGetPlatformInfo_fn)dlsym(h, "clGetPlatformInfo"))) { snprintf(why, sizeof opencl_error, "%s lacks clGetPlatformInfo", used); return; }
-  if (!(p_clGetDeviceIDs = (clGetDeviceIDs_fn)dlsym(h, "clGetDeviceIDs"))) { snprintf(why, sizeof opencl_error, "%s lacks clGetDeviceIDs", used); return; }
-  if (!(p_clGetDeviceInfo = (clGetDeviceInfo_fn)dlsym(h, "clGetDeviceInfo"))) { snprintf(why, sizeof opencl_error, "%s lacks clGetDeviceInfo", used); return; }
-  if (!(p_clCreateContext = (clCreateContext_fn)dlsym(h, "clCreateContext"))) { snprintf(why, sizeof opencl_error, "%s lacks clCreateContext", used); return; }
-  if (!(p_clReleaseContext = (clReleaseContext_fn)dlsym(h, "clReleaseContext"))) { snprintf(why, sizeof opencl_error, "%s lacks clReleaseContext", used); return; }
-  if (!(p_clCreateCommandQueue = (clCreateCommandQueue_fn)dlsym(h, "clCreateCommandQueue"))) { snprintf(why, sizeof opencl_error, "%s lacks clCreateCommandQueue", used); return; }
-  if (!(p_clReleaseCommandQueue = (clReleaseCommandQueue_fn)dlsym(h, "clReleaseCommandQueue"))) { snprintf(why, sizeof opencl_error, "%s lacks clReleaseCommandQueue", used); return; }
-  if (!(p_clCreateBuffer = (clCreateBuffer_fn)dlsym(h, "clCreateBuffer"))) { snprintf(why, sizeof opencl_error, "%s lacks clCreateBuffer", used); return; }
-  if (!(p_clReleaseMemObject = (clReleaseMemObject_fn)dlsym(h, "clReleaseMemObject"))) { snprintf(why, sizeof opencl_error, "%s lacks clReleaseMemObject", used); return; }
-  if (!(p_clCreateProgramWithSource = (clCreateProgramWithSource_fn)dlsym(h, "clCreateProgramWithSource"))) { snprintf(why, sizeof opencl_error, "%s lacks clCreateProgramWithSource", used); return; }
-  if (!(p_clCreateProgramWithBinary = (clCreateProgramWithBinary_fn)dlsym(h, "clCreateProgramWithBinary"))) { snprintf(why, sizeof opencl_error, "%s lacks clCreateProgramWithBinary", used); return; }
-  if (!(p_clReleaseProgram = (clReleaseProgram_fn)dlsym(h, "clReleaseProgram"))) { snprintf(why, sizeof opencl_error, "%s lacks clReleaseProgram", used); return; }
-  if (!(p_clBuildProgram = (clBuildProgram_fn)dlsym(h, "clBuildProgram"))) { snprintf(why, sizeof opencl_error, "%s lacks clBuildProgram", used); return; }
-  if (!(p_clGetProgramInfo = (clGetProgramInfo_fn)dlsym(h, "clGetProgramInfo"))) { snprintf(why, sizeof opencl_error, "%s lacks clGetProgramInfo", used); return; }
-  if (!(p_clGetProgramBuildInfo = (clGetProgramBuildInfo_fn)dlsym(h, "clGetProgramBuildInfo"))) { snprintf(why, sizeof opencl_error, "%s lacks clGetProgramBuildInfo", used); return; }
-  if (!(p_clCreateKernel = (clCreateKernel_fn)dlsym(h, "clCreateKernel"))) { snprintf(why, sizeof opencl_error, "%s lacks clCreateKernel", used); return; }
-  if (!(p_clReleaseKernel = (clReleaseKernel_fn)dlsym(h, "clReleaseKernel"))) { snprintf(why, sizeof opencl_error, "%s lacks clReleaseKernel", used); return; }
-  if (!(p_clSetKernelArg = (clSetKernelArg_fn)dlsym(h, "clSetKernelArg"))) { snprintf(why, sizeof opencl_error, "%s lacks clSetKernelArg", used); return; }
-  if (!(p_clReleaseEvent = (clReleaseEvent_fn)dlsym(h, "clReleaseEvent"))) { snprintf(why, sizeof opencl_error, "%s lacks clReleaseEvent", used); return; }
-  if (!(p_clFinish = (clFinish_fn)dlsym(h, "clFinish"))) { snprintf(why, sizeof opencl_error, "%s lacks clFinish", used); return; }
-  if (!(p_clEnqueueReadBuffer = (clEnqueueReadBuffer_fn)dlsym(h, "clEnqueueReadBuffer"))) { snprintf(why, sizeof opencl_error, "%s lacks clEnqueueReadBuffer", used); return; }
-  if (!(p_clEnqueueWriteBuffer = (clEnqueueWriteBuffer_fn)dlsym(h, "clEnqueueWriteBuffer"))) { snprintf(why, sizeof opencl_error, "%s lacks clEnqueueWriteBuffer", used); return; }
-  if (!(p_clEnqueueFillBuffer = (clEnqueueFillBuffer_fn)dlsym(h, "clEnqueueFillBuffer"))) { snprintf(why, sizeof opencl_error, "%s lacks clEnqueueFillBuffer", used); return; }
-  if (!(p_clEnqueueNDRangeKernel = (clEnqueueNDRangeKernel_fn)dlsym(h, "clEnqueueNDRangeKernel"))) { snprintf(why, sizeof opencl_error, "%s lacks clEnqueueNDRangeKernel", used); return; }
+  if (!(p_clGetPlatformIDs = (clGetPlatformIDs_fn)resolve(h, "clGetPlatformIDs"))) { snprintf(why, sizeof opencl_error, "%s lacks clGetPlatformIDs", used); return; }
+  if (!(p_clGetPlatformInfo = (clGetPlatformInfo_fn)resolve(h, "clGetPlatformInfo"))) { snprintf(why, sizeof opencl_error, "%s lacks clGetPlatformInfo", used); return; }
+  if (!(p_clGetDeviceIDs = (clGetDeviceIDs_fn)resolve(h, "clGetDeviceIDs"))) { snprintf(why, sizeof opencl_error, "%s lacks clGetDeviceIDs", used); return; }
+  if (!(p_clGetDeviceInfo = (clGetDeviceInfo_fn)resolve(h, "clGetDeviceInfo"))) { snprintf(why, sizeof opencl_error, "%s lacks clGetDeviceInfo", used); return; }
+  if (!(p_clCreateContext = (clCreateContext_fn)resolve(h, "clCreateContext"))) { snprintf(why, sizeof opencl_error, "%s lacks clCreateContext", used); return; }
+  if (!(p_clReleaseContext = (clReleaseContext_fn)resolve(h, "clReleaseContext"))) { snprintf(why, sizeof opencl_error, "%s lacks clReleaseContext", used); return; }
+  if (!(p_clCreateCommandQueue = (clCreateCommandQueue_fn)resolve(h, "clCreateCommandQueue"))) { snprintf(why, sizeof opencl_error, "%s lacks clCreateCommandQueue", used); return; }
+  if (!(p_clReleaseCommandQueue = (clReleaseCommandQueue_fn)resolve(h, "clReleaseCommandQueue"))) { snprintf(why, sizeof opencl_error, "%s lacks clReleaseCommandQueue", used); return; }
+  if (!(p_clCreateBuffer = (clCreateBuffer_fn)resolve(h, "clCreateBuffer"))) { snprintf(why, sizeof opencl_error, "%s lacks clCreateBuffer", used); return; }
+  if (!(p_clReleaseMemObject = (clReleaseMemObject_fn)resolve(h, "clReleaseMemObject"))) { snprintf(why, sizeof opencl_error, "%s lacks clReleaseMemObject", used); return; }
+  if (!(p_clCreateProgramWithSource = (clCreateProgramWithSource_fn)resolve(h, "clCreateProgramWithSource"))) { snprintf(why, sizeof opencl_error, "%s lacks clCreateProgramWithSource", used); return; }
+  if (!(p_clCreateProgramWithBinary = (clCreateProgramWithBinary_fn)resolve(h, "clCreateProgramWithBinary"))) { snprintf(why, sizeof opencl_error, "%s lacks clCreateProgramWithBinary", used); return; }
+  if (!(p_clReleaseProgram = (clReleaseProgram_fn)resolve(h, "clReleaseProgram"))) { snprintf(why, sizeof opencl_error, "%s lacks clReleaseProgram", used); return; }
+  if (!(p_clBuildProgram = (clBuildProgram_fn)resolve(h, "clBuildProgram"))) { snprintf(why, sizeof opencl_error, "%s lacks clBuildProgram", used); return; }
+  if (!(p_clGetProgramInfo = (clGetProgramInfo_fn)resolve(h, "clGetProgramInfo"))) { snprintf(why, sizeof opencl_error, "%s lacks clGetProgramInfo", used); return; }
+  if (!(p_clGetProgramBuildInfo = (clGetProgramBuildInfo_fn)resolve(h, "clGetProgramBuildInfo"))) { snprintf(why, sizeof opencl_error, "%s lacks clGetProgramBuildInfo", used); return; }
+  if (!(p_clCreateKernel = (clCreateKernel_fn)resolve(h, "clCreateKernel"))) { snprintf(why, sizeof opencl_error, "%s lacks clCreateKernel", used); return; }
+  if (!(p_clReleaseKernel = (clReleaseKernel_fn)resolve(h, "clReleaseKernel"))) { snprintf(why, sizeof opencl_error, "%s lacks clReleaseKernel", used); return; }
+  if (!(p_clSetKernelArg = (clSetKernelArg_fn)resolve(h, "clSetKernelArg"))) { snprintf(why, sizeof opencl_error, "%s lacks clSetKernelArg", used); return; }
+  if (!(p_clReleaseEvent = (clReleaseEvent_fn)resolve(h, "clReleaseEvent"))) { snprintf(why, sizeof opencl_error, "%s lacks clReleaseEvent", used); return; }
+  if (!(p_clFinish = (clFinish_fn)resolve(h, "clFinish"))) { snprintf(why, sizeof opencl_error, "%s lacks clFinish", used); return; }
+  if (!(p_clEnqueueReadBuffer = (clEnqueueReadBuffer_fn)resolve(h, "clEnqueueReadBuffer"))) { snprintf(why, sizeof opencl_error, "%s lacks clEnqueueReadBuffer", used); return; }
+  if (!(p_clEnqueueWriteBuffer = (clEnqueueWriteBuffer_fn)resolve(h, "clEnqueueWriteBuffer"))) { snprintf(why, sizeof opencl_error, "%s lacks clEnqueueWriteBuffer", used); return; }
+  if (!(p_clEnqueueFillBuffer = (clEnqueueFillBuffer_fn)resolve(h, "clEnqueueFillBuffer"))) { snprintf(why, sizeof opencl_error, "%s lacks clEnqueueFillBuffer", used); return; }
+  if (!(p_clEnqueueNDRangeKernel = (clEnqueueNDRangeKernel_fn)resolve(h, "clEnqueueNDRangeKernel"))) { snprintf(why, sizeof opencl_error, "%s lacks clEnqueueNDRangeKernel", used); return; }
   opencl_ok = 1;
 }
 
@@ -257,6 +277,8 @@ static void clblast_open(void) {
     return;
   }
   if (!(p_CLBlastSgemm = (CLBlastSgemm_fn)dlsym(h, "CLBlastSgemm"))) { snprintf(why, sizeof clblast_error, "%s lacks CLBlastSgemm", used); return; }
+  if (!(p_CLBlastSgemmWithTempBuffer = (CLBlastSgemmWithTempBuffer_fn)dlsym(h, "CLBlastSgemmWithTempBuffer"))) { snprintf(why, sizeof clblast_error, "%s lacks CLBlastSgemmWithTempBuffer", used); return; }
+  if (!(p_CLBlastSGemmTempBufferSize = (CLBlastSGemmTempBufferSize_fn)dlsym(h, "CLBlastSGemmTempBufferSize"))) { snprintf(why, sizeof clblast_error, "%s lacks CLBlastSGemmTempBufferSize", used); return; }
   if (!(p_CLBlastSgemmStridedBatched = (CLBlastSgemmStridedBatched_fn)dlsym(h, "CLBlastSgemmStridedBatched"))) { snprintf(why, sizeof clblast_error, "%s lacks CLBlastSgemmStridedBatched", used); return; }
   clblast_ok = 1;
 }

@@ -35,6 +35,10 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   let program: cl_program
   private var kernels: [String: cl_kernel] = [:]
   private var scratch: CLBuffer?
+  /// CLBlast's temporary buffer (`gemm`), and the size it needs per GEMM shape and offsets.
+  private var gemmTemp: CLBuffer?
+  struct TempKey: Hashable { let g: GemmDesc, ao: Int, bo: Int, co: Int }
+  private var tempFloats: [TempKey: Int] = [:]
   /// Seconds spent creating the context and building (or loading) the kernel program.
   public let startupSeconds: Double
   /// Whether the kernel program came from the on-disk cache.
@@ -59,6 +63,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     }
     info = all[index]
     self.index = index
+    useFused = Self.fusedDefault(info)
     var err: cl_int = 0
     var dev: cl_device_id? = info.device
     guard let ctx = clCreateContext(nil, 1, &dev, nil, nil, &err), err == CL_SUCCESS else {
@@ -72,7 +77,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     queue = q
     do {
       let source = try KernelSources.program()
-      (program, programFromCache) = try ProgramCache.build(source: source, options: "-cl-std=CL1.2",
+      (program, programFromCache) = try ProgramCache.build(source: source, options: KernelCodes.buildOptions,
                                                           context: ctx, info: info,
                                                           directory: cacheDirectory ?? ProgramCache.directory)
     } catch {
@@ -86,6 +91,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   deinit {
     for (_, k) in kernels { clReleaseKernel(k) }
     scratch = nil
+    gemmTemp = nil
     clReleaseProgram(program)
     if let queue { clReleaseCommandQueue(queue) }
     clReleaseContext(context)
@@ -176,8 +182,14 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   }
 
   /// Enqueues `name` over `global` work-items (rounded up to whole work-groups of `local`).
-  func launch(_ name: String, global: Int, local: Int = 64, _ args: [KArg]) throws {
+  func launch(_ name: String, global: Int, local: Int = KernelCodes.workGroup, _ args: [KArg]) throws {
     if global == 0 { return }
+    try launch(name, groups: ((global + local - 1) / local, 1, 1), local: (local, 1), args)
+  }
+
+  /// Enqueues `name` over `groups` work-groups of `local.0 × local.1` items (3-D NDRange).
+  func launch(_ name: String, groups: (Int, Int, Int), local: (Int, Int), _ args: [KArg]) throws {
+    if groups.0 == 0 || groups.1 == 0 || groups.2 == 0 { return }
     let k = try kernel(name)
     var index: cl_uint = 0
     func set<T>(_ value: T) throws {
@@ -196,13 +208,76 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
         try set(Int32(t.elementOffset))
       }
     }
-    var g = (global + local - 1) / local * local
-    var l = local
+    var g = [groups.0 * local.0, groups.1 * local.1, groups.2]
+    var l = [local.0, local.1, 1]
     if FaultInjection.fires(.enqueue) {
       throw ComputeError.backend(FaultInjection.message("clEnqueueNDRangeKernel(\(name))", CL_OUT_OF_RESOURCES))
     }
-    try CLErrors.check(clEnqueueNDRangeKernel(queue, k, 1, nil, &g, &l, 0, nil, nil), "clEnqueueNDRangeKernel(\(name))")
+    try CLErrors.check(clEnqueueNDRangeKernel(queue, k, 3, nil, &g, &l, 0, nil, nil), "clEnqueueNDRangeKernel(\(name))")
     counts.launches += 1
+  }
+
+  // MARK: - Fused convolutions (Kernels/conv.cl)
+
+  /// Whether convolutions (every shape, fully connected and 1 × 1 included, so a z iteration never
+  /// calls CLBlast) run on the fused kernels, else im2col/col2im + CLBlast:
+  /// `MEND_OPENCL_CONV=fused|lowered`, by default fused on GPUs and lowered on CPU-type devices
+  /// (on PoCL the fused kernels are correct but slower than CLBlast's GEMM around im2col; see
+  /// docs/performance.md).
+  public var useFused: Bool
+
+  static func fusedDefault(_ info: OpenCLDeviceInfo) -> Bool {
+    switch ProcessInfo.processInfo.environment["MEND_OPENCL_CONV"]?.lowercased() {
+    case "fused": return true
+    case "lowered": return false
+    default: return info.isGPU
+    }
+  }
+
+  /// Tile shapes of the fused kernels: (rows, columns) per work-group and its (x, y) items.
+  static let wideTile = (m: 32, n: 64, local: (16, 8)), narrowTile = (m: 4, n: 256, local: (64, 1))
+
+  /// The fused kernel an op runs on, or nil (lowered to CLBlast, or not a convolution).
+  public static func fusedKernel(for op: Op) -> String? {
+    switch op {
+    case .conv2d(let c, _, _):
+      return c.outChannels <= narrowTile.m ? "conv2d_fused_narrow" : "conv2d_fused"
+    case .conv2dBackwardData(let c, _, _):
+      return c.inChannels <= narrowTile.m ? "conv2d_bwd_fused_narrow" : "conv2d_bwd_fused"
+    default:
+      return nil
+    }
+  }
+
+  func convArgs(_ c: ConvGeometry, bias: TensorRef?, activation: Activation) -> [KArg] {
+    [.int(c.batch), .int(c.inChannels), .int(c.inHeight), .int(c.inWidth), .int(c.outChannels), .int(c.kernelH),
+     .int(c.kernelW), .int(c.strideH), .int(c.strideW), .int(c.padH), .int(c.padW), .int(c.outHeight),
+     .int(c.outWidth), .int(bias == nil ? 0 : 1)] + Self.actArgs(activation)
+  }
+
+  /// y = act(conv2d(x, w) + bias), one launch.
+  func convFused(_ c: ConvGeometry, x: TensorRef, w: TensorRef, bias: TensorRef?, activation: Activation,
+                 y: TensorRef) throws {
+    let narrow = c.outChannels <= Self.narrowTile.m
+    let t = narrow ? Self.narrowTile : Self.wideTile
+    let cols = c.batch * c.outPixels
+    try launch(narrow ? "conv2d_fused_narrow" : "conv2d_fused",
+               groups: ((cols + t.n - 1) / t.n, (c.outChannels + t.m - 1) / t.m, 1), local: t.local,
+               convArgs(c, bias: bias, activation: activation) + [.tensor(x), .tensor(w), .tensor(bias ?? w), .tensor(y)])
+  }
+
+  /// dx = act(conv2d_backward_data(dy, w) + bias) — a transposed convolution — one launch, one
+  /// work-group plane per stride phase.
+  func convBackwardDataFused(_ c: ConvGeometry, dy: TensorRef, w: TensorRef, bias: TensorRef?, activation: Activation,
+                             dx: TensorRef) throws {
+    let narrow = c.inChannels <= Self.narrowTile.m
+    let t = narrow ? Self.narrowTile : Self.wideTile
+    let hq = (c.inHeight + c.strideH - 1) / c.strideH, wq = (c.inWidth + c.strideW - 1) / c.strideW
+    let cols = c.batch * hq * wq
+    try launch(narrow ? "conv2d_bwd_fused_narrow" : "conv2d_bwd_fused",
+               groups: ((cols + t.n - 1) / t.n, (c.inChannels + t.m - 1) / t.m, c.strideH * c.strideW),
+               local: t.local,
+               convArgs(c, bias: bias, activation: activation) + [.tensor(dy), .tensor(w), .tensor(bias ?? w), .tensor(dx)])
   }
 
   static func poolArgs(_ c: ConvGeometry) -> [KArg] {
@@ -211,13 +286,8 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   }
 
   static func actArgs(_ a: Activation) -> [KArg] {
-    switch a {
-    case .identity: return [.int(0), .float(0)]
-    case .relu: return [.int(1), .float(0)]
-    case .leakyRelu(let s): return [.int(2), .float(s)]
-    case .tanh: return [.int(3), .float(0)]
-    case .sigmoid: return [.int(4), .float(0)]
-    }
+    let (code, slope) = KernelCodes.Act.arguments(a)
+    return [.int(Int(code.rawValue)), .float(slope)]
   }
 
   public func supports(_ op: Op) -> Bool {
@@ -243,9 +313,27 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
       throw ComputeError.backend(FaultInjection.message("CLBlastSgemm (m \(g.m), n \(g.n), k \(g.k))", CL_OUT_OF_RESOURCES))
     }
     if g.batch == 1 {
-      status = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
-                            try mem(a), a.elementOffset, g.lda, try mem(b), b.elementOffset, g.ldb,
-                            g.beta, try mem(c), c.elementOffset, g.ldc, &queue, &event)
+      // CLBlast pads and copies operands its fast kernel cannot take as they are (offsets,
+      // leading dimensions), into a temporary buffer it would allocate on every call: give it one,
+      // sized once per GEMM shape and grown as needed, so steady state creates no buffers.
+      let key = TempKey(g: g, ao: a.elementOffset, bo: b.elementOffset, co: c.elementOffset)
+      let floats: Int
+      if let f = tempFloats[key] { floats = f } else {
+        var bytes = 0
+        let s = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, a.elementOffset, g.lda,
+                                           b.elementOffset, g.ldb, c.elementOffset, g.ldc, &queue, &bytes)
+        guard s == CLBlastSuccess else {
+          throw ComputeError.backend("CLBlastSGemmTempBufferSize: \(CLErrors.clblastName(s.rawValue))")
+        }
+        floats = (bytes + 3) / 4
+        tempFloats[key] = floats
+      }
+      if gemmTemp == nil || gemmTemp!.byteCount < max(4, floats * 4) {
+        gemmTemp = try makeBuffer(byteCount: max(4, floats * 4, (gemmTemp?.byteCount ?? 0) * 3 / 2)) as? CLBuffer
+      }
+      status = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
+                                          try mem(a), a.elementOffset, g.lda, try mem(b), b.elementOffset, g.ldb,
+                                          g.beta, try mem(c), c.elementOffset, g.ldc, &queue, &event, gemmTemp!.mem)
     } else {
       status = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
                                           try mem(a), a.elementOffset, g.lda, g.strideA,
@@ -268,6 +356,10 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     switch op {
     case .gemm(let g):
       try gemm(g, a: i[0], b: i[1], c: o[0])
+    case .conv2d(let c, let bias, let act) where useFused:
+      try convFused(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, y: o[0])
+    case .conv2dBackwardData(let c, let bias, let act) where useFused:
+      try convBackwardDataFused(c, dy: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, dx: o[0])
     case .conv2d(let c, let bias, let act):
       try ConvLowering.conv2d(on: DeviceLowering(self), c, x: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, y: o[0])
     case .conv2dBackwardData(let c, let bias, let act):
@@ -287,10 +379,10 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
                  + Self.actArgs(act) + [.tensor(i[0]), .tensor(i[1]), .tensor(i[2]), .tensor(i[3]), .tensor(i[4]),
                                         .tensor(o[0])])
     case .batchNormTraining(let l, let eps, let momentum):
-      try launch("bn_train", global: l.channels * 64, [.int(l.batch), .int(l.channels), .int(l.spatial), .float(eps),
+      try launch("bn_train", global: l.channels * KernelCodes.workGroup, [.int(l.batch), .int(l.channels), .int(l.spatial), .float(eps),
                  .float(momentum)] + (i + o).map { .tensor($0) })
     case .batchNormBackward(let l):
-      try launch("bn_bwd", global: l.channels * 64, [.int(l.batch), .int(l.channels), .int(l.spatial)]
+      try launch("bn_bwd", global: l.channels * KernelCodes.workGroup, [.int(l.batch), .int(l.channels), .int(l.spatial)]
                  + (i + o).map { .tensor($0) })
     case .batchNormInferenceBackward(let l, let eps):
       try launch("bn_infer_bwd", global: l.count, [.int(l.count), .int(l.channels), .int(l.spatial), .float(eps)]
@@ -299,7 +391,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
       try launch("bias_act", global: l.count, [.int(l.count), .int(l.channels), .int(l.spatial)] + Self.actArgs(act)
                  + [.tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
     case .channelSum(let l):
-      try launch("channel_sum", global: l.channels * 64, [.int(l.batch), .int(l.channels), .int(l.spatial),
+      try launch("channel_sum", global: l.channels * KernelCodes.workGroup, [.int(l.batch), .int(l.channels), .int(l.spatial),
                                                           .tensor(i[0]), .tensor(o[0])])
     case .activation(let act, let n):
       try launch("activation_fwd", global: n, [.int(n)] + Self.actArgs(act) + [.tensor(i[0]), .tensor(o[0])])
@@ -312,7 +404,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     case .preluBackward(let l):
       try launch("prelu_bwd_data", global: l.count, [.int(l.count), .int(l.channels), .int(l.spatial),
                  .tensor(i[0]), .tensor(i[1]), .tensor(i[2]), .tensor(o[0])])
-      try launch("prelu_bwd_alpha", global: l.channels * 64, [.int(l.batch), .int(l.channels), .int(l.spatial),
+      try launch("prelu_bwd_alpha", global: l.channels * KernelCodes.workGroup, [.int(l.batch), .int(l.channels), .int(l.spatial),
                  .tensor(i[0]), .tensor(i[2]), .tensor(o[1])])
     case .maxPool(let c):
       try launch("max_pool_fwd", global: c.batch * c.outChannels * c.outPixels, Self.poolArgs(c) + [.tensor(i[0]), .tensor(o[0])])
@@ -326,30 +418,30 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
       try launch("depth_to_space", global: n * c * h * w * r * r, [.int(n), .int(c), .int(h), .int(w), .int(r), .int(1),
                                                                    .tensor(i[0]), .tensor(o[0])])
     case .add(let n):
-      try launch("binary_op", global: n, [.int(n), .int(0), .float(1), .tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
+      try launch("binary_op", global: n, [.int(n), .int(Int(KernelCodes.Binary.add.rawValue)), .float(1), .tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
     case .mul(let n):
-      try launch("binary_op", global: n, [.int(n), .int(1), .float(1), .tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
+      try launch("binary_op", global: n, [.int(n), .int(Int(KernelCodes.Binary.mul.rawValue)), .float(1), .tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
     case .axpy(let n, let alpha):
-      try launch("binary_op", global: n, [.int(n), .int(2), .float(alpha), .tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
+      try launch("binary_op", global: n, [.int(n), .int(Int(KernelCodes.Binary.axpy.rawValue)), .float(alpha), .tensor(i[0]), .tensor(i[1]), .tensor(o[0])])
     case .scale(let n, let alpha, let beta):
       try launch("scale_op", global: n, [.int(n), .float(alpha), .float(beta), .tensor(i[0]), .tensor(o[0])])
     case .rowSum(let rows, let cols, let mean):
-      try launch("row_sum", global: rows * 64, [.int(rows), .int(cols), .int(mean ? 1 : 0), .tensor(i[0]), .tensor(o[0])])
+      try launch("row_sum", global: rows * KernelCodes.workGroup, [.int(rows), .int(cols), .int(mean ? 1 : 0), .tensor(i[0]), .tensor(o[0])])
     case .adam(let n, let b1, let b2, let limit):
       try launch("adam_step", global: n, [.int(n), .float(b1), .float(b2), .float(limit.isFinite ? limit : Float.greatestFiniteMagnitude)]
                  + (i + o).map { .tensor($0) })
     case .weightedL1(let s, let n):
-      try loss(kind: 0, s, n, p: i[0], t: i[1], w: i[2], out: o[0])
+      try loss(kind: .weightedL1, s, n, p: i[0], t: i[1], w: i[2], out: o[0])
     case .mse(let s, let n):
-      try loss(kind: 1, s, n, p: i[0], t: i[1], w: i[0], out: o[0])
+      try loss(kind: .mse, s, n, p: i[0], t: i[1], w: i[0], out: o[0])
     case .bceWithLogits(let s, let n):
-      try loss(kind: 2, s, n, p: i[0], t: i[1], w: i[0], out: o[0])
+      try loss(kind: .bceWithLogits, s, n, p: i[0], t: i[1], w: i[0], out: o[0])
     case .weightedL1Backward(let s, let n):
-      try lossBackward(kind: 0, s, n, p: i[0], t: i[1], w: i[2], dl: i[3], out: o[0])
+      try lossBackward(kind: .weightedL1, s, n, p: i[0], t: i[1], w: i[2], dl: i[3], out: o[0])
     case .mseBackward(let s, let n):
-      try lossBackward(kind: 1, s, n, p: i[0], t: i[1], w: i[0], dl: i[2], out: o[0])
+      try lossBackward(kind: .mse, s, n, p: i[0], t: i[1], w: i[0], dl: i[2], out: o[0])
     case .bceWithLogitsBackward(let s, let n):
-      try lossBackward(kind: 2, s, n, p: i[0], t: i[1], w: i[0], dl: i[2], out: o[0])
+      try lossBackward(kind: .bceWithLogits, s, n, p: i[0], t: i[1], w: i[0], dl: i[2], out: o[0])
     }
   }
 
@@ -359,13 +451,13 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
      .int(t.rowStart), .int(t.rows), .int(t.accumulate ? 1 : 0)]
   }
 
-  func loss(kind: Int, _ s: Int, _ n: Int, p: TensorRef, t: TensorRef, w: TensorRef, out: TensorRef) throws {
-    try launch("loss_fwd", global: s * 64, [.int(s), .int(n), .int(kind), .tensor(p), .tensor(t), .tensor(w), .tensor(out)])
+  func loss(kind: KernelCodes.Loss, _ s: Int, _ n: Int, p: TensorRef, t: TensorRef, w: TensorRef, out: TensorRef) throws {
+    try launch("loss_fwd", global: s * KernelCodes.workGroup, [.int(s), .int(n), .int(Int(kind.rawValue)), .tensor(p), .tensor(t), .tensor(w), .tensor(out)])
   }
 
-  func lossBackward(kind: Int, _ s: Int, _ n: Int, p: TensorRef, t: TensorRef, w: TensorRef, dl: TensorRef,
+  func lossBackward(kind: KernelCodes.Loss, _ s: Int, _ n: Int, p: TensorRef, t: TensorRef, w: TensorRef, dl: TensorRef,
                     out: TensorRef) throws {
-    try launch("loss_bwd", global: s * n, [.int(s), .int(n), .int(kind), .tensor(p), .tensor(t), .tensor(w),
+    try launch("loss_bwd", global: s * n, [.int(s), .int(n), .int(Int(kind.rawValue)), .tensor(p), .tensor(t), .tensor(w),
                                            .tensor(dl), .tensor(out)])
   }
 }

@@ -62,10 +62,17 @@ public final class Inpainter {
   let contextual: Value
   let priorValue: Value?
   let gaussValue: Value?
-  let m: TensorRef, v: TensorRef, hyper: TensorRef
-  /// The Adam step's operands and its two per-step scalars, made once: an iteration allocates
-  /// nothing on the host.
-  private let adamInputs: [TensorRef], adamOutputs: [TensorRef]
+  let m: TensorRef, v: TensorRef
+  /// Adam's two per-step scalars (`Adam.hyper`) for steps 1 … iterations, written once per `run`:
+  /// step t points the Adam op at its pair, so no iteration writes from the host or waits for it.
+  let hyperTable: TensorRef
+  private var hyperTableWritten = false
+  /// A pair written from the host, for steps outside the table (`step` called directly).
+  let hyperSpare: TensorRef
+  private let hyperShape = [2]
+  /// The Adam step's operands, made once: an iteration allocates nothing on the host.
+  private var adamInputs: [TensorRef]
+  private let adamOutputs: [TensorRef]
   private var hyperValues: [Float] = [0, 0]
 
   /// `discriminator` must be built with `logits: true`; nil means the contextual loss only (plus
@@ -122,8 +129,9 @@ public final class Inpainter {
     plan = try g.compile(on: device)
     m = try device.zeros([batch * nz])
     v = try device.zeros([batch * nz])
-    hyper = try device.zeros([2])
-    adamInputs = [plan.tensor(z), plan.tensor(dz), m, v, hyper]
+    hyperTable = try device.zeros([2 * max(1, config.iterations)])
+    hyperSpare = try device.zeros([2])
+    adamInputs = [plan.tensor(z), plan.tensor(dz), m, v, hyperSpare]
     adamOutputs = [plan.tensor(z), m, v]
   }
 
@@ -157,6 +165,16 @@ public final class Inpainter {
     try plan.set(z, (0..<(batch * nz)).map { _ in min(config.zLimit, max(-config.zLimit, rng.nextGaussian())) })
     try device.write([Float](repeating: 0, count: batch * nz), to: m)
     try device.write([Float](repeating: 0, count: batch * nz), to: v)
+    var table = [Float](repeating: 0, count: hyperTable.count)
+    for t in 1...max(1, config.iterations) {
+      let h = Adam.hyper(step: t, learningRate: config.learningRate, beta1: config.beta1, beta2: config.beta2,
+                         eps: config.eps)
+      table[2 * (t - 1)] = h.alpha
+      table[2 * (t - 1) + 1] = h.eps
+    }
+    try device.write(table, to: hyperTable)
+    hyperTableWritten = true
+    defer { hyperTableWritten = false }
     var initial: [Float]? = nil
     for t in 1...max(1, config.iterations) where config.iterations > 0 {
       try step(t)
@@ -179,13 +197,20 @@ public final class Inpainter {
   }
 
   /// One iteration t ≥ 1: forward G and D, losses, backward to z, and an Adam step on z — all on
-  /// the device; only the two Adam scalars for step t are written from the host.
+  /// the device. Inside `run` the step's Adam scalars come from the table written at its start;
+  /// called on its own, the two scalars for step t are written from the host.
   public func step(_ t: Int) throws {
     try plan.run()
-    let b1t = 1 - pow(config.beta1, Float(t)), b2t = 1 - pow(config.beta2, Float(t))
-    hyperValues[0] = config.learningRate * b2t.squareRoot() / b1t
-    hyperValues[1] = config.eps * b2t.squareRoot()
-    try hyperValues.withUnsafeBytes { try device.write($0, to: hyper) }
+    if hyperTableWritten && t >= 1 && 2 * t <= hyperTable.count {
+      adamInputs[4] = TensorRef(buffer: hyperTable.buffer, offset: hyperTable.offset + 8 * (t - 1), shape: hyperShape)
+    } else {
+      let h = Adam.hyper(step: t, learningRate: config.learningRate, beta1: config.beta1, beta2: config.beta2,
+                         eps: config.eps)
+      hyperValues[0] = h.alpha
+      hyperValues[1] = h.eps
+      try hyperValues.withUnsafeBytes { try device.write($0, to: hyperSpare) }
+      adamInputs[4] = hyperSpare
+    }
     try device.run(adamOp, inputs: adamInputs, outputs: adamOutputs)
   }
 

@@ -61,8 +61,8 @@ public final class ParameterStore {
   /// Adam's bias corrections for step t as the adam op reads them: [lr·√(1−β2ᵗ)/(1−β1ᵗ), ε·√(1−β2ᵗ)].
   public static func writeAdamHyper(step t: Int, lr: Float, beta1: Float, beta2: Float, eps: Float = 1e-8,
                                     device: Device, hyper: TensorRef) throws {
-    let b1t = 1 - pow(beta1, Float(t)), b2t = 1 - pow(beta2, Float(t))
-    try device.write([lr * b2t.squareRoot() / b1t, eps * b2t.squareRoot()], to: hyper)
+    let h = Adam.hyper(step: t, learningRate: lr, beta1: beta1, beta2: beta2, eps: eps)
+    try device.write([h.alpha, h.eps], to: hyper)
   }
 
   /// Adds one in-place Adam update per trainable parameter to `g` (parameter, m and v written

@@ -21,9 +21,12 @@ final class OpenCLConformanceTests: XCTestCase {
     return try infos.indices.map { try OpenCLDevice(index: $0) }
   }
 
+  /// Both convolution paths: the fused kernels and the im2col/col2im + CLBlast lowering.
   func testEveryOpCaseMatchesCPU() throws {
     let cpu = CPUDevice(threads: 2)
     for dev in try openCLDevices() {
+    for fused in [true, false] {
+      dev.useFused = fused
       var rows: [String] = [], unsupported: [String] = []
       for c in OpCases.all(.test) {
         guard dev.supports(c.op) else {
@@ -42,28 +45,32 @@ final class OpenCLConformanceTests: XCTestCase {
           let e = Harness.nmse(got[k], want[k])
           worst = max(worst, e)
           // Same tolerance as CPU vs float64: both devices round float32 sums, in different orders.
-          XCTAssert(e <= c.tolerance, "\(c.name) output \(k) on \(dev.name): nmse \(e) > \(c.tolerance)")
+          XCTAssert(e <= c.tolerance, "\(c.name) output \(k) on \(dev.name) (\(fused ? "fused" : "lowered")): nmse \(e) > \(c.tolerance)")
         }
         rows.append("\(c.name.padding(toLength: 40, withPad: " ", startingAt: 0)) nmse \(String(format: "%.2e", worst))")
       }
-      print("coverage on \(dev.summary): \(rows.count) cases checked, \(unsupported.count) unsupported")
+      print("coverage on \(dev.summary), \(fused ? "fused" : "lowered") convolutions: \(rows.count) cases checked, \(unsupported.count) unsupported")
       for u in unsupported { print("  UNSUPPORTED \(u)") }
       XCTAssertGreaterThan(rows.count, 60)
+    }
     }
   }
 
   func testGradientsMatchFiniteDifferences() throws {
     for dev in try openCLDevices() {
+    for fused in [true, false] {
+      dev.useFused = fused
       var checked = 0
       for c in OpCases.all(.test) where dev.supports(c.op) {
         for g in c.gradients where dev.supports(g.backward) {
           let err = try Harness.gradientError(c, g, on: dev)
           // As on the CPU: float32 backward vs float64 central differences (h = 1e-4).
-          XCTAssert(err < 1e-3, "\(c.name) backward \(g.backward.kind) on \(dev.name): relative error \(err)")
+          XCTAssert(err < 1e-3, "\(c.name) backward \(g.backward.kind) on \(dev.name) (\(fused ? "fused" : "lowered")): relative error \(err)")
           checked += 1
         }
       }
       XCTAssertGreaterThan(checked, 20)
+    }
     }
   }
 
@@ -108,6 +115,21 @@ final class OpenCLDeviceChoiceTests: XCTestCase {
     XCTAssertNil(OpenCLRuntime.preferredGPU(Array(list.prefix(1))), "PoCL's CPU device is never auto")
   }
 
+  /// The op table reaches every fused convolution kernel (wide and narrow tiles, forward and
+  /// backward-data, stride 1 and strided), so the conformance test above checks each of them.
+  func testOpTableReachesEveryFusedKernel() {
+    var seen: Set<String> = []
+    for c in OpCases.all(.test) where c.referenceAffordable {
+      guard let k = OpenCLDevice.fusedKernel(for: c.op) else { continue }
+      seen.insert(k)
+      if case .conv2dBackwardData(let g, _, _) = c.op, g.strideH > 1 { seen.insert(k + "-strided") }
+    }
+    for k in ["conv2d_fused", "conv2d_fused_narrow", "conv2d_bwd_fused", "conv2d_bwd_fused_narrow",
+              "conv2d_bwd_fused-strided", "conv2d_bwd_fused_narrow-strided"] {
+      XCTAssert(seen.contains(k), "no reference-checked op case runs \(k)")
+    }
+  }
+
   func testDevicesByIndexOrName() throws {
     XCTAssertEqual(try OpenCLRuntime.match("2", in: list), 2)
     XCTAssertEqual(try OpenCLRuntime.match("a6000", in: list), 3)
@@ -123,6 +145,8 @@ final class OpenCLDeviceChoiceTests: XCTestCase {
   func testActivityCounts() throws {
     let dev = try OpenCLDevice(index: 0)
     let a = try dev.tensor([Float](repeating: 1, count: 16), shape: [4, 4]), c = try dev.zeros([4, 4])
+    // Warm-up: the first GEMM sizes CLBlast's temporary buffer (one creation, then none).
+    try dev.run(.gemm(GemmDesc(m: 4, n: 4, k: 4)), inputs: [a, a], outputs: [c])
     try dev.run(.add(count: 16), inputs: [a, a], outputs: [c])
     let before = try XCTUnwrap(dev.activity)
     try dev.run(.gemm(GemmDesc(m: 4, n: 4, k: 4)), inputs: [a, a], outputs: [c])

@@ -1,0 +1,222 @@
+import Foundation
+import Mend
+import XCTest
+
+/// A smooth, seeded RGB test picture (no file needed).
+func picture(width: Int, height: Int, seed: Float = 0) -> Image {
+  var data = [Float](repeating: 0, count: 3 * width * height)
+  for c in 0..<3 {
+    for y in 0..<height {
+      for x in 0..<width {
+        let v = 0.5 + 0.4 * sin(Float(x) * 0.21 + Float(c) + seed) * cos(Float(y) * 0.17 - seed)
+        data[(c * height + y) * width + x] = v
+      }
+    }
+  }
+  return Image(width: width, height: height, channels: 3, data: data)
+}
+
+/// Collects progress reports from any thread.
+final class ProgressLog: @unchecked Sendable {
+  private let lock = NSLock()
+  private var items: [MendProgress] = []
+  func append(_ p: MendProgress) { lock.lock(); items.append(p); lock.unlock() }
+  var all: [MendProgress] { lock.lock(); defer { lock.unlock() }; return items }
+}
+
+final class MendTests: XCTestCase {
+  // One Mender for the suite: models load once.
+  nonisolated(unsafe) static var shared: Mender?
+
+  func mender() throws -> Mender {
+    if let m = Self.shared { return m }
+    let m = try Mender(device: .cpu)
+    Self.shared = m
+    return m
+  }
+
+  func testInpaintFewIterationsLowersTheLossAndReportsProgress() throws {
+    let image = picture(width: 64, height: 64)
+    let mask = Mask.center(width: 64, height: 64, fraction: 0.4)
+    let log = ProgressLog()
+    let options = InpaintOptions(iterations: 30, starts: 2, blend: .alpha)
+    let r = try mender().inpaint(image, mask: mask, options: options, progress: log.append)
+    XCTAssertEqual([r.image.width, r.image.height, r.image.channels], [64, 64, 3])
+    XCTAssertEqual(r.latent.count, 100)
+    XCTAssertLessThan(r.totalLoss, r.initialTotalLoss, "30 Adam steps should lower the winner's loss")
+    // Alpha blending: known pixels are the input's, hole pixels the generator's.
+    for i in 0..<(64 * 64) {
+      for c in 0..<3 {
+        let j = c * 64 * 64 + i
+        XCTAssertEqual(r.image.data[j], mask.missing[i] ? r.generated.data[j] : image.data[j])
+      }
+    }
+    let reports = log.all
+    XCTAssertEqual(reports.map(\.completed), [10, 20, 30])
+    XCTAssert(reports.allSatisfy { $0.stage == .inpaint && $0.total == 30 && $0.loss != nil })
+    XCTAssertEqual(reports.last?.loss ?? .nan, r.totalLoss, accuracy: 1e-6)
+
+    // The same seed and options give the same result (the cached plan is reset between runs).
+    let again = try mender().inpaint(image, mask: mask, options: options)
+    XCTAssertEqual(again.latent, r.latent)
+    XCTAssertEqual(again.image, r.image)
+  }
+
+  func testInpaintBatchMatchesSingleImages() throws {
+    let images = [picture(width: 64, height: 64), picture(width: 64, height: 64, seed: 1.3)]
+    let masks = [Mask.center(width: 64, height: 64), Mask.half(width: 64, height: 64, side: .left)]
+    let options = InpaintOptions(iterations: 5, starts: 2)
+    let batch = try mender().inpaint(images, masks: masks, options: options)
+    XCTAssertEqual(batch.count, 2)
+    // The batch's starting latents are drawn in order from one seed, so the first image starts
+    // where a single-image call starts.
+    let single = try mender().inpaint(images[0], mask: masks[0], options: options)
+    XCTAssertEqual(batch[0].bestStart, single.bestStart)
+    for (a, b) in zip(batch[0].latent, single.latent) { XCTAssertEqual(a, b, accuracy: 1e-3) }
+    XCTAssertNotEqual(batch[1].latent, batch[0].latent)
+  }
+
+  func testUpscaleSmallImage() throws {
+    let image = picture(width: 20, height: 12)
+    let log = ProgressLog()
+    let out = try mender().superResolve(image, progress: log.append)
+    XCTAssertEqual([out.width, out.height, out.channels], [80, 48, 3])
+    XCTAssert(out.data.allSatisfy { $0 >= 0 && $0 <= 1 })
+    // A smooth picture upscaled stays close to its bicubic-free nearest-neighbour enlargement.
+    var err: Float = 0
+    for c in 0..<3 {
+      for y in 0..<48 { for x in 0..<80 { err += abs(out[c, y, x] - image[c, y / 4, x / 4]) } }
+    }
+    XCTAssertLessThan(err / Float(out.data.count), 0.08)
+    XCTAssertEqual(log.all, [MendProgress(stage: .superResolve, completed: 1, total: 1)])
+    // The tensor form gives the same values; so does a tiled run (tiling is exact).
+    let t = try mender().superResolve(tensor: image.data, shape: [1, 3, 12, 20])
+    XCTAssertEqual(t, out.data)
+  }
+
+  func testTiledUpscaleEqualsWholeImage() throws {
+    let image = picture(width: 100, height: 90, seed: 0.7)
+    let whole = try mender().superResolve(image)
+    let log = ProgressLog()
+    let tiled = try mender().superResolve(image, options: .init(tile: 96), progress: log.append)
+    XCTAssertEqual(tiled.data.count, whole.data.count)
+    var worst: Float = 0
+    for (a, b) in zip(tiled.data, whole.data) { worst = max(worst, abs(a - b)) }
+    XCTAssertLessThan(worst, 1e-4)  // same pixels, different GEMM shapes: rounding only
+    XCTAssertGreaterThan(log.all.count, 1)
+    XCTAssertEqual(log.all.last?.completed, log.all.last?.total)
+  }
+
+  func testCancellationFromProgressStopsTheRun() throws {
+    let token = CancellationToken()
+    let log = ProgressLog()
+    let start = Date()
+    XCTAssertThrowsError(
+      try mender().inpaint(
+        picture(width: 64, height: 64), mask: .center(width: 64, height: 64),
+        options: InpaintOptions(iterations: 5000, starts: 4),
+        progress: { p in
+          log.append(p)
+          if p.completed >= 20 { token.cancel() }
+        }, cancellation: token)
+    ) { error in
+      XCTAssertEqual(error as? MendError, .cancelled)
+      XCTAssertEqual("\(error)", "cancelled")
+    }
+    XCTAssertEqual(log.all.last?.completed, 20, "no progress after the cancel")
+    XCTAssertLessThan(Date().timeIntervalSince(start), 60)
+    // The Mender stays usable; a cancelled token stops a run before it starts.
+    XCTAssertNoThrow(
+      try mender().inpaint(
+        picture(width: 64, height: 64), mask: .center(width: 64, height: 64),
+        options: InpaintOptions(iterations: 2, starts: 1)))
+    XCTAssertThrowsError(try mender().superResolve(picture(width: 8, height: 8), cancellation: token)) {
+      XCTAssertEqual($0 as? MendError, .cancelled)
+    }
+  }
+
+  func testTaskCancellationStopsAsyncRun() async throws {
+    let m = try mender()
+    let log = ProgressLog()
+    let task = Task {
+      try await m.inpaint(
+        picture(width: 64, height: 64), mask: .center(width: 64, height: 64),
+        options: InpaintOptions(iterations: 5000, starts: 4), progress: log.append)
+    }
+    while log.all.isEmpty { try await Task.sleep(nanoseconds: 10_000_000) }
+    task.cancel()
+    do {
+      _ = try await task.value
+      XCTFail("the run finished although its task was cancelled")
+    } catch {
+      XCTAssertEqual(error as? MendError, .cancelled)
+    }
+    XCTAssertLessThan(log.all.last?.completed ?? 5000, 5000)
+  }
+
+  func testCompleteChangesOnlyTheHole() throws {
+    let image = picture(width: 96, height: 80, seed: 2)
+    var mask = Mask(width: 96, height: 80)
+    for y in 30..<50 { for x in 40..<60 { mask[x, y] = true } }
+    let log = ProgressLog()
+    let r = try mender().complete(
+      image, mask: mask, options: CompletionOptions(inpaint: InpaintOptions(iterations: 10, starts: 1)),
+      progress: log.append)
+    XCTAssertEqual([r.image.width, r.image.height], [96, 80])
+    let n = 96 * 80
+    var changed = 0
+    for c in 0..<3 {
+      for i in 0..<n {
+        if mask.missing[i] {
+          changed += r.image.data[c * n + i] != image.data[c * n + i] ? 1 : 0
+        } else {
+          XCTAssertEqual(r.image.data[c * n + i], image.data[c * n + i])
+        }
+      }
+    }
+    XCTAssertGreaterThan(changed, 0)
+    XCTAssertEqual([r.superResolved.width, r.superResolved.height], [256, 256])
+    var stages: [MendProgress.Stage] = []
+    for p in log.all where stages.last != p.stage { stages.append(p.stage) }
+    XCTAssertEqual(stages, [.inpaint, .superResolve, .merge])
+  }
+
+  func testClearErrors() throws {
+    XCTAssertThrowsError(try mender().inpaint(picture(width: 32, height: 32), mask: .center(width: 32, height: 32))) {
+      guard case .invalidArgument(let s)? = $0 as? MendError else { return XCTFail("\($0)") }
+      XCTAssert(s.contains("64×64"))
+    }
+    XCTAssertThrowsError(
+      try mender().inpaint(
+        picture(width: 64, height: 64), mask: .center(width: 64, height: 64),
+        options: InpaintOptions(window: 4))
+    ) {
+      XCTAssertEqual($0 as? MendError, .invalidArgument("window must be odd, 1…63"))
+    }
+    let empty = FileManager.default.temporaryDirectory.appendingPathComponent("mend-no-weights-\(getpid())")
+    let bare = try Mender(device: .cpu, weightsDirectory: empty)
+    XCTAssertThrowsError(try bare.superResolve(picture(width: 8, height: 8))) {
+      guard case .missingWeights(let s)? = $0 as? MendError else { return XCTFail("\($0)") }
+      XCTAssert(s.contains("srresnet-x4.safetensors"))
+    }
+  }
+
+  func testDeviceSelectionParsing() throws {
+    XCTAssertEqual(try DeviceSelection(parsing: "AUTO"), .auto)
+    XCTAssertEqual(try DeviceSelection(parsing: "cpu"), .cpu)
+    XCTAssertEqual(try DeviceSelection(parsing: "opencl"), .openCL(index: 0))
+    XCTAssertEqual(try DeviceSelection(parsing: "opencl:2"), .openCL(index: 2))
+    XCTAssertEqual(try DeviceSelection(parsing: "opencl:PoCL"), .openCLNamed("PoCL"))
+    XCTAssertThrowsError(try DeviceSelection(parsing: "gpu"))
+    XCTAssertThrowsError(try DeviceSelection(parsing: "opencl:"))
+    XCTAssertThrowsError(try DeviceSelection(parsing: "opencl:-1"))
+    XCTAssertEqual(try DeviceSelection.cpu.makeDevice(threads: 1).name, "cpu")
+  }
+
+  func testTensorShapes() throws {
+    XCTAssertEqual(try Image(tensor: [Float](repeating: 0, count: 12), shape: [1, 3, 2, 2]).tensorShape, [3, 2, 2])
+    XCTAssertThrowsError(try Image(tensor: [0, 0], shape: [3, 2, 2]))
+    let m = try Mask(tensor: [0, 1, 0, 0, 0, 1], shape: [1, 1, 2, 3])
+    XCTAssertEqual([m.width, m.height, m.holeCount], [3, 2, 2])
+  }
+}
