@@ -24,9 +24,13 @@ import Foundation
   ]
 #endif
 let targetCPU = ProcessInfo.processInfo.environment["MEND_TARGET_CPU"] ?? baselineCPU
+// MEND_CHECKED=1 builds release with -O instead of -Ounchecked: preconditions, bounds and overflow
+// checks stay on (Tools/test.sh runs the fast suites that way; Tools/fuzz.sh fuzzes that way). Use a
+// separate --scratch-path, so the switch does not rebuild the normal release tree.
+let checked = ProcessInfo.processInfo.environment["MEND_CHECKED"] == "1"
 func optimised(cpu: String) -> [SwiftSetting] {
   [
-    .unsafeFlags(["-target-cpu", cpu, "-Ounchecked"], .when(configuration: .release)),
+    .unsafeFlags(["-target-cpu", cpu, checked ? "-O" : "-Ounchecked"], .when(configuration: .release)),
     .unsafeFlags(["-target-cpu", cpu], .when(configuration: .debug)),
   ]
 }
@@ -163,3 +167,29 @@ let package = Package(
   ],
   swiftLanguageModes: [.v6]
 )
+
+// MARK: - Fuzz targets (only with MEND_FUZZ=1)
+// libFuzzer entry points for every reader (Fuzz/README.md). Tools/fuzz.sh builds them with
+// MEND_FUZZ=1 MEND_CHECKED=1 --scratch-path .build-fuzz and -sanitize=fuzzer,address; a normal
+// `swift build`/`swift test` never sees them.
+if ProcessInfo.processInfo.environment["MEND_FUZZ"] == "1" {
+  let fuzz: [(String, [Target.Dependency])] = [
+    ("fuzz-png", ["Imaging"]), ("fuzz-jpeg", ["Imaging"]), ("fuzz-webp", ["Imaging"]),
+    ("fuzz-safetensors", ["Models"]), ("fuzz-npy", ["Imaging"]), ("fuzz-mask", ["Imaging", "Inpainting"]),
+  ]
+  package.targets.append(.target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"))
+  package.targets += fuzz.map { name, deps in
+    .executableTarget(name: name, dependencies: deps + ["FuzzDriver"], path: "Fuzz/\(name)",
+                      swiftSettings: [.unsafeFlags(["-parse-as-library"])])
+  }
+  // The CLI's argument parsing and validation: the `mend` sources (symbolic links in Fuzz/fuzz-cli)
+  // without their @main, plus the libFuzzer entry point.
+  package.targets.append(.executableTarget(
+    name: "fuzz-cli",
+    dependencies: [
+      "Mend", "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Batching", "SuperResolution",
+      "Inpainting", "Pipeline", "Training", .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
+      .product(name: "ArgumentParser", package: "swift-argument-parser"), "FuzzDriver",
+    ],
+    path: "Fuzz/fuzz-cli", swiftSettings: [.define("MEND_FUZZ"), .unsafeFlags(["-parse-as-library"])]))
+}

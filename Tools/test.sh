@@ -3,6 +3,7 @@
 # target CPU to run the suite in reasonable time), every test, and proof that a build without the
 # OpenCL trait neither needs nor links libOpenCL.
 set -euo pipefail
+start_seconds=$SECONDS
 # pipefail: a failing `swift test` fails the script even through `tee`.
 cd "$(dirname "$0")/.."
 bash Tools/setup.sh
@@ -59,11 +60,41 @@ fi
 grep -q "built without OpenCL" /tmp/mend-cpuonly-err.txt
 echo "CPU-only build: ok (no libOpenCL/libclblast linked; --device opencl refused with a clear error)"
 
+# The fast suites again with checks on: MEND_CHECKED=1 builds release with -O instead of
+# -Ounchecked, so preconditions, bounds and overflow checks run (the default build removes them).
+# The CLI tests drive this build's own mend (MEND_BINARY).
+echo "== checked build (MEND_CHECKED=1: -O, preconditions/bounds/overflow on): fast suites =="
+MEND_CHECKED=1 swift build -c release --build-tests --scratch-path .build-checked
+MEND_CHECKED=1 MEND_BINARY=.build-checked/release/mend swift test -c release --skip-build --disable-swift-testing \
+  --scratch-path .build-checked \
+  --filter 'ImagingTests|BatchingTests|ComputeTests|SafeTensorsTests|SupportTests|GraphTests|MaskHardeningTests|CLITests' \
+  2>&1 | tee /tmp/mend-test-checked.log
+logs+=(/tmp/mend-test-checked.log)
+
+# Every reader under libFuzzer with AddressSanitizer, 20 s each (Tools/fuzz.sh; longer runs and their
+# numbers: docs/reliability.md).
+echo "== fuzz smoke: ${MEND_FUZZ_SECONDS:-20} s per target =="
+Tools/fuzz.sh "${MEND_FUZZ_SECONDS:-20}"
+
 # One closing line for the whole run: each swift test run's own total (its last "Executed" line).
-total=0; failed=0
+# XCTest counts a skipped test as executed: skips are counted apart and never reported as passed;
+# under CI=true a skip fails the run (a CI machine must have what every test needs).
+total=0; failed=0; skipped=0
 for log in "${logs[@]}"; do
-  summary=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -1)
+  summary=$(grep -E "^\s*Executed [0-9]+ tests?, with " "$log" | tail -1)
+  [ -n "$summary" ] || { echo "FAIL: no test summary in $log"; exit 1; }
   total=$((total + $(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')))
-  failed=$((failed + $(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')))
+  failed=$((failed + $(echo "$summary" | sed -E 's/.* ([0-9]+) failures?.*/\1/')))
+  if echo "$summary" | grep -qE "[0-9]+ tests? skipped"; then
+    skipped=$((skipped + $(echo "$summary" | sed -E 's/.* ([0-9]+) tests? skipped.*/\1/')))
+  fi
 done
-echo "$((total - failed)) passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+  echo "skipped tests:"; grep -hE "Test Case .* skipped|: Skipped|error: .*XCTSkip|skipped" "${logs[@]}" | grep -v "Executed" | sort -u | head -20
+fi
+echo "$((total - failed - skipped)) passed, $skipped skipped, $failed failed"
+if [ "${CI:-}" = "true" ] && [ "$skipped" -gt 0 ]; then
+  echo "FAIL: CI=true and $skipped tests skipped"; exit 1
+fi
+[ "$failed" -eq 0 ]
+echo "test.sh: $(( (SECONDS - start_seconds) / 60 )) min $(( (SECONDS - start_seconds) % 60 )) s"

@@ -68,6 +68,30 @@ public enum Harness {
 
   public static func nmse(_ a: [Float], _ b: [Float]) -> Double { nmse(a, b.map(Double.init)) }
 
+  /// Largest |a − b|; +∞ when the lengths differ or any difference is NaN or infinite. (Swift.max
+  /// and `.max()` silently drop NaN, and `zip` silently truncates: an all-NaN or a half-length
+  /// output would pass every bound.)
+  public static func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
+    guard a.count == b.count else { return .infinity }
+    var m: Float = 0
+    for i in a.indices {
+      let d = abs(a[i] - b[i])
+      guard d.isFinite else { return .infinity }
+      m = max(m, d)
+    }
+    return m
+  }
+
+  /// Largest |a|; +∞ when any value is NaN or infinite.
+  public static func maxAbs(_ a: [Float]) -> Float {
+    var m: Float = 0
+    for v in a {
+      guard v.isFinite else { return .infinity }
+      m = max(m, abs(v))
+    }
+    return m
+  }
+
   // MARK: - Gradient checks
 
   /// Checks each gradient the case declares: the device's backward op against central finite

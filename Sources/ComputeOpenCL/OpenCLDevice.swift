@@ -113,6 +113,9 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     }
     var err: cl_int = 0
     let size = max(byteCount, 4)
+    if FaultInjection.fires(.alloc) {
+      throw ComputeError.backend(FaultInjection.message("clCreateBuffer(\(size) bytes)", CL_MEM_OBJECT_ALLOCATION_FAILURE))
+    }
     guard let mem = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), size, nil, &err), err == CL_SUCCESS else {
       throw ComputeError.backend("clCreateBuffer(\(size) bytes): \(CLErrors.name(err))")
     }
@@ -261,6 +264,9 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   private func enqueue(_ k: cl_kernel, _ name: String, _ groups: (Int, Int, Int), _ local: (Int, Int)) throws {
     var g = [groups.0 * local.0, groups.1 * local.1, groups.2]
     var l = [local.0, local.1, 1]
+    if FaultInjection.fires(.enqueue) {
+      throw ComputeError.backend(FaultInjection.message("clEnqueueNDRangeKernel(\(name))", CL_OUT_OF_RESOURCES))
+    }
     try CLErrors.check(clEnqueueNDRangeKernel(queue, k, 3, nil, &g, &l, 0, nil, nil), "clEnqueueNDRangeKernel(\(name))")
     counts.launches += 1
   }
@@ -382,6 +388,9 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
       // CLBlast rejects K = 0; C = beta · C.
       try run(.scale(count: c.count, alpha: g.beta, beta: 0), inputs: [c], outputs: [c])
       return
+    }
+    if FaultInjection.fires(.enqueue) {
+      throw ComputeError.backend(FaultInjection.message("CLBlastSgemm (m \(g.m), n \(g.n), k \(g.k))", CL_OUT_OF_RESOURCES))
     }
     if g.batch == 1 {
       // CLBlast pads and copies operands its fast kernel cannot take as they are (offsets,

@@ -26,6 +26,9 @@ enum ProgramCache {
                     directory: URL) throws -> (cl_program, fromCache: Bool) {
     let file = directory.appendingPathComponent("kernels-\(key(source: source, options: options, info: info)).bin")
     var device: cl_device_id? = info.device
+    if FaultInjection.fires(.build) {
+      throw ComputeError.backend(FaultInjection.message("clBuildProgram", CL_BUILD_PROGRAM_FAILURE))
+    }
     if let data = try? Data(contentsOf: file), !data.isEmpty {
       var err: cl_int = 0, status: cl_int = 0
       let program: cl_program? = data.withUnsafeBytes { raw in
@@ -51,7 +54,9 @@ enum ProgramCache {
     if buildErr != CL_SUCCESS {
       let log = buildLog(program, info.device)
       clReleaseProgram(program)
-      throw ComputeError.backend("clBuildProgram: \(CLErrors.name(buildErr))\n\(log)")
+      // One line: the first line of the compiler's log (the whole log would break `mend: error:`).
+      let first = log.split(whereSeparator: \.isNewline).first.map { String($0.prefix(300)) } ?? ""
+      throw ComputeError.backend("clBuildProgram: \(CLErrors.name(buildErr))" + (first.isEmpty ? "" : " (\(first))"))
     }
     save(program, to: file)
     return (program, false)

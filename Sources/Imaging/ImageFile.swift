@@ -297,6 +297,17 @@ public enum EXIF {
 /// and the temporary file is removed on every error this process sees.
 public enum AtomicFile {
   public static func write(_ data: Data, to url: URL) throws {
+    let tmp = try writeTemporary(data, for: url)
+    if rename(tmp.path, url.path) != 0 {
+      let why = String(cString: strerror(errno))
+      unlink(tmp.path)
+      throw ImageError("cannot write \(url.path): \(why)")
+    }
+  }
+
+  /// Writes `data` (flushed to disk) to a new temporary file next to `url` and returns its name;
+  /// nothing is left behind on failure.
+  public static func writeTemporary(_ data: Data, for url: URL) throws -> URL {
     let dir = url.deletingLastPathComponent()
     let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).mend-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp")
     func fail(_ what: String) -> ImageError { ImageError("cannot write \(url.path): \(what)") }
@@ -317,10 +328,62 @@ public enum AtomicFile {
     }
     if ok && fsync(fd) != 0 { ok = false; why = String(cString: strerror(errno)) }
     if close(fd) != 0 && ok { ok = false; why = String(cString: strerror(errno)) }
-    if ok && rename(tmp.path, url.path) != 0 { ok = false; why = String(cString: strerror(errno)) }
     if !ok {
       unlink(tmp.path)
       throw fail(why)
     }
+    return tmp
   }
+}
+
+/// Files that appear together or not at all: each `add` writes a temporary file next to its
+/// destination; `commit` renames them all into place. Until then nothing is visible under the final
+/// names, and a failure (an error thrown before `commit`, a full disk, a read-only folder) removes the
+/// temporary files and any folder `directory` created — so a run that fails after compute started
+/// (writing --grid, intermediates or a latent before -o) leaves no partial output.
+public final class StagedFiles {
+  private var staged: [(tmp: URL, final: URL)] = []
+  private var createdDirectories: [URL] = []
+
+  public init() {}
+
+  public func add(_ data: Data, to url: URL) throws {
+    staged.append((try AtomicFile.writeTemporary(data, for: url), url))
+  }
+
+  /// Creates `url` (and missing parents) now; it is removed again on failure if it is still empty.
+  public func directory(_ url: URL) throws {
+    var missing: [URL] = []
+    var u = url.standardizedFileURL
+    while !FileManager.default.fileExists(atPath: u.path) && u.path != "/" {
+      missing.append(u)
+      u = u.deletingLastPathComponent()
+    }
+    do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+      throw ImageError("cannot create \(url.path): \(error.localizedDescription)")
+    }
+    createdDirectories += missing
+  }
+
+  /// Renames every staged file into place, in the order added.
+  public func commit() throws {
+    for (i, s) in staged.enumerated() where rename(s.tmp.path, s.final.path) != 0 {
+      let why = String(cString: strerror(errno))
+      for rest in staged[i...] { unlink(rest.tmp.path) }
+      staged = []
+      throw ImageError("cannot write \(s.final.path): \(why)")
+    }
+    staged = []
+    createdDirectories = []
+  }
+
+  /// Removes whatever was staged and not committed.
+  public func discard() {
+    for s in staged { unlink(s.tmp.path) }
+    staged = []
+    for d in createdDirectories { rmdir(d.path) }  // innermost first; fails harmlessly when not empty
+    createdDirectories = []
+  }
+
+  deinit { discard() }
 }

@@ -64,7 +64,9 @@ public struct Mask: Sendable, Equatable {
   /// A centred square hole covering `fraction` of each side.
   public static func center(width: Int, height: Int, fraction: Double = 0.5) -> Mask {
     var m = Mask(width: width, height: height)
-    let hw = max(1, Int((Double(width) * fraction).rounded())), hh = max(1, Int((Double(height) * fraction).rounded()))
+    // The fraction is clamped to (0, 1] (NaN as 1): a larger hole than the image, or Int(NaN), would trap.
+    let f = fraction.isNaN ? 1 : min(1, max(0, fraction))
+    let hw = min(width, max(1, Int((Double(width) * f).rounded()))), hh = min(height, max(1, Int((Double(height) * f).rounded())))
     let x0 = (width - hw) / 2, y0 = (height - hh) / 2
     for y in y0..<(y0 + hh) { for x in x0..<(x0 + hw) { m[x, y] = true } }
     return m

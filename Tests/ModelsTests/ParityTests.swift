@@ -65,11 +65,13 @@ extension ParityTests {
         try plan.run()
         let got = try plan.read(y)
         XCTAssertEqual(got.count, want.values.count)
-        // Logits of order 1–10 after ten layers with sums up to 18432 terms in float32: ~1e-4
-        // relative; 1e-3 absolute + 1e-4 relative is the bound. Symmetric padding gives errors
-        // of order 1 here (checked below), so the bound tells the two apart.
+        // Logits of order 1–10 after ten layers with sums up to 18432 terms in float32. Measured
+        // worst |error| / max(1, |logit|): 1.7e-6 (CPU, folded), 5.9e-6 (CPU, unfolded), 6.4e-5
+        // (PoCL: im2col + CLBlast sum in another order). The bound, 3e-4 · max(1, |logit|), is ~5× the
+        // worst measured; symmetric padding gives errors of order 1 here (checked below).
+        XCTAssertEqual(got.count, want.values.count, "zip below must not truncate")
         for (a, b) in zip(got, want.values) {
-          XCTAssertEqual(a, b, accuracy: 1e-3 + 1e-4 * abs(b), "\(device.name) fold \(fold)")
+          XCTAssertEqual(a, b, accuracy: 3e-4 * max(1, abs(b)), "\(device.name) fold \(fold)")
         }
       }
     }

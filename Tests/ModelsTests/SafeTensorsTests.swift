@@ -48,4 +48,42 @@ final class SafeTensorsTests: XCTestCase {
     XCTAssertThrowsError(try w.take("nope", [1])) { XCTAssert("\($0)".contains("missing tensor nope")) }
     XCTAssertThrowsError(try DCGANGenerator(weights: w)) { XCTAssert("\($0)".contains("main.0.weight")) }
   }
+
+  /// Found by fuzzing (Fuzz/fuzz-safetensors): a shape whose byte size overflows Int wrapped around to
+  /// the size of a small data range (or trapped); offsets given as huge floats were truncated by
+  /// NSNumber.intValue; a tensor name with a newline split the error over two lines.
+  func testHostileHeadersAreOneLineErrors() throws {
+    func file(_ json: String, data: Int) -> Data {
+      var d = Data()
+      var n = UInt64(json.utf8.count).littleEndian
+      withUnsafeBytes(of: &n) { d.append(contentsOf: $0) }
+      d.append(contentsOf: Array(json.utf8))
+      d.append(Data(count: data))
+      return d
+    }
+    let cases: [(String, Int, String)] = [
+      // (2^31-1)^2 · 4 bytes does not overflow, but needs far more bytes than the file holds.
+      (#"{"w":{"dtype":"F32","shape":[2147483647,2147483647],"data_offsets":[0,0]}}"#, 0, "needs more bytes"),
+      // (2^31-1)^3 overflows Int; 2^30 · 2^30 · 2^30 · 2^30 · 16 wraps to 0 in unchecked Int
+      // arithmetic (-Ounchecked), where an empty data range would have matched it.
+      (#"{"w":{"dtype":"F32","shape":[2147483647,2147483647,2147483647],"data_offsets":[0,0]}}"#, 0, "too large"),
+      (#"{"w":{"dtype":"F32","shape":[1073741824,1073741824,1073741824,1073741824,16],"data_offsets":[0,0]}}"#, 0, "too large"),
+      (#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,1e30]}}"#, 4, "data_offsets"),
+      // No elements, but the other dimensions overflow: HostTensor's shape product would trap.
+      (#"{"w":{"dtype":"F32","shape":[0,2147483647,2147483647,2147483647],"data_offsets":[0,0]}}"#, 0, "too large"),
+      (#"{"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#, 4, "bad shape"),
+      ("{\"a\\nb\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "a\\nb"),
+      ("{\"w\":{\"dtype\":\"I\\n8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1, "unsupported dtype"),
+    ]
+    for (json, bytes, says) in cases {
+      XCTAssertThrowsError(try SafeTensors.parse(file(json, data: bytes), name: "x.safetensors"), json) { e in
+        let s = "\(e)"
+        XCTAssert(s.contains(says), "\(s) should mention \(says)")
+        XCTAssertFalse(s.contains("\n"), "not one line: \(s)")
+      }
+    }
+    // A valid name with a newline still loads under its real name.
+    let ok = try SafeTensors.parse(file("{\"a\\nb\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", data: 4))
+    XCTAssertEqual(ok.tensors["a\nb"]?.data, [0])
+  }
 }

@@ -70,6 +70,7 @@ final class DCGANTrainingTests: XCTestCase {
       try cpu.write(zip(w, u).map { $0 - h * $1 }, to: e.value); let lm = try loss()
       try cpu.write(w, to: e.value)
       let num = (lp - lm) / Double(2 * h)
+      XCTAssertEqual(grad.count, u.count, "zip below must not truncate")
       let ana = zip(grad, u).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
       let rel = abs(num - ana) / max(1e-3, abs(ana))
       // First layer: kinks (the error shrinks as h does: 35 % at 1e-3, 14 % at 1e-4, 5 % at 1e-5).
@@ -108,6 +109,7 @@ final class DCGANTrainingTests: XCTestCase {
       try cpu.write(zip(w, u).map { $0 - h * $1 }, to: e.value); let lm = try loss()
       try cpu.write(w, to: e.value)
       let num = (lp - lm) / Double(2 * h)
+      XCTAssertEqual(grad.count, u.count, "zip below must not truncate")
       let ana = zip(grad, u).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
       print("G \(name): directional analytic \(ana), numeric \(num)")
       worst = max(worst, abs(num - ana) / max(1e-3, abs(ana)))
@@ -166,10 +168,28 @@ final class DCGANTrainingTests: XCTestCase {
     }
     let real = realBatch(4)
     let c = try smallTrainer(device: CPUDevice(threads: 2)), o = try smallTrainer(device: try OpenCLDevice(index: 0))
-    for _ in 0..<2 { try c.train(real: real); try o.train(real: real) }
+    // The gradients of the first step, compared directly (parameters after Adam steps hide all but
+    // sign errors: Adam normalises each step to ~lr). Same weights, same z, same batch.
+    try c.train(real: real); try o.train(real: real)
+    for (cg, og, net) in [(c.gradsD, o.gradsD, "D"), (c.gradsG, o.gradsG, "G")] {
+      XCTAssertEqual(Set(cg.keys), Set(og.keys))
+      XCTAssertFalse(cg.isEmpty)
+      for (name, v) in cg {
+        let x = try c.plan.read(v), y = try o.plan.read(try XCTUnwrap(og[name]))
+        // Sums over a batch of 4 and up to 64·4·4 positions per weight, in another order on each
+        // device: ~1e-6 of the largest entry. Bound: 1e-4 of the largest entry (+1e-7 for
+        // entries whose true value is 0, e.g. before training-mode BN); a wrong kernel is off by O(1).
+        let diff = Harness.maxAbsDiff(x, y), scale = Harness.maxAbs(x)
+        XCTAssertLessThanOrEqual(diff, 1e-4 * scale + 1e-7, "\(net) \(name): \(diff) of \(scale)")
+        // The buffers hold real gradients (not zeros or reused memory): every weight moves the loss.
+        if name.hasSuffix("weight") { XCTAssertGreaterThan(scale, 1e-6, "\(net) \(name) has no gradient") }
+      }
+    }
+    try c.train(real: real); try o.train(real: real)
     var worst: Float = 0
-    for (k, v) in try c.G.snapshot() { worst = max(worst, zip(v.data, try o.G.snapshot()[k]!.data).map { abs($0 - $1) }.max() ?? 0) }
-    for (k, v) in try c.D.snapshot() { worst = max(worst, zip(v.data, try o.D.snapshot()[k]!.data).map { abs($0 - $1) }.max() ?? 0) }
+    // Harness.maxAbsDiff is +∞ on NaN or a length mismatch (Swift.max would drop a NaN).
+    for (k, v) in try c.G.snapshot() { worst = max(worst, Harness.maxAbsDiff(v.data, try XCTUnwrap(o.G.snapshot()[k]).data)) }
+    for (k, v) in try c.D.snapshot() { worst = max(worst, Harness.maxAbsDiff(v.data, try XCTUnwrap(o.D.snapshot()[k]).data)) }
     // Two Adam steps (lr 2e-4) from identical weights: float32 reduction order differs between the
     // devices; Adam's normalised step bounds each parameter's move to ~4e-4, so differences stay ≪.
     XCTAssertLessThan(worst, 1e-4)

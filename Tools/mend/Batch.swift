@@ -7,7 +7,7 @@ import Imaging
 struct RunOptions: ParsableArguments {
   @Option(help: "JPEG/WebP output quality, 1…100 (WebP at 100 is lossless).") var quality: Int = ImageFile.defaultQuality
   @Option(help: "Folder runs: output format png, jpg or webp (default: each input's own extension).") var format: String?
-  @Flag(help: "Folder runs: redo images whose output already exists (by default they are skipped, so an interrupted run resumes).")
+  @Flag(help: "Folder runs: redo images whose output already exists (by default they are skipped, so an interrupted run resumes). Any run: allow -o to overwrite the input.")
   var force = false
   @Option(help: ArgumentHelp(
     "Folder runs: process only shard I of N (I/N, 0-based), or auto.",
@@ -51,6 +51,9 @@ struct RunPlan {
       if options.shard != nil { throw ValidationError("--shard is for folder runs") }
       if masks != nil { throw ValidationError("--masks is for folder runs; pass --mask FILE") }
       _ = try ImageFormat(url: fileURL(output))
+      if !options.force && sameFile(input, output) {
+        throw ValidationError("-o \(output) is the input: pass --force to overwrite it")
+      }
       return RunPlan(jobs: [Job(input: fileURL(input), output: fileURL(output))], folder: false, total: 1)
     }
     var ext: String? = nil
@@ -68,13 +71,40 @@ struct RunPlan {
     do { try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true) } catch {
       throw ValidationError("cannot create \(output): \(error.localizedDescription)")
     }
+    removeStaleTemporaries(in: outDir)
     let maskFiles = try masks.map { try BatchFiles.masks(for: mine, in: fileURL($0)) } ?? mine.map { _ in nil }
+    precondition(mine.count == maskFiles.count)
     let jobs = zip(mine, maskFiles).map { Job(input: $0, output: BatchFiles.output(for: $0, in: outDir, extension: ext), mask: $1) }
+    if !options.force, let j = jobs.first(where: { sameFile($0.input.path, $0.output.path) }) {
+      throw ValidationError("\(j.output.path) would overwrite its input: write to another folder or pass --force")
+    }
     if shard.count > 1 {
       note("shard \(shard): \(jobs.count) of \(all.count) images")
     }
     return RunPlan(jobs: jobs, folder: true, total: all.count)
   }
+}
+
+/// Temporary files (`.NAME.mend-PID-N.tmp`, see AtomicFile) left in `dir` by a mend process that was
+/// killed mid-write (SIGKILL, power loss): removed when that process no longer runs, so that a
+/// resumed folder run leaves only complete outputs.
+func removeStaleTemporaries(in dir: URL) {
+  guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
+  for name in names where name.hasPrefix(".") && name.hasSuffix(".tmp") {
+    guard let r = name.range(of: ".mend-", options: .backwards),
+          let pid = Int32(name[r.upperBound...].prefix { $0.isNumber }) else { continue }
+    if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
+      unlink(dir.appendingPathComponent(name).path)
+    }
+  }
+}
+
+/// Whether two paths name the same existing file (same device and inode: symbolic links, `./` and
+/// hard links included).
+func sameFile(_ a: String, _ b: String) -> Bool {
+  var sa = stat(), sb = stat()
+  guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
 }
 
 func note(_ s: String) { FileHandle.standardError.write(Data("mend: note: \(s)\n".utf8)) }
@@ -137,7 +167,7 @@ func runJobs(_ plan: RunPlan, options: RunOptions, label: String, device: String
         report.add(job, info, device: device, seconds: Date().timeIntervalSince(start), status: "error", message: message)
         guard plan.folder else { throw error }
         if !message.contains(job.input.lastPathComponent) { message = "\(job.input.lastPathComponent): \(message)" }
-        FileHandle.standardError.write(Data("mend: failed: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("mend: failed: \(Mend.oneLine(message))\n".utf8))
         failed += 1
       }
     }
@@ -162,10 +192,16 @@ final class AlphaNotice: @unchecked Sendable {
 }
 
 /// Writes an output image (atomically; format from the extension), with alpha where the format has it.
-func writeOutput(_ rgb: Image, alpha: Image?, to url: URL, quality: Int) throws {
+func writeOutput(_ rgb: Image, alpha: Image?, to url: URL, quality: Int, staged: StagedFiles? = nil) throws {
   let format = try ImageFormat(url: url)
   if alpha != nil && !format.hasAlpha { AlphaNotice.shared.tell() }
-  try ImageFile.write(rgb, alpha: format.hasAlpha ? alpha : nil, to: url, quality: quality)
+  guard let staged else { return try ImageFile.write(rgb, alpha: format.hasAlpha ? alpha : nil, to: url, quality: quality) }
+  try staged.add(ImageFile.encode(rgb, alpha: format.hasAlpha ? alpha : nil, format: format, quality: quality), to: url)
+}
+
+/// An image for a side output (--grid and the like), staged with the run's other outputs.
+func stageImage(_ im: Image, to url: URL, _ staged: StagedFiles) throws {
+  try staged.add(ImageFile.encode(im, format: ImageFormat(url: url)), to: url)
 }
 
 /// The alpha written back after inpainting: the input's alpha, with the filled pixels made opaque

@@ -68,19 +68,20 @@ struct Complete: ParsableCommand {
           bar?.update(done, total)
         }
         (info.initialLoss, info.finalLoss) = (stages.result.initialTotalLoss, stages.result.totalLoss)
+        // All outputs of the image appear together or not at all (StagedFiles).
+        let staged = StagedFiles()
         if let dir = keepIntermediates {
           let u = fileURL(dir)
-          try FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
-          try PNG.write(stages.input64, to: u.appendingPathComponent("1-input64.png"))
-          try PNG.write(stages.mask64.image, to: u.appendingPathComponent("2-mask64.png"))
-          try PNG.write(stages.generated64, to: u.appendingPathComponent("3-generated64.png"))
-          try PNG.write(stages.inpainted64, to: u.appendingPathComponent("4-inpainted64.png"))
-          try PNG.write(stages.superResolved, to: u.appendingPathComponent("5-superres.png"))
-          try PNG.write(stages.merged, to: u.appendingPathComponent("6-merged.png"))
+          try staged.directory(u)
+          for (name, image) in [("1-input64", stages.input64), ("2-mask64", stages.mask64.image), ("3-generated64", stages.generated64),
+                                ("4-inpainted64", stages.inpainted64), ("5-superres", stages.superResolved), ("6-merged", stages.merged)] {
+            try staged.add(PNG.encode(image), to: u.appendingPathComponent("\(name).png"))
+          }
         }
-        if let grid { try ImageFile.write(Image.row([im, masked(im, mask), stages.merged]), to: fileURL(grid)) }
+        if let grid { try stageImage(Image.row([im, masked(im, mask), stages.merged]), to: fileURL(grid), staged) }
         try writeOutput(stages.merged, alpha: filledAlpha(alpha, missing: mask.missing, holeFromAlpha: fromAlpha),
-                        to: job.output, quality: runOptions.quality)
+                        to: job.output, quality: runOptions.quality, staged: staged)
+        try staged.commit()
         if !plan.folder {
           let w = stages.window
           FileHandle.standardError.write(Data(String(format: "complete: %d×%d, window %d×%d at (%d, %d), %.1f s on %@ -> %@\n",

@@ -43,8 +43,10 @@ struct Generate: ParsableCommand {
       let y = try plan.read(out)
       let per = 3 * 64 * 64
       let faces = (0..<n).map { Image.fromSigned(Array(y[($0 * per)..<(($0 + 1) * per)]), width: 64, height: 64, channels: 3) }
-      if let raw { try NPY.write(y, shape: [n, 3, 64, 64], to: fileURL(raw)) }
-      try ImageFile.write(n == 1 ? faces[0] : grid(faces), to: fileURL(output))
+      let staged = StagedFiles()  // --raw and -o appear together or not at all
+      if let raw { try staged.add(NPY.encode(y, shape: [n, 3, 64, 64]), to: fileURL(raw)) }
+      try stageImage(n == 1 ? faces[0] : grid(faces), to: fileURL(output), staged)
+      try staged.commit()
       FileHandle.standardError.write(Data("generate: \(n) face(s) on \(device.name) -> \(output)\n".utf8))
     }
   }

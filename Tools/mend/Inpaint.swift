@@ -42,6 +42,7 @@ struct MaskOptions: ParsableArguments {
   }
 
   func builtIn(_ w: Int, _ h: Int) throws -> Mask? {
+    guard maskFraction > 0 && maskFraction <= 1 else { throw ValidationError("--mask-fraction must be in (0, 1], got \(maskFraction)") }
     if let t = maskType {
       switch t {
       case .center: return Mask.center(width: w, height: h, fraction: maskFraction)
@@ -175,11 +176,14 @@ struct Inpaint: ParsableCommand {
         }[0]
         (info.initialLoss, info.finalLoss) = (r.initialTotalLoss, r.totalLoss)
         let (out, _) = Blend.blend(source: r.generated, into: im, mask: mask, mode: mode)
-        if let saveLatent { try NPY.write(r.latent, shape: [1, gen.nz], to: fileURL(saveLatent)) }
-        if let log { try AtomicFile.write(Data(rows.joined(separator: "\n").utf8 + [10]), to: fileURL(log)) }
-        if let grid { try ImageFile.write(Image.row([im, masked(im, mask), r.generated, out]), to: fileURL(grid)) }
+        // All outputs of the image appear together or not at all (StagedFiles).
+        let staged = StagedFiles()
+        if let saveLatent { try staged.add(NPY.encode(r.latent, shape: [1, gen.nz]), to: fileURL(saveLatent)) }
+        if let log { try staged.add(Data(rows.joined(separator: "\n").utf8 + [10]), to: fileURL(log)) }
+        if let grid { try stageImage(Image.row([im, masked(im, mask), r.generated, out]), to: fileURL(grid), staged) }
         try writeOutput(out, alpha: filledAlpha(alpha, missing: mask.missing, holeFromAlpha: fromAlpha), to: job.output,
-                        quality: runOptions.quality)
+                        quality: runOptions.quality, staged: staged)
+        try staged.commit()
         if !plan.folder {
           if let t = r.tunedLosses {
             FileHandle.standardError.write(Data(String(format: "inpaint: generator tuning %d steps: contextual %.4f -> %.4f, prior %.4f, pull %.4f\n",

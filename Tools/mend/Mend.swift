@@ -6,7 +6,6 @@ import Foundation
 /// The release this build is (semantic versioning).
 let mendVersion = "0.2.0"
 
-@main
 struct Mend: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mend",
@@ -42,10 +41,20 @@ struct Mend: ParsableCommand {
 
   /// Prints one line to stderr and exits non-zero: the way every user-facing error leaves mend.
   static func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("mend: error: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("mend: error: \(oneLine(message))\n".utf8))
     Foundation.exit(1)
   }
+
+  /// `message` with control characters escaped (a file name may hold a newline): one line, always.
+  static func oneLine(_ message: String) -> String {
+    message.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined()
+  }
 }
+
+// The entry point; the CLI fuzz target (Fuzz/fuzz-cli, MEND_FUZZ) compiles these sources without it.
+#if !MEND_FUZZ
+@main extension Mend {}
+#endif
 
 /// `--device auto|cpu|opencl|opencl:N` and `--threads`, shared by every compute command.
 struct DeviceOptions: ParsableArguments {

@@ -43,10 +43,12 @@ struct SuperRes: ParsableCommand {
         (info.width, info.height) = (im.width, im.height)
         let progress = Progress(label: "superres \(model.rawValue) on \(device.name): window")
         let up = try upscaler.upscale(im) { if !plan.folder { progress.update($0, $1) } }
-        if let raw { try NPY.write(up.data, shape: [3, up.height, up.width], to: fileURL(raw)) }
+        let staged = StagedFiles()  // --raw and -o appear together or not at all
+        if let raw { try staged.add(NPY.encode(up.data, shape: [3, up.height, up.width]), to: fileURL(raw)) }
         // Alpha: bicubic to the output size, clamped (Keys cubic overshoots at sharp edges).
         let upAlpha = alpha.map { Resize.resize($0, width: up.width, height: up.height, filter: .bicubic).clamped() }
-        try writeOutput(up.clamped(), alpha: upAlpha, to: job.output, quality: runOptions.quality)
+        try writeOutput(up.clamped(), alpha: upAlpha, to: job.output, quality: runOptions.quality, staged: staged)
+        try staged.commit()
         if !plan.folder {
           FileHandle.standardError.write(Data("superres: \(im.width)×\(im.height) -> \(up.width)×\(up.height) -> \(output)\n".utf8))
         }
