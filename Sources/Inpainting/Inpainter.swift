@@ -177,8 +177,15 @@ public final class Inpainter {
     try plan.set(target, y)
     try plan.set(weights, wt)
     let t0 = Date()
-    var rng = SplitMix64(seed: config.seed)
-    try plan.set(z, (0..<(batch * nz)).map { _ in min(config.zLimit, max(-config.zLimit, rng.nextGaussian())) })
+    // Every image's starts are the latents it would get alone (the same seed for each), so a
+    // folder run batched through one plan starts each image where a single run would.
+    var z0: [Float] = []
+    z0.reserveCapacity(batch * nz)
+    for _ in 0..<images {
+      var rng = SplitMix64(seed: config.seed)
+      for _ in 0..<(config.starts * nz) { z0.append(min(config.zLimit, max(-config.zLimit, rng.nextGaussian()))) }
+    }
+    try plan.set(z, z0)
     try device.write([Float](repeating: 0, count: batch * nz), to: m)
     try device.write([Float](repeating: 0, count: batch * nz), to: v)
     var table = [Float](repeating: 0, count: hyperTable.count)

@@ -151,6 +151,11 @@ struct Inpaint: ParsableCommand {
   @OptionGroup var weightOptions: WeightOptions
   @OptionGroup var deviceOptions: DeviceOptions
 
+  @Option(help: ArgumentHelp(
+    "Folder runs: images inpainted together through one plan (batch × starts latents per iteration).",
+    discussion: "Faster per image than one at a time on the CPU (z_iter_b8 vs 8 × z_iter_b1). Each image starts from the latents it gets alone; the different GEMM shapes round differently, so a batched result can differ slightly from a single run's."))
+  var batch: Int = 8
+
   func run() throws {
     guarded {
       guard let mode = BlendMode(rawValue: blend) else { throw ValidationError("--blend must be poisson, alpha or none") }
@@ -164,16 +169,41 @@ struct Inpaint: ParsableCommand {
       let (gen, disc) = try opt.loadModels(weightOptions)
       let cfg = try opt.config(haveDiscriminator: disc != nil)
       let device = deviceOptions.makeDevice()
-      let inp = try Inpainter(generator: gen, discriminator: disc, device: device, images: 1, config: cfg)
+      guard batch >= 1 && batch <= 64 else { throw ValidationError("--batch must be 1…64") }
+      var inpainters: [Int: Inpainter] = [:]
+      func inpainter(_ n: Int) throws -> Inpainter {
+        if let p = inpainters[n] { return p }
+        let p = try Inpainter(generator: gen, discriminator: disc, device: device, images: n, config: cfg)
+        inpainters[n] = p
+        return p
+      }
+      // Folder runs inpaint up to --batch images through one plan (batch × starts latents): when a
+      // job's result is not ready, it and the next pending images are searched together.
+      var ready: [String: InpaintResult] = [:]
+      let pending = plan.jobs.filter { runOptions.force || !FileManager.default.fileExists(atPath: $0.output.path) }
       try runJobs(plan, options: runOptions, label: "inpaint", device: device.name) { job, info in
         let (im, alpha, mask, fromAlpha) = try prepare(job)
         (info.width, info.height) = (im.width, im.height)
         let progress = Progress(label: "inpaint on \(device.name) (\(cfg.starts) starts): iteration")
         var rows: [String] = ["iteration,best_total_loss"]
-        let r = try inp.run([im], masks: [mask]) { it, losses in
-          if !plan.folder { progress.update(it, cfg.iterations, String(format: "loss %.4f", losses[0])) }
-          rows.append("\(it),\(losses[0])")
-        }[0]
+        let r: InpaintResult
+        if let done = ready.removeValue(forKey: job.output.path) {
+          r = done
+        } else if plan.folder && batch > 1, let at = pending.firstIndex(where: { $0.output == job.output }) {
+          var group: [(Job, Image, Mask)] = [(job, im, mask)]
+          for other in pending[(at + 1)...] where group.count < batch {
+            guard let (oim, _, omask, _) = try? prepare(other) else { continue }  // fails on its own turn
+            group.append((other, oim, omask))
+          }
+          let results = try inpainter(group.count).run(group.map(\.1), masks: group.map(\.2))
+          for (g, res) in zip(group.dropFirst(), results.dropFirst()) { ready[g.0.output.path] = res }
+          r = results[0]
+        } else {
+          r = try inpainter(1).run([im], masks: [mask]) { it, losses in
+            if !plan.folder { progress.update(it, cfg.iterations, String(format: "loss %.4f", losses[0])) }
+            rows.append("\(it),\(losses[0])")
+          }[0]
+        }
         (info.initialLoss, info.finalLoss) = (r.initialTotalLoss, r.totalLoss)
         let (out, _) = Blend.blend(source: r.generated, into: im, mask: mask, mode: mode)
         // All outputs of the image appear together or not at all (StagedFiles).
