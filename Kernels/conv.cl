@@ -78,6 +78,15 @@ __kernel void col2im(const int images, const int C, const int H, const int W, co
     }                                                                                                   \
   }
 
+// acc += As[kk] ⊗ Bs[kk] over the chunk: each item's RM rows (strided by LY) × RN columns (by LX).
+#define CONV_TILE_PRODUCT                                                                               \
+  for (int kk = 0; kk < CONV_TK; ++kk) {                                                                \
+    float a[RM], b[RN];                                                                                 \
+    for (int i = 0; i < RM; ++i) a[i] = As[kk][ty + i * LY];                                            \
+    for (int j = 0; j < RN; ++j) b[j] = Bs[kk][tx + j * LX];                                            \
+    for (int i = 0; i < RM; ++i) for (int j = 0; j < RN; ++j) acc[i][j] = mad(a[i], b[j], acc[i][j]);   \
+  }
+
 #define DEFINE_CONV_FWD(NAME, TM, TN, WX, WY)                                                           \
 __kernel __attribute__((reqd_work_group_size(WX, WY, 1)))                                              \
 void NAME(const int N, const int C, const int H, const int W, const int M, const int kh, const int kw, \
@@ -120,12 +129,7 @@ void NAME(const int N, const int C, const int H, const int W, const int M, const
         ? x[xo + colBase[nn] + kBase[kk] + iy * W + ix] : 0.0f;                                         \
     }                                                                                                   \
     barrier(CLK_LOCAL_MEM_FENCE);                                                                       \
-    for (int kk = 0; kk < CONV_TK; ++kk) {                                                              \
-      float a[RM], b[RN];                                                                               \
-      for (int i = 0; i < RM; ++i) a[i] = As[kk][ty + i * WY];                                          \
-      for (int j = 0; j < RN; ++j) b[j] = Bs[kk][tx + j * WX];                                          \
-      for (int i = 0; i < RM; ++i) for (int j = 0; j < RN; ++j) acc[i][j] = mad(a[i], b[j], acc[i][j]); \
-    }                                                                                                   \
+    CONV_TILE_PRODUCT                                                                                   \
     barrier(CLK_LOCAL_MEM_FENCE);                                                                       \
   }                                                                                                     \
   CONV_EPILOGUE(M, cols,                                                                                \
@@ -181,12 +185,7 @@ void NAME(const int N, const int C, const int H, const int W, const int M, const
       Bs[kk][nn] = v;                                                                                   \
     }                                                                                                   \
     barrier(CLK_LOCAL_MEM_FENCE);                                                                       \
-    for (int kk = 0; kk < CONV_TK; ++kk) {                                                              \
-      float a[RM], b[RN];                                                                               \
-      for (int i = 0; i < RM; ++i) a[i] = As[kk][ty + i * WY];                                          \
-      for (int j = 0; j < RN; ++j) b[j] = Bs[kk][tx + j * WX];                                          \
-      for (int i = 0; i < RM; ++i) for (int j = 0; j < RN; ++j) acc[i][j] = mad(a[i], b[j], acc[i][j]); \
-    }                                                                                                   \
+    CONV_TILE_PRODUCT                                                                                   \
     barrier(CLK_LOCAL_MEM_FENCE);                                                                       \
   }                                                                                                     \
   CONV_EPILOGUE(C, cols,                                                                                \
