@@ -7,3 +7,4 @@
 @_exported import enum Imaging.ImageFormat
 @_exported import enum Inpainting.BlendMode
 @_exported import struct Inpainting.Mask
+@_exported import enum Models.FaceModel

@@ -30,8 +30,8 @@ public final class Mender: @unchecked Sendable {
 
   private let guarded: CancellableDevice
   private let lock = NSLock()
-  private var generator: DCGANGenerator?
-  private var discriminator: DCGANDiscriminator??
+  private var generators: [FaceModel: DCGANGenerator] = [:]
+  private var discriminators: [FaceModel: DCGANDiscriminator?] = [:]
   private var srModels: [SuperResolutionModel: SRResNet] = [:]
   private var upscalers: [SuperResolutionOptions: Upscaler] = [:]
   // One cached inpainter: its plan is compiled for fixed options and batch size.
@@ -63,11 +63,14 @@ public final class Mender: @unchecked Sendable {
 
   /// Loads every model the default options use, so that the first call's time is compute only.
   ///
+  /// - Parameters:
+  ///   - model: The super-resolution network to load.
+  ///   - faceModel: The face generator and discriminator to load.
   /// - Throws: ``MendError/missingWeights(_:)`` when a required weights file is missing.
-  public func preload(superResolution model: SuperResolutionModel = .srresnet) throws {
+  public func preload(superResolution model: SuperResolutionModel = .srresnet, faceModel: FaceModel = .default) throws {
     try locked(nil) {
-      _ = try loadGenerator()
-      _ = try loadDiscriminator()
+      _ = try loadGenerator(faceModel)
+      _ = try loadDiscriminator(faceModel)
       _ = try loadSR(model)
     }
   }
@@ -224,22 +227,22 @@ public final class Mender: @unchecked Sendable {
     return try WeightSet(contentsOf: url)
   }
 
-  private func loadGenerator() throws -> DCGANGenerator {
-    if let generator { return generator }
-    let g = try DCGANGenerator(weights: try weights(WeightStore.faceGenerator))
-    generator = g
+  private func loadGenerator(_ model: FaceModel) throws -> DCGANGenerator {
+    if let g = generators[model] { return g }
+    let g = try DCGANGenerator(weights: try weights(model.generatorFile))
+    generators[model] = g
     return g
   }
 
   /// The discriminator with logits output, or nil when its weights are absent (the prior is then
   /// replaced by a Gaussian prior on z, as in the CLI).
-  private func loadDiscriminator() throws -> DCGANDiscriminator? {
-    if let discriminator { return discriminator }
-    let url = weightsDirectory.appendingPathComponent(WeightStore.faceDiscriminator)
+  private func loadDiscriminator(_ model: FaceModel) throws -> DCGANDiscriminator? {
+    if let d = discriminators[model] { return d }
+    let url = weightsDirectory.appendingPathComponent(model.discriminatorFile)
     let d =
       FileManager.default.fileExists(atPath: url.path)
       ? try DCGANDiscriminator(weights: try WeightSet(contentsOf: url), logits: true) : nil
-    discriminator = .some(d)
+    discriminators[model] = .some(d)
     return d
   }
 
@@ -256,8 +259,8 @@ public final class Mender: @unchecked Sendable {
     let key = InpainterKey(options: keyOptions, images: images)
     if let inpainter, inpainter.key == key { return inpainter.value }
     inpainter = nil  // free the previous plan's memory before compiling the next
-    let gen = try loadGenerator()
-    let disc = options.lambda != 0 ? try loadDiscriminator() : nil
+    let gen = try loadGenerator(options.faceModel)
+    let disc = options.lambda != 0 ? try loadDiscriminator(options.faceModel) : nil
     let inp = try Inpainter(
       generator: gen, discriminator: disc, device: guarded, images: images,
       config: options.config(haveDiscriminator: disc != nil))

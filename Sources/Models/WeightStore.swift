@@ -1,6 +1,44 @@
 import Compute
 import Foundation
 
+/// The face models inpainting can use: a DCGAN generator (64×64, z ∈ R¹⁰⁰) and the discriminator
+/// that serves as its realism prior. They differ in what faces they learnt and in licence.
+public enum FaceModel: String, CaseIterable, Sendable, Hashable {
+  /// Trained on synthetic faces (DigiFace-1M): permissive licence (MIT), but no real photos.
+  case synthetic
+  /// Fine-tuned by mend from `synthetic` on 64×64 crops of a StyleGAN2-class generator trained on
+  /// FFHQ photos (MobileStyleGAN): draws photoreal faces. Derived from FFHQ/StyleGAN2, whose terms
+  /// are non-commercial (docs/weights.md).
+  case photo
+
+  /// What `mend` and `Mender` use unless told otherwise.
+  public static let `default` = FaceModel.synthetic
+
+  /// The generator's weights file in the weights folder.
+  public var generatorFile: String {
+    switch self {
+    case .synthetic: return WeightStore.faceGenerator
+    case .photo: return "dcgan-photo-G.safetensors"
+    }
+  }
+
+  /// The discriminator's weights file in the weights folder.
+  public var discriminatorFile: String {
+    switch self {
+    case .synthetic: return WeightStore.faceDiscriminator
+    case .photo: return "dcgan-photo-D.safetensors"
+    }
+  }
+
+  /// One line for users: where the model comes from and its terms.
+  public var licence: String {
+    switch self {
+    case .synthetic: return "DigiFace-1M generator (MIT) and mend's discriminator (MIT)"
+    case .photo: return "trained on MobileStyleGAN/FFHQ samples: non-commercial use only (docs/weights.md)"
+    }
+  }
+}
+
 /// Where pretrained weights live: `--weights DIR`, else `$MEND_WEIGHTS`, else
 /// `$XDG_DATA_HOME/mend/weights`, else `$HOME/.local/share/mend/weights` (what Tools/fetch-weights
 /// fills; see `MendPaths`).

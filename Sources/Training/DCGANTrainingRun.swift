@@ -19,6 +19,9 @@ public final class DCGANTrainingRun {
     public var images: [Image] = []
     /// A teacher generator's weights: real samples drawn on the fly.
     public var teacher: URL?
+    /// Start from these generator / discriminator weights (fine-tuning) instead of N(0, 0.02);
+    /// their widths and latent size win over `nz`, `ngf` and `ndf`.
+    public var initialGenerator: URL?, initialDiscriminator: URL?
     /// Random horizontal flips of the real images.
     public var flip = false
     /// Total steps, resumed ones included.
@@ -71,8 +74,10 @@ public final class DCGANTrainingRun {
     cfg.lr = o.learningRate
     cfg.seed = o.seed
     trainer = try DCGANTrainer(
-      generator: RandomWeights.dcganGenerator(nz: o.nz, ngf: o.ngf, seed: o.seed &+ 1),
-      discriminator: RandomWeights.dcganDiscriminator(ndf: o.ndf, seed: o.seed &+ 2),
+      generator: try o.initialGenerator.map { try WeightSet(contentsOf: $0) }
+        ?? RandomWeights.dcganGenerator(nz: o.nz, ngf: o.ngf, seed: o.seed &+ 1),
+      discriminator: try o.initialDiscriminator.map { try WeightSet(contentsOf: $0) }
+        ?? RandomWeights.dcganDiscriminator(ndf: o.ndf, seed: o.seed &+ 2),
       device: device, config: cfg)
     dataRng = SplitMix64(seed: o.seed ^ 0xda7a)
     if o.resume {
@@ -81,7 +86,7 @@ public final class DCGANTrainingRun {
     }
     // Fixed noise for the sample grids.
     var fixedRng = SplitMix64(seed: 1234)
-    fixed = (0..<(16 * o.nz)).map { _ in fixedRng.nextGaussian() }
+    fixed = (0..<(16 * trainer.nz)).map { _ in fixedRng.nextGaussian() }
     log = try TrainingLog.open(in: o.output, header: "step,loss_d,loss_g,d_x,d_g_z1,d_g_z2,images_per_s", resume: o.resume)
   }
 

@@ -15,7 +15,7 @@ struct Generate: ParsableCommand {
   @Option(help: "Number of faces to draw with --seed.") var count: Int = 1
   @Option(name: .shortAndLong, help: "Output PNG (a grid when N > 1).") var output: String
   @Option(help: "Also write the raw generator output, float32 [N,3,64,64] in [-1,1], as .npy.") var raw: String?
-  @Option(help: "Generator weights file name inside the weights folder.") var generator = WeightStore.faceGenerator
+  @Option(help: "Generator weights file name inside the weights folder.") var generator = FaceModel.default.generatorFile
   @OptionGroup var weightOptions: WeightOptions
   @OptionGroup var deviceOptions: DeviceOptions
 

@@ -70,8 +70,12 @@ struct OptimisationOptions: ParsableArguments {
   @Option(help: "Weight γ of a Gaussian prior γ/2·‖z‖² (default 0.01 when no discriminator is available, else 0).")
   var gaussian: Float?
   @Option(help: "Seed for the starting latents.") var seed: UInt64 = 0
-  @Option(help: "Discriminator weights file in the weights folder (the prior); missing means contextual loss only.")
-  var discriminator: String = WeightStore.faceDiscriminator
+  @Option(help: ArgumentHelp(
+    "Face model (generator and discriminator): \(FaceModel.allCases.map(\.rawValue).joined(separator: ", ")); synthetic is MIT-licensed, photo is for non-commercial use (docs/weights.md).",
+    valueName: "model"))
+  var faceModel: String = FaceModel.default.rawValue
+  @Option(help: "Discriminator weights file in the weights folder (the prior; default: the face model's); missing means contextual loss only.")
+  var discriminator: String?
   @Option(name: .customLong("tune-generator"), help: ArgumentHelp(
     "After the latent search, fine-tune the generator's weights for STEPS Adam steps on the same loss (0: off; the flag alone: \(OptimisationOptions.defaultTuneSteps)).",
     valueName: "steps"))
@@ -113,8 +117,17 @@ struct OptimisationOptions: ParsableArguments {
     return c
   }
 
+  func face() throws -> FaceModel {
+    guard let m = FaceModel(rawValue: faceModel) else {
+      throw ValidationError("--face-model must be one of \(FaceModel.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return m
+  }
+
   func loadModels(_ weights: WeightOptions) throws -> (DCGANGenerator, DCGANDiscriminator?) {
-    let gen = try DCGANGenerator(weights: try WeightStore.load(WeightStore.faceGenerator, override: weights.weights))
+    let model = try face()
+    let gen = try DCGANGenerator(weights: try WeightStore.load(model.generatorFile, override: weights.weights))
+    let discriminator = self.discriminator ?? model.discriminatorFile
     var disc: DCGANDiscriminator? = nil
     if lambda != 0 {
       if let url = try? WeightStore.url(discriminator, override: weights.weights) {

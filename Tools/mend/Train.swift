@@ -36,6 +36,8 @@ struct TrainDCGAN: ParsableCommand {
   @Option(help: "Output folder.") var out: String
   @Option(help: "Folder of PNGs (centre-cropped and resized to 64×64).") var data: String?
   @Option(help: "Teacher generator weights (real samples drawn on the fly), e.g. the fetched face G.") var teacher: String?
+  @Option(help: "Start the generator from these weights (fine-tuning; a file or a name in the weights folder).") var initG: String?
+  @Option(help: "Start the discriminator from these weights (fine-tuning).") var initD: String?
   @Flag(help: "Random horizontal flips of real images.") var flip = false
   @Option(help: "Training steps (total, including resumed ones).") var steps: Int = 2000
   @Option(help: "Batch size.") var batch: Int = 64
@@ -58,6 +60,9 @@ struct TrainDCGAN: ParsableCommand {
       if let teacher {
         o.teacher = FileManager.default.fileExists(atPath: teacher) ? fileURL(teacher) : try WeightStore.url(teacher)
       }
+      let weightURL = { (s: String) throws -> URL in FileManager.default.fileExists(atPath: s) ? fileURL(s) : try WeightStore.url(s) }
+      o.initialGenerator = try initG.map(weightURL)
+      o.initialDiscriminator = try initD.map(weightURL)
       o.flip = flip; o.steps = steps; o.batch = batch; o.nz = nz; o.ngf = ngf; o.ndf = ndf; o.learningRate = lr
       o.checkpointEvery = checkpointEvery; o.seed = seed; o.resume = resume
       o.dataDescription = [data, teacher.map { "teacher \($0)" }].compactMap { $0 }.joined(separator: " + ")
