@@ -127,6 +127,9 @@ struct OptimisationOptions: ParsableArguments {
   func loadModels(_ weights: WeightOptions) throws -> (DCGANGenerator, DCGANDiscriminator?) {
     let model = try face()
     let gen = try DCGANGenerator(weights: try WeightStore.load(model.generatorFile, override: weights.weights))
+    if model == .photo {
+      FileHandle.standardError.write(Data("mend: note: face model photo — \(model.licence); --face-model synthetic is MIT-licensed\n".utf8))
+    }
     let discriminator = self.discriminator ?? model.discriminatorFile
     var disc: DCGANDiscriminator? = nil
     if lambda != 0 {
