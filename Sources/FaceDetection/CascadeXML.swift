@@ -2,19 +2,21 @@ import Foundation
 
 /// A parse or validation failure of a cascade file, or a missing cascade: one line, naming the file.
 public struct CascadeError: Error, CustomStringConvertible, Sendable {
+  /// The message, one line.
   public let description: String
+  /// An error with this message.
   public init(_ description: String) { self.description = description }
 }
 
 /// An element of OpenCV's FileStorage XML: its tag name, its child elements and its own text.
 /// The format has no mixed content worth keeping, so text between children is simply concatenated.
-final class XMLElement {
+final class FileStorageNode {
   let name: String
-  var children: [XMLElement] = []
+  var children: [FileStorageNode] = []
   var text: [UInt8] = []
   init(name: String) { self.name = name }
 
-  func child(_ name: String) -> XMLElement? { children.first { $0.name == name } }
+  func child(_ name: String) -> FileStorageNode? { children.first { $0.name == name } }
 
   /// The text as whitespace-separated numbers.
   func numbers() -> [Double]? {
@@ -48,9 +50,9 @@ enum MiniXML {
   static let maxDepth = 64
   static let maxElements = 4_000_000
 
-  static func parse(_ bytes: [UInt8]) throws -> XMLElement {
-    let root = XMLElement(name: "")  // a document node holding the top-level element
-    var stack: [XMLElement] = [root]
+  static func parse(_ bytes: [UInt8]) throws -> FileStorageNode {
+    let root = FileStorageNode(name: "")  // a document node holding the top-level element
+    var stack: [FileStorageNode] = [root]
     var count = 0
     var i = 0
     let n = bytes.count
@@ -121,7 +123,7 @@ enum MiniXML {
       }
       count += 1
       guard count <= maxElements else { throw CascadeError("more than \(maxElements) elements") }
-      let e = XMLElement(name: name)
+      let e = FileStorageNode(name: name)
       stack[stack.count - 1].children.append(e)
       if !selfClosing {
         guard stack.count <= maxDepth else { throw CascadeError("elements nested deeper than \(maxDepth)") }

@@ -8,10 +8,12 @@ public struct Detection: Sendable, Equatable, CustomStringConvertible {
   /// The group's size (OpenCV's `numDetections`): larger is more certain.
   public var neighbors: Int
 
+  /// A detection from its rectangle and group size.
   public init(x: Int, y: Int, width: Int, height: Int, neighbors: Int) {
     self.x = x; self.y = y; self.width = width; self.height = height; self.neighbors = neighbors
   }
 
+  /// "W×H at (x, y), n neighbours".
   public var description: String { "\(width)×\(height) at (\(x), \(y)), \(neighbors) neighbours" }
 }
 
@@ -34,8 +36,9 @@ extension HaarCascade {
   public func detect(in image: Image, scaleFactor: Float = 1.1, minNeighbors: Int = 3, minSize: Int = 30) -> [Detection] {
     precondition(scaleFactor > 1 && scaleFactor.isFinite, "scaleFactor must be greater than 1")
     let gray = Self.gray8(image)
-    let raw = rawDetections(gray: gray, width: image.width, height: image.height,
-                            scaleFactor: scaleFactor, minSize: minSize)
+    let raw = rawDetections(
+      gray: gray, width: image.width, height: image.height,
+      scaleFactor: scaleFactor, minSize: minSize)
     return Self.groupRectangles(raw, groupThreshold: minNeighbors, eps: 0.2)
   }
 
@@ -101,8 +104,10 @@ extension HaarCascade {
         while x + ww < sw + 1 {
           let result = eval.run(x: x, y: y)
           if result > 0 {
-            found.append(Rect(x: Int((Float(x) * scale).rounded(.toNearestOrEven)),
-                              y: Int((Float(y) * scale).rounded(.toNearestOrEven)), width: winW, height: winH))
+            found.append(
+              Rect(
+                x: Int((Float(x) * scale).rounded(.toNearestOrEven)),
+                y: Int((Float(y) * scale).rounded(.toNearestOrEven)), width: winW, height: winH))
           }
           if result == 0 { x += step }  // rejected by the first stage: skip the next position too
           x += step
@@ -202,8 +207,10 @@ struct Evaluator {
         let o: [Int]
         if f.tilted {
           // (x, y), (x − h, y + h), (x + w, y + w), (x + w − h, y + w + h): CV_TILTED_OFS.
-          o = [r.x + st * r.y, r.x - r.height + st * (r.y + r.height), r.x + r.width + st * (r.y + r.width),
-               r.x + r.width - r.height + st * (r.y + r.width + r.height)]
+          o = [
+            r.x + st * r.y, r.x - r.height + st * (r.y + r.height), r.x + r.width + st * (r.y + r.width),
+            r.x + r.width - r.height + st * (r.y + r.width + r.height),
+          ]
         } else {
           o = [r.x + st * r.y, r.x + r.width + st * r.y, r.x + st * (r.y + r.height), r.x + r.width + st * (r.y + r.height)]
         }

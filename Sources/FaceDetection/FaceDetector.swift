@@ -14,9 +14,12 @@ import Imaging
 /// An explicit file or `$MEND_FACE_CASCADE` that does not exist is an error, not a reason to look
 /// further; when no candidate exists the initialiser throws, so callers can fall back with a notice.
 public struct FaceDetector: Sendable {
+  /// The cascade file looked for in the weights folder and the system folders.
   public static let cascadeFileName = "haarcascade_frontalface_default.xml"
+  /// Where Debian/Ubuntu's opencv-data (OpenCV 4, then older) installs the Haar cascades.
   public static let systemDirectories = ["/usr/share/opencv4/haarcascades", "/usr/share/opencv/haarcascades"]
 
+  /// The loaded cascade.
   public let cascade: HaarCascade
   /// The file the cascade was loaded from.
   public let cascadeURL: URL
@@ -35,7 +38,8 @@ public struct FaceDetector: Sendable {
       guard fm.fileExists(atPath: p) else { throw CascadeError("MEND_FACE_CASCADE=\(p) does not exist") }
       return URL(fileURLWithPath: p)
     }
-    let candidates = [(weightsDirectory ?? defaultWeightsDirectory(env)).appendingPathComponent(cascadeFileName)]
+    let candidates =
+      [(weightsDirectory ?? defaultWeightsDirectory(env)).appendingPathComponent(cascadeFileName)]
       + systemDirectories.map { URL(fileURLWithPath: $0).appendingPathComponent(cascadeFileName) }
     if let found = candidates.first(where: { fm.fileExists(atPath: $0.path) }) { return found }
     throw CascadeError(
@@ -55,8 +59,10 @@ public struct FaceDetector: Sendable {
   }
 
   /// Finds and loads the cascade (see the type's documentation for the search order).
-  public init(cascade explicit: URL? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
-              weightsDirectory: URL? = nil) throws {
+  public init(
+    cascade explicit: URL? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
+    weightsDirectory: URL? = nil
+  ) throws {
     let url = try Self.locateCascade(explicit, environment: environment, weightsDirectory: weightsDirectory)
     self.cascade = try HaarCascade(contentsOf: url)
     self.cascadeURL = url

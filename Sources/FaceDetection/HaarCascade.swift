@@ -69,7 +69,7 @@ public struct HaarCascade: Sendable {
     guard let featureType = cascade.child("featureType")?.trimmed, featureType == "HAAR" else {
       throw CascadeError("featureType must be HAAR (LBP and HOG cascades are not supported)")
     }
-    func int(_ e: XMLElement?, _ what: String, _ range: ClosedRange<Int>) throws -> Int {
+    func int(_ e: FileStorageNode?, _ what: String, _ range: ClosedRange<Int>) throws -> Int {
       guard let v = e?.numbers(), v.count == 1, v[0] == v[0].rounded(), let i = Int(exactly: v[0]), range.contains(i) else {
         throw CascadeError("\(what) missing or outside \(range.lowerBound)...\(range.upperBound)")
       }
@@ -97,10 +97,13 @@ public struct HaarCascade: Sendable {
         else { throw CascadeError("feature \(fi): a rect must be \"x y w h weight\" with integer x y w h") }
         let (x, y, w, h) = (Int(v[0]), Int(v[1]), Int(v[2]), Int(v[3]))
         // The corners the evaluator reads must lie inside the window's integral image.
-        let inside = tilted
+        let inside =
+          tilted
           ? (w >= 0 && h >= 0 && x - h >= 0 && x + w <= width && y >= 0 && y + w + h <= height)
           : (w >= 0 && h >= 0 && x >= 0 && y >= 0 && x + w <= width && y + h <= height)
-        guard inside else { throw CascadeError("feature \(fi): rect \(x) \(y) \(w) \(h) lies outside the \(width)×\(height) window") }
+        guard inside else {
+          throw CascadeError("feature \(fi): rect \(x) \(y) \(w) \(h) lies outside the \(width)×\(height) window")
+        }
         rs.append((x, y, w, h, Float(v[4])))
       }
       features.append(Feature(rects: rs, tilted: tilted))
@@ -126,7 +129,9 @@ public struct HaarCascade: Sendable {
         }
         let count = inner.count / 4
         guard count >= 1, count <= 1024, inner.count == count * 4 else {
-          throw CascadeError("stage \(si) classifier \(wi): <internalNodes> must hold 1 to 1024 groups of 4 numbers (categorical features are not supported)")
+          throw CascadeError(
+            "stage \(si) classifier \(wi): <internalNodes> must hold 1 to 1024 groups of 4 numbers (categorical features are not supported)"
+          )
         }
         guard leafValues.count == count + 1, leafValues.allSatisfy(\.isFinite) else {
           throw CascadeError("stage \(si) classifier \(wi): expected \(count + 1) finite leaf values, found \(leafValues.count)")
@@ -164,7 +169,8 @@ public struct HaarCascade: Sendable {
     self.isStumps = trees.allSatisfy { $0.nodeCount == 1 } && nodes.allSatisfy { $0.left == 0 && $0.right == -1 }
   }
 
-  /// The number of stages and of weak classifiers (for diagnostics).
+  /// The number of stages (for diagnostics).
   public var stageCount: Int { stages.count }
+  /// The number of weak classifiers over all stages (for diagnostics).
   public var classifierCount: Int { trees.count }
 }

@@ -18,8 +18,9 @@ enum Resize8 {
 
   static func axis(src: Int, dst: Int) -> Axis {
     let scale = 1.0 / (Double(dst) / Double(src))
-    var a = Axis(offset: [Int](repeating: 0, count: dst), weight1: [UInt16](repeating: 0, count: dst),
-                 minIndex: 0, maxIndex: dst)
+    var a = Axis(
+      offset: [Int](repeating: 0, count: dst), weight1: [UInt16](repeating: 0, count: dst),
+      minIndex: 0, maxIndex: dst)
     for d in 0..<dst {
       let f = scale * (Double(d) + 0.5) - 0.5
       let i = Int(f.rounded(.down))

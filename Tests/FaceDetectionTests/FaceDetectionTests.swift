@@ -1,9 +1,8 @@
 import Compute
+import FaceDetection
 import Foundation
 import Imaging
 import XCTest
-
-import FaceDetection
 
 /// The detector against OpenCV's own `CascadeClassifier.detectMultiScale2` (4.x), whose rectangles
 /// Tools/make-face-fixtures.py stored in Fixtures/faces.json.
@@ -47,7 +46,9 @@ final class FaceDetectionTests: XCTestCase {
   }
 
   func image(_ name: String) throws -> Image {
-    let url = name.hasPrefix("docs/") ? Self.repoRoot.appendingPathComponent(name)
+    let url =
+      name.hasPrefix("docs/")
+      ? Self.repoRoot.appendingPathComponent(name)
       : try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/" + name, withExtension: nil))
     return try ImageFile.read(url).rgb
   }
@@ -55,6 +56,7 @@ final class FaceDetectionTests: XCTestCase {
   func testDetectionsMatchOpenCV() throws {
     let fx = try fixture()
     var cascades: [String: HaarCascade] = [:]
+    var worst = 0
     for c in fx.cases {
       let name = c.cascade ?? "haarcascade_frontalface_default.xml"
       if cascades[name] == nil { cascades[name] = try cascade(name) }
@@ -66,15 +68,19 @@ final class FaceDetectionTests: XCTestCase {
       XCTAssertEqual(found.count, c.expected.count, "\(label): \(found) vs OpenCV \(c.expected)")
       for (f, e) in zip(found, c.expected) {
         XCTAssert(zip(f, e).allSatisfy { abs($0 - $1) <= 2 }, "\(label): \(f) vs OpenCV \(e)")
+        worst = max(worst, zip(f, e).map { abs($0 - $1) }.max() ?? 0)
       }
-      let raw = cascades[name]!.rawDetections(gray: HaarCascade.gray8(img), width: img.width, height: img.height,
-                                              scaleFactor: c.scaleFactor, minSize: c.minSize)
+      let raw = cascades[name]!.rawDetections(
+        gray: HaarCascade.gray8(img), width: img.width, height: img.height,
+        scaleFactor: c.scaleFactor, minSize: c.minSize)
       XCTAssertEqual(raw.count, c.rawCount, "\(label): raw windows")
       if let expectedRaw = c.raw {
-        XCTAssertEqual(raw.map { [$0.x, $0.y, $0.width, $0.height] }.sorted { $0.lexicographicallyPrecedes($1) },
-                       expectedRaw, "\(label): raw windows")
+        XCTAssertEqual(
+          raw.map { [$0.x, $0.y, $0.width, $0.height] }.sorted { $0.lexicographicallyPrecedes($1) },
+          expectedRaw, "\(label): raw windows")
       }
     }
+    print("FaceDetection: \(fx.cases.count) cases against OpenCV \(fx.opencv), largest difference \(worst) (px or neighbours)")
   }
 
   func testNoFaceOnBlankOrNoise() throws {
@@ -82,7 +88,8 @@ final class FaceDetectionTests: XCTestCase {
     XCTAssertEqual(c.detect(in: Image(width: 128, height: 128, channels: 3, fill: 0.5)), [])
     XCTAssertEqual(c.detect(in: Image(width: 128, height: 128, channels: 1, fill: 0)), [])
     var rng = SplitMix(seed: 1)
-    let noise = Image(width: 160, height: 120, channels: 3, data: (0..<(160 * 120 * 3)).map { _ in Float(rng.next() % 256) / 255 })
+    let noise = Image(
+      width: 160, height: 120, channels: 3, data: (0..<(160 * 120 * 3)).map { _ in Float(rng.next() % 256) / 255 })
     XCTAssertEqual(c.detect(in: noise), [])
     // Smaller than the window: nothing, no crash.
     XCTAssertEqual(c.detect(in: Image(width: 10, height: 40, channels: 3)), [])
@@ -116,8 +123,10 @@ final class FaceDetectionTests: XCTestCase {
         XCTAssertFalse(s.contains("\n"), "not one line: \(s)", file: file, line: line)
       }
     }
-    func cascadeXML(featureType: String = "HAAR", nodes: String = "0 -1 0 0.5", leaves: String = "1 -1",
-                    rect: String = "0 0 4 4 -1.", tilted: String = "0", more: String = "") -> String {
+    func cascadeXML(
+      featureType: String = "HAAR", nodes: String = "0 -1 0 0.5", leaves: String = "1 -1",
+      rect: String = "0 0 4 4 -1.", tilted: String = "0", more: String = ""
+    ) -> String {
       """
       <?xml version="1.0"?>
       <opencv_storage><cascade type_id="opencv-cascade-classifier"><stageType>BOOST</stageType>
@@ -170,7 +179,9 @@ final class FaceDetectionTests: XCTestCase {
           var s = 0
           for yp in 0..<Y {
             let r = Y - 1 - yp
-            for xp in max(0, X - 1 - r)...max(0, min(w - 1, X - 1 + r)) where xp <= X - 1 + r && xp < w { s += Int(img[yp * w + xp]) }
+            for xp in max(0, X - 1 - r)...max(0, min(w - 1, X - 1 + r)) where xp <= X - 1 + r && xp < w {
+              s += Int(img[yp * w + xp])
+            }
           }
           XCTAssertEqual(Int(t[Y * (w + 1) + X]), s, "\(w)×\(h) at \(X),\(Y)")
         }
@@ -181,8 +192,9 @@ final class FaceDetectionTests: XCTestCase {
   func testGroupRectanglesDropsSmallClustersAndNestedOnes() {
     let r = { (x: Int, y: Int, s: Int) in Rect(x: x, y: y, width: s, height: s) }
     // Four similar rectangles → one of their mean; a lone one is dropped at groupThreshold 3.
-    let g = HaarCascade.groupRectangles([r(10, 10, 40), r(11, 10, 40), r(10, 12, 42), r(12, 11, 40), r(100, 100, 30)],
-                                        groupThreshold: 3, eps: 0.2)
+    let g = HaarCascade.groupRectangles(
+      [r(10, 10, 40), r(11, 10, 40), r(10, 12, 42), r(12, 11, 40), r(100, 100, 30)],
+      groupThreshold: 3, eps: 0.2)
     XCTAssertEqual(g, [Detection(x: 11, y: 11, width: 40, height: 40, neighbors: 4)])
     XCTAssertEqual(HaarCascade.groupRectangles([r(1, 2, 3)], groupThreshold: 0, eps: 0.2).count, 1)
   }
@@ -199,7 +211,9 @@ final class FaceDetectionTests: XCTestCase {
     try Data("x".utf8).write(to: other)
 
     XCTAssertEqual(try FaceDetector.locateCascade(other, environment: ["MEND_WEIGHTS": weights.path]).path, other.path)
-    XCTAssertEqual(try FaceDetector.locateCascade(environment: ["MEND_FACE_CASCADE": other.path, "MEND_WEIGHTS": weights.path]).path, other.path)
+    XCTAssertEqual(
+      try FaceDetector.locateCascade(environment: ["MEND_FACE_CASCADE": other.path, "MEND_WEIGHTS": weights.path]).path,
+      other.path)
     XCTAssertEqual(try FaceDetector.locateCascade(environment: ["MEND_WEIGHTS": weights.path]).path, inWeights.path)
     XCTAssertThrowsError(try FaceDetector.locateCascade(tmp.appendingPathComponent("missing.xml"))) { e in
       XCTAssert("\(e)".contains("missing.xml"))
