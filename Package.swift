@@ -104,6 +104,8 @@ let package = Package(
     .target(name: "Pipeline", dependencies: ["Compute", "Models", "Imaging", "Inpainting", "SuperResolution"],
             swiftSettings: fastMath),
     .target(name: "SuperResolution", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
+    // Viola–Jones face detection on OpenCV's Haar cascade files (pure Swift; frames faces for `complete`).
+    .target(name: "FaceDetection", dependencies: ["Imaging"], swiftSettings: fastMath),
 
     // MARK: - Library API
     .target(
@@ -154,6 +156,8 @@ let package = Package(
     // Runs the built `mend` binary (Tools/test.sh builds it first).
     .testTarget(name: "CLITests", dependencies: ["Imaging"]),
     .testTarget(name: "BatchingTests", dependencies: ["Batching"]),
+    .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection", "Imaging", "Compute"],
+                resources: [.copy("Fixtures")], swiftSettings: fastMath),
     .testTarget(name: "MendTests", dependencies: ["Mend", "Compute"]),
     .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")],
                 swiftSettings: fastMath),

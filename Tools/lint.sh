@@ -5,6 +5,6 @@
 # is formatted file by file as it is edited, so as not to collide with work in progress.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-formatted=(Sources/Mend Tests/MendTests Examples/Package.swift Examples/Sources)
+formatted=(Sources/Mend Tests/MendTests Sources/FaceDetection Tests/FaceDetectionTests Examples/Package.swift Examples/Sources)
 swift format lint --strict --recursive "${formatted[@]}"
 echo "lint: ok (${formatted[*]})"

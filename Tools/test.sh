@@ -67,7 +67,7 @@ echo "== checked build (MEND_CHECKED=1: -O, preconditions/bounds/overflow on): f
 MEND_CHECKED=1 swift build -c release --build-tests --scratch-path .build-checked
 MEND_CHECKED=1 MEND_BINARY=.build-checked/release/mend swift test -c release --skip-build --disable-swift-testing \
   --scratch-path .build-checked \
-  --filter 'ImagingTests|BatchingTests|ComputeTests|SafeTensorsTests|SupportTests|GraphTests|MaskHardeningTests|CLITests' \
+  --filter 'ImagingTests|BatchingTests|ComputeTests|SafeTensorsTests|SupportTests|GraphTests|MaskHardeningTests|CLITests|FaceDetectionTests' \
   2>&1 | tee /tmp/mend-test-checked.log
 logs+=(/tmp/mend-test-checked.log)
 
