@@ -101,7 +101,7 @@ let package = Package(
     .target(name: "Batching"),
     .target(name: "Inpainting", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
     .target(name: "Training", dependencies: ["Compute", "Graph", "NN", "Models", "Imaging"], swiftSettings: fastMath),
-    .target(name: "Pipeline", dependencies: ["Compute", "Models", "Imaging", "Inpainting", "SuperResolution"],
+    .target(name: "Pipeline", dependencies: ["Compute", "Models", "Imaging", "Inpainting", "SuperResolution", "FaceDetection"],
             swiftSettings: fastMath),
     .target(name: "SuperResolution", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
     // Viola–Jones face detection on OpenCV's Haar cascade files (pure Swift; frames faces for `complete`).
@@ -122,7 +122,7 @@ let package = Package(
     .executableTarget(
       name: "MendCLI",
       dependencies: [
-        "Mend", "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Batching", "SuperResolution", "Inpainting", "Pipeline", "Training",
+        "Mend", "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Batching", "SuperResolution", "Inpainting", "Pipeline", "Training", "FaceDetection",
         .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],

@@ -1,4 +1,5 @@
 import Compute
+import FaceDetection
 import Foundation
 import Imaging
 import Inpainting
@@ -13,6 +14,12 @@ public struct CompletionError: Error, CustomStringConvertible {
 /// Finds faces in an image (e.g. a Haar cascade); boxes in the image's pixels.
 public protocol FaceFinder {
   func faces(in image: Image) -> [(x: Int, y: Int, width: Int, height: Int)]
+}
+
+extension FaceDetector: FaceFinder {
+  public func faces(in image: Image) -> [(x: Int, y: Int, width: Int, height: Int)] {
+    detectFaces(in: image).map { ($0.x, $0.y, $0.width, $0.height) }
+  }
 }
 
 /// The paper's pipeline (inpaint at the generator's 64×64, super-resolve 4×, merge) for images up
@@ -116,6 +123,39 @@ public final class Completer {
     let faces = finder.faces(in: filled).sorted { $0.width * $0.height > $1.width * $1.height }
     for f in faces { if let w = faceWindow(face: f, mask: mask) { return (w, f) } }
     return nil
+  }
+
+  /// How ``completeFramed(_:mask:finder:progress:)`` chose its window.
+  public enum Framing: Sendable, Equatable {
+    /// A face was found with the hole filled smoothly; one pass on its window.
+    case face(x: Int, y: Int, width: Int, height: Int)
+    /// The hole hid the face: it was found on a first completion of the default window, and a
+    /// second pass completed its window.
+    case faceAfterFirstPass(x: Int, y: Int, width: Int, height: Int)
+    /// No face around the hole: the default window (``window(for:)``).
+    case none
+  }
+
+  /// ``complete(_:mask:window:progress:)`` on the window that frames the face around the hole the
+  /// way the face generators' training crops do. The face is looked for on the image with the hole
+  /// filled smoothly; when the hole hides too much of it (a detector needs the eyes), the default
+  /// window is completed first and the face looked for on that result, and, if found, completed
+  /// again on its window (twice the time). Falls back to the default window's result.
+  public func completeFramed(_ image: Image, mask: Mask, finder: FaceFinder,
+                             progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> (Stages, Framing) {
+    if let f = Self.framedWindow(image, mask: mask, finder: finder) {
+      let st = try complete(image, mask: mask, window: f.window, progress: progress)
+      return (st, .face(x: f.face.x, y: f.face.y, width: f.face.width, height: f.face.height))
+    }
+    let first = try complete(image, mask: mask, progress: progress)
+    let faces = finder.faces(in: first.merged).sorted { $0.width * $0.height > $1.width * $1.height }
+    for f in faces {
+      guard let w = Self.faceWindow(face: f, mask: mask) else { continue }
+      if w == first.window { return (first, .faceAfterFirstPass(x: f.x, y: f.y, width: f.width, height: f.height)) }
+      let st = try complete(image, mask: mask, window: w, progress: progress)
+      return (st, .faceAfterFirstPass(x: f.x, y: f.y, width: f.width, height: f.height))
+    }
+    return (first, .none)
   }
 
   /// Step 4: `upscaled` (any size) is resized to the window, blended into the window of `image`

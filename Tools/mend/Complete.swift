@@ -1,5 +1,6 @@
 import ArgumentParser
 import Compute
+import FaceDetection
 import Foundation
 import Imaging
 import Inpainting
@@ -33,6 +34,7 @@ struct Complete: ParsableCommand {
   @Option(help: "Blending of the full-resolution merge: poisson or alpha.") var merge: String = "poisson"
   @Option(help: "Write every stage here: input64, mask64, generated64, inpainted64, superres, merged.") var keepIntermediates: String?
   @Option(help: "Write a picture: input | masked input | result.") var grid: String?
+  @OptionGroup var framing: FramingOptions
   @OptionGroup var runOptions: RunOptions
   @OptionGroup var weightOptions: WeightOptions
   @OptionGroup var deviceOptions: DeviceOptions
@@ -48,6 +50,7 @@ struct Complete: ParsableCommand {
       }
       // A single image is checked before any model loads (a hole too large fails here).
       if !plan.folder { _ = try prepare(plan.jobs[0]) }
+      let detector = try framing.detector(weightOptions)
       let (gen, disc) = try opt.loadModels(weightOptions)
       let cfg = try opt.config(haveDiscriminator: disc != nil)
       let device = deviceOptions.makeDevice()
@@ -61,7 +64,8 @@ struct Complete: ParsableCommand {
         let start = Date()
         var last = ""
         var bar: Progress? = nil
-        let stages = try completer.complete(im, mask: mask) { stage, done, total in
+        let (stages, _) = try FramingOptions.complete(completer, im, mask: mask, detector: detector, quiet: plan.folder) {
+          stage, done, total in
           if plan.folder { return }
           if stage != last { bar = Progress(label: "complete [\(stage)] on \(device.name):"); last = stage }
           if stage == "inpaint" && done % 10 != 0 && done != total { return }
@@ -97,5 +101,47 @@ struct Complete: ParsableCommand {
     try mask.validate(for: im)
     _ = try Completer.window(for: mask)
     return (im, alpha, mask, fromAlpha)
+  }
+}
+
+/// Face framing for `complete` and `eval complete`.
+struct FramingOptions: ParsableArguments {
+  @Option(help: "Face framing: auto (find the face around the hole with a Haar cascade and complete the square window that frames it the way the face generator was trained; the hole-centred window, with a notice, when none is found) or off (the whole image up to 256×256, else a window centred on the hole).")
+  var frame: String = "auto"
+  @Option(help: "Haar cascade XML for --frame auto (default: $MEND_FACE_CASCADE, else haarcascade_frontalface_default.xml in the weights folder, else OpenCV's opencv-data package).")
+  var faceCascade: String?
+
+  /// The detector, or nil when framing is off or no cascade is found (then a notice is printed).
+  func detector(_ weights: WeightOptions) throws -> FaceDetector? {
+    switch frame {
+    case "off": return nil
+    case "auto": break
+    default: throw ValidationError("--frame must be auto or off")
+    }
+    do {
+      return try FaceDetector(cascade: faceCascade.map(fileURL), weightsDirectory: WeightStore.directory(override: weights.weights))
+    } catch let e as CascadeError where faceCascade == nil {
+      FileHandle.standardError.write(Data("mend: note: face framing off: \(e.description)\n".utf8))
+      return nil
+    }
+  }
+
+  /// Completes with framing when a detector is given, else on the default window; says which
+  /// window was used unless `quiet`. Returns the stages and whether a face framed the window.
+  static func complete(_ completer: Completer, _ image: Image, mask: Mask, detector: FaceDetector?, quiet: Bool,
+                       progress: (String, Int, Int) -> Void) throws -> (Completer.Stages, Bool) {
+    guard let detector else { return (try completer.complete(image, mask: mask, progress: progress), false) }
+    let (st, how) = try completer.completeFramed(image, mask: mask, finder: detector, progress: progress)
+    let w = st.window
+    let note: String
+    switch how {
+    case .face(let x, let y, let fw, let fh), .faceAfterFirstPass(let x, let y, let fw, let fh):
+      let second = { if case .faceAfterFirstPass = how { return " (found after a first pass: the hole hid it)" } else { return "" } }()
+      note = "complete: face \(fw)×\(fh) at (\(x), \(y))\(second); framed window \(w.width)×\(w.height) at (\(w.x), \(w.y))\n"
+    case .none:
+      note = "mend: note: no face found around the hole; completed the default window (--frame off skips the search)\n"
+    }
+    if !quiet { FileHandle.standardError.write(Data(note.utf8)) }
+    return (st, how != .none)
   }
 }
