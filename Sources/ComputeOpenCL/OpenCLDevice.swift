@@ -40,8 +40,20 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   private var tempFloats: [TempKey: Int] = [:]
   /// Seconds spent creating the context and building (or loading) the kernel program.
   public let startupSeconds: Double
-  /// Whether the kernel program came from the on-disk cache.
-  public let programFromCache: Bool
+  /// Whether the kernel program came from the on-disk cache (a flag tests check: no timing).
+  public var programFromCache: Bool { programOrigin == .cache }
+  /// Where the kernel program came from: compiled, the cache, or compiled after a cache file was
+  /// rejected (why, in words).
+  public var programOriginDescription: String {
+    switch programOrigin {
+    case .compiled: return "compiled"
+    case .cache: return "loaded from cache"
+    case .rebuiltAfterRejecting(let why): return "compiled (cache file ignored: \(why))"
+    }
+  }
+  let programOrigin: ProgramCache.Origin
+  /// The program cache file this device reads and writes.
+  public let programCacheFile: URL
   public private(set) var allocationCount = 0
   private var counts = DeviceActivity()
   public var activity: DeviceActivity? { counts }
@@ -76,9 +88,11 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     queue = q
     do {
       let source = try KernelSources.program()
-      (program, programFromCache) = try ProgramCache.build(source: source, options: KernelCodes.buildOptions,
-                                                          context: ctx, info: info,
-                                                          directory: cacheDirectory ?? ProgramCache.directory)
+      let dir = cacheDirectory ?? ProgramCache.directory
+      programCacheFile = ProgramCache.file(source: source, options: KernelCodes.buildOptions, info: info, directory: dir)
+      let built = try ProgramCache.build(source: source, options: KernelCodes.buildOptions, context: ctx, info: info,
+                                         directory: dir)
+      (program, programOrigin) = built
     } catch {
       clReleaseCommandQueue(q)
       clReleaseContext(ctx)
@@ -320,35 +334,51 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   /// The fused kernel an op runs on, or nil (lowered to CLBlast, or not a convolution).
   public static func fusedKernel(for op: Op) -> String? {
     switch op {
-    case .conv2d(let c, _, _):
+    case .conv2d(let c, _, _, _):
       return c.outChannels <= narrowTile.m ? "conv2d_fused_narrow" : "conv2d_fused"
-    case .conv2dBackwardData(let c, _, _):
+    case .conv2dBackwardData(let c, _, _, _):
       return c.inChannels <= narrowTile.m ? "conv2d_bwd_fused_narrow" : "conv2d_bwd_fused"
     default:
       return nil
     }
   }
 
-  func convArgs(_ c: ConvGeometry, bias: TensorRef?, activation: Activation) -> [KArg] {
-    [.int(c.batch), .int(c.inChannels), .int(c.inHeight), .int(c.inWidth), .int(c.outChannels), .int(c.kernelH),
-     .int(c.kernelW), .int(c.strideH), .int(c.strideW), .int(c.padH), .int(c.padW), .int(c.outHeight),
-     .int(c.outWidth), .int(bias == nil ? 0 : 1)] + Self.actArgs(activation)
+  /// A convolution's inputs split into its own and its epilogue's.
+  struct ConvOperands {
+    let x: TensorRef, w: TensorRef, bias: TensorRef?, alpha: TensorRef?, residual: TensorRef?
+    init(_ i: [TensorRef], bias: Bool, _ e: ConvEpilogue) {
+      x = i[0]; w = i[1]
+      var k = 2
+      self.bias = bias ? i[k] : nil
+      if bias { k += 1 }
+      alpha = e.prelu ? i[k] : nil
+      if e.prelu { k += 1 }
+      residual = e.residual ? i[k] : nil
+    }
+    /// Scalars and buffers in the kernels' order (unused buffers point at w).
+    func args(_ c: ConvGeometry, _ act: Activation, _ e: ConvEpilogue, out: TensorRef) -> [KArg] {
+      [.int(c.batch), .int(c.inChannels), .int(c.inHeight), .int(c.inWidth), .int(c.outChannels), .int(c.kernelH),
+       .int(c.kernelW), .int(c.strideH), .int(c.strideW), .int(c.padH), .int(c.padW), .int(c.outHeight),
+       .int(c.outWidth), .int(bias == nil ? 0 : 1)] + OpenCLDevice.actArgs(act)
+        + [.int(e.prelu ? 1 : 0), .int(e.residual ? 1 : 0), .float(e.alpha), .float(e.beta), .int(e.shuffle)]
+        + [.tensor(x), .tensor(w), .tensor(bias ?? w), .tensor(alpha ?? w), .tensor(residual ?? w), .tensor(out)]
+    }
   }
 
-  /// y = act(conv2d(x, w) + bias), one launch.
-  func convFused(_ c: ConvGeometry, x: TensorRef, w: TensorRef, bias: TensorRef?, activation: Activation,
+  /// y = epilogue(act(conv2d(x, w) + bias)), one launch.
+  func convFused(_ c: ConvGeometry, _ o: ConvOperands, activation: Activation, epilogue e: ConvEpilogue,
                  y: TensorRef) throws {
     let narrow = c.outChannels <= Self.narrowTile.m
     let t = narrow ? Self.narrowTile : Self.wideTile
     let cols = c.batch * c.outPixels
     try launch(narrow ? "conv2d_fused_narrow" : "conv2d_fused",
                groups: ((cols + t.n - 1) / t.n, (c.outChannels + t.m - 1) / t.m, 1), local: t.local,
-               convArgs(c, bias: bias, activation: activation) + [.tensor(x), .tensor(w), .tensor(bias ?? w), .tensor(y)])
+               o.args(c, activation, e, out: y))
   }
 
-  /// dx = act(conv2d_backward_data(dy, w) + bias) — a transposed convolution — one launch, one
-  /// work-group plane per stride phase.
-  func convBackwardDataFused(_ c: ConvGeometry, dy: TensorRef, w: TensorRef, bias: TensorRef?, activation: Activation,
+  /// dx = epilogue(act(conv2d_backward_data(dy, w) + bias)) — a transposed convolution — one
+  /// launch, one work-group plane per stride phase (`o.x` is dy).
+  func convBackwardDataFused(_ c: ConvGeometry, _ o: ConvOperands, activation: Activation, epilogue e: ConvEpilogue,
                              dx: TensorRef) throws {
     let narrow = c.inChannels <= Self.narrowTile.m
     let t = narrow ? Self.narrowTile : Self.wideTile
@@ -356,8 +386,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     let cols = c.batch * hq * wq
     try launch(narrow ? "conv2d_bwd_fused_narrow" : "conv2d_bwd_fused",
                groups: ((cols + t.n - 1) / t.n, (c.inChannels + t.m - 1) / t.m, c.strideH * c.strideW),
-               local: t.local,
-               convArgs(c, bias: bias, activation: activation) + [.tensor(dy), .tensor(w), .tensor(bias ?? w), .tensor(dx)])
+               local: t.local, o.args(c, activation, e, out: dx))
   }
 
   static func poolArgs(_ c: ConvGeometry) -> [KArg] {
@@ -370,9 +399,10 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     return [.int(Int(code.rawValue)), .float(slope)]
   }
 
+  /// Everything; a convolution epilogue with a pixel shuffle only on the fused kernels (the lowered
+  /// path runs epilogues as separate passes, `runEpilogueUnfused`).
   public func supports(_ op: Op) -> Bool {
-    // Leaky slopes ≤ 0 would break the derivative-through-output rule the kernels share with the CPU.
-    true
+    useFused || (op.epilogue?.runsUnfused ?? true)
   }
 
   // MARK: - GEMM (CLBlast)
@@ -436,13 +466,15 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     switch op {
     case .gemm(let g):
       try gemm(g, a: i[0], b: i[1], c: o[0])
-    case .conv2d(let c, let bias, let act) where useFused:
-      try convFused(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, y: o[0])
-    case .conv2dBackwardData(let c, let bias, let act) where useFused:
-      try convBackwardDataFused(c, dy: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, dx: o[0])
-    case .conv2d(let c, let bias, let act):
+    case .conv2d(let c, let bias, let act, let e) where useFused:
+      try convFused(c, ConvOperands(i, bias: bias, e), activation: act, epilogue: e, y: o[0])
+    case .conv2dBackwardData(let c, let bias, let act, let e) where useFused:
+      try convBackwardDataFused(c, ConvOperands(i, bias: bias, e), activation: act, epilogue: e, dx: o[0])
+    case .conv2d(_, _, _, let e) where !e.isNone, .conv2dBackwardData(_, _, _, let e) where !e.isNone:
+      try runEpilogueUnfused(op, inputs: i, outputs: o)
+    case .conv2d(let c, let bias, let act, _):
       try ConvLowering.conv2d(on: DeviceLowering(self), c, x: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, y: o[0])
-    case .conv2dBackwardData(let c, let bias, let act):
+    case .conv2dBackwardData(let c, let bias, let act, _):
       try ConvLowering.conv2dBackwardData(on: DeviceLowering(self), c, dy: i[0], w: i[1], bias: bias ? i[2] : nil,
                                           activation: act, dx: o[0])
     case .conv2dBackwardFilter(let c, let acc):

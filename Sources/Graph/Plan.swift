@@ -1,4 +1,5 @@
 import Compute
+import Foundation
 
 /// A graph compiled for one device: memory placed, parameters uploaded, every op's tensors
 /// resolved. `run()` replays the ops without allocating device memory (beyond the device's reused
@@ -12,18 +13,24 @@ public final class Plan {
   // Held so the tensors' buffers stay alive.
   let buffers: [DeviceBuffer]
 
-  public init(graph: Graph, device: Device) throws {
+  /// What runs: `graph` with element-wise ops folded into convolution epilogues where the device
+  /// supports them (`Graph.fusingEpilogues`), unless `fuse` is false or `MEND_FUSE=0`.
+  public let executed: Graph
+
+  public init(graph: Graph, device: Device, fuse: Bool = Plan.fuseByDefault) throws {
     self.graph = graph
     self.device = device
-    let m = Planner.plan(graph)
+    let g = fuse ? graph.fusingEpilogues(where: device.supports) : graph
+    executed = g
+    let m = Planner.plan(g)
     memory = m
     let params = try device.makeBuffer(byteCount: max(4, m.parameterBytes))
     let pinned = try device.makeBuffer(byteCount: max(4, m.pinnedBytes))
     let arena = try device.makeBuffer(byteCount: max(4, m.arenaBytes))
     buffers = [params, pinned, arena]
     var ts: [TensorRef] = []
-    if let e = graph.binderErrors.first { throw e }
-    for (id, info) in graph.values.enumerated() {
+    if let e = g.binderErrors.first { throw e }
+    for (id, info) in g.values.enumerated() {
       if case .external(let t) = info.kind {
         ts.append(t)
         continue
@@ -33,12 +40,15 @@ public final class Plan {
       ts.append(TensorRef(buffer: buf, offset: p.offset, shape: info.shape))
     }
     tensors = ts
-    for (id, info) in graph.values.enumerated() {
+    for (id, info) in g.values.enumerated() {
       if case .parameter(let data) = info.kind { try device.write(data, to: ts[id]) }
     }
     device.declareConstant(params)
-    steps = graph.nodes.map { n in (n.op, n.inputs.map { ts[$0.id] }, n.outputs.map { ts[$0.id] }) }
+    steps = g.nodes.map { n in (n.op, n.inputs.map { ts[$0.id] }, n.outputs.map { ts[$0.id] }) }
   }
+
+  /// Whether plans fold epilogues: `MEND_FUSE=0` turns it off (to compare counts and results).
+  public static var fuseByDefault: Bool { ProcessInfo.processInfo.environment["MEND_FUSE"] != "0" }
 
   public func tensor(_ v: Value) -> TensorRef { tensors[v.id] }
 
@@ -64,7 +74,9 @@ public final class Plan {
 }
 
 extension Graph {
-  public func compile(on device: Device) throws -> Plan { try Plan(graph: self, device: device) }
+  public func compile(on device: Device, fuse: Bool = Plan.fuseByDefault) throws -> Plan {
+    try Plan(graph: self, device: device, fuse: fuse)
+  }
 }
 
 extension Graph {
