@@ -142,6 +142,8 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   }
 
   public func workspace(byteCount: Int) throws -> DeviceBuffer {
+    // A recorded launch would keep pointing at a workspace that later grows: such ops replay via `run`.
+    if recording != nil { recordingFailed = true }
     if let s = scratch, s.byteCount >= byteCount { return s }
     let size = max(byteCount, (scratch?.byteCount ?? 0) * 3 / 2)
     let b = try makeBuffer(byteCount: size) as! CLBuffer
@@ -200,6 +202,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   /// since name another) is dropped, and past `boundLimit` sites the cache starts over.
   func launch(_ name: String, groups: (Int, Int, Int), local: (Int, Int), _ args: [KArg]) throws {
     if groups.0 == 0 || groups.1 == 0 || groups.2 == 0 { return }
+    if recording != nil { return try record(name, groups: groups, local: local, args) }
     var key = BoundKey(name: name, buffers: [])
     var words: [UInt64] = []
     words.reserveCapacity(args.count)
@@ -276,13 +279,101 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   }
 
   private func enqueue(_ k: cl_kernel, _ name: String, _ groups: (Int, Int, Int), _ local: (Int, Int)) throws {
-    var g = [groups.0 * local.0, groups.1 * local.1, groups.2]
-    var l = [local.0, local.1, 1]
+    try enqueue(k, name, sizes: (groups.0 * local.0, groups.1 * local.1, groups.2, local.0, local.1, 1))
+  }
+
+  /// Global (3) then local (3) sizes, in a tuple: no host array per launch.
+  typealias NDSizes = (Int, Int, Int, Int, Int, Int)
+
+  func enqueue(_ k: cl_kernel, _ name: @autoclosure () -> String, sizes: NDSizes) throws {
     if FaultInjection.fires(.enqueue) {
-      throw ComputeError.backend(FaultInjection.message("clEnqueueNDRangeKernel(\(name))", CL_OUT_OF_RESOURCES))
+      throw ComputeError.backend(FaultInjection.message("clEnqueueNDRangeKernel(\(name()))", CL_OUT_OF_RESOURCES))
     }
-    try CLErrors.check(clEnqueueNDRangeKernel(queue, k, 3, nil, &g, &l, 0, nil, nil), "clEnqueueNDRangeKernel(\(name))")
+    var s = sizes
+    let err = withUnsafePointer(to: &s) { p in
+      p.withMemoryRebound(to: Int.self, capacity: 6) { clEnqueueNDRangeKernel(queue, k, 3, nil, $0, $0 + 3, 0, nil, nil) }
+    }
+    try CLErrors.check(err, "clEnqueueNDRangeKernel(\(name()))")
     counts.launches += 1
+  }
+
+  // MARK: - Prepared ops (a plan's steps)
+
+  /// Launches recorded by `prepare`: each its own kernel object, arguments set once.
+  final class RecordedLaunches: PreparedOp {
+    struct Launch { let kernel: cl_kernel; let name: String; let sizes: NDSizes }
+    let device: OpenCLDevice
+    let launches: [Launch]
+    /// The buffers the kernels point at (OpenCL kernels do not retain their arguments).
+    let buffers: [DeviceBuffer]
+    init(_ device: OpenCLDevice, _ launches: [Launch], _ buffers: [DeviceBuffer]) {
+      self.device = device; self.launches = launches; self.buffers = buffers
+    }
+    func run() throws {
+      for l in launches { try device.enqueue(l.kernel, l.name, sizes: l.sizes) }
+    }
+    deinit { for l in launches { clReleaseKernel(l.kernel) } }
+  }
+
+  /// Set while `prepare` records an op's launches; nil otherwise.
+  private var recording: [RecordedLaunches.Launch]?
+  /// Set when the op being recorded did something a replay of launches cannot (a CLBlast call).
+  private var recordingFailed = false
+
+  /// Ops made only of mend's own kernels are recorded: `run` goes through the usual dispatch with
+  /// `launch` creating a kernel object per launch and setting its arguments instead of enqueuing,
+  /// so a replay is a loop of `clEnqueueNDRangeKernel` with no argument setting and no host
+  /// allocation. Ops that call CLBlast (GEMMs, the lowered convolutions) run through `run` each time.
+  public func prepare(_ op: Op, inputs: [TensorRef], outputs: [TensorRef]) throws -> PreparedOp {
+    try op.validate(inputs: inputs, outputs: outputs)
+    precondition(recording == nil, "prepare is not reentrant")
+    recording = []
+    recordingFailed = false
+    defer { recording = nil }
+    do {
+      try run(op, inputs: inputs, outputs: outputs)
+    } catch {
+      for l in recording ?? [] { clReleaseKernel(l.kernel) }
+      throw error
+    }
+    let launches = recording ?? []
+    if recordingFailed {
+      for l in launches { clReleaseKernel(l.kernel) }
+      return DeferredOp(self, op, inputs: inputs, outputs: outputs)
+    }
+    return RecordedLaunches(self, launches, (inputs + outputs).map(\.buffer))
+  }
+
+  private func record(_ name: String, groups: (Int, Int, Int), local: (Int, Int), _ args: [KArg]) throws {
+    var err: cl_int = 0
+    guard let k = clCreateKernel(program, name, &err), err == CL_SUCCESS else {
+      throw ComputeError.backend("clCreateKernel(\(name)): \(CLErrors.name(err))")
+    }
+    counts.kernelCreations += 1
+    do {
+      var index: cl_uint = 0
+      for a in args {
+        switch a {
+        case .int(let v):
+          guard var v32 = Int32(exactly: v) else { throw ComputeError.invalidArgument("\(name): \(v) exceeds int32") }
+          try CLErrors.check(clSetKernelArg(k, index, 4, &v32), "clSetKernelArg(\(name), \(index))")
+        case .float(var v):
+          try CLErrors.check(clSetKernelArg(k, index, 4, &v), "clSetKernelArg(\(name), \(index))")
+        case .tensor(let t):
+          var m: cl_mem? = try mem(t)
+          try CLErrors.check(clSetKernelArg(k, index, MemoryLayout<cl_mem?>.size, &m), "clSetKernelArg(\(name), \(index))")
+          index += 1
+          guard var off = Int32(exactly: t.elementOffset) else { throw ComputeError.invalidArgument("\(name): offset exceeds int32") }
+          try CLErrors.check(clSetKernelArg(k, index, 4, &off), "clSetKernelArg(\(name), \(index))")
+        }
+        index += 1
+      }
+    } catch {
+      clReleaseKernel(k)
+      throw error
+    }
+    recording!.append(RecordedLaunches.Launch(kernel: k, name: name,
+                                              sizes: (groups.0 * local.0, groups.1 * local.1, groups.2, local.0, local.1, 1)))
   }
 
   struct BoundKey: Hashable {
@@ -408,6 +499,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   // MARK: - GEMM (CLBlast)
 
   func gemm(_ g: GemmDesc, a: TensorRef, b: TensorRef, c: TensorRef) throws {
+    if recording != nil { recordingFailed = true; return }
     if g.batch == 0 || g.m == 0 || g.n == 0 { return }
     let ta = g.transA ? CLBlastTransposeYes : CLBlastTransposeNo
     let tb = g.transB ? CLBlastTransposeYes : CLBlastTransposeNo

@@ -3,13 +3,16 @@ import Foundation
 
 /// A graph compiled for one device: memory placed, parameters uploaded, every op's tensors
 /// resolved. `run()` replays the ops without allocating device memory (beyond the device's reused
-/// workspace, which settles after the first run; small host-side argument arrays are still made).
+/// workspace, which settles after the first run), each op bound to its tensors once
+/// (`Device.prepare`: on OpenCL, kernel objects with their arguments set at compile time).
 public final class Plan {
   public let device: Device
   public let graph: Graph
   public let memory: Planner.Result
   let tensors: [TensorRef]
   let steps: [(op: Op, inputs: [TensorRef], outputs: [TensorRef])]
+  /// The steps bound once (`Device.prepare`); `run()` replays them.
+  let prepared: [PreparedOp]
   // Held so the tensors' buffers stay alive.
   let buffers: [DeviceBuffer]
 
@@ -45,6 +48,7 @@ public final class Plan {
     }
     device.declareConstant(params)
     steps = g.nodes.map { n in (n.op, n.inputs.map { ts[$0.id] }, n.outputs.map { ts[$0.id] }) }
+    prepared = try steps.map { try device.prepare($0.op, inputs: $0.inputs, outputs: $0.outputs) }
   }
 
   /// Whether plans fold epilogues: `MEND_FUSE=0` turns it off (to compare counts and results).
@@ -62,7 +66,7 @@ public final class Plan {
   public func read(_ v: Value) throws -> [Float] { try device.values(tensors[v.id]) }
 
   public func run() throws {
-    for s in steps { try device.run(s.op, inputs: s.inputs, outputs: s.outputs) }
+    for p in prepared { try p.run() }
   }
 
   /// "naive X MB -> planned Y MB" for logs.
