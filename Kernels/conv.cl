@@ -66,6 +66,30 @@ __kernel void col2im(const int images, const int C, const int H, const int W, co
 // channels (RGB outputs), which would leave most of a 32-row tile idle.
 #define CONV_TK 16
 
+// The epilogue after bias and activation (ConvEpilogue in Sources/Compute/Op.swift): value v of
+// result element (n, m, y, x) of a [N, M, Hh, Ww] result goes through a pixel shuffle by r (channel
+// m = c·r² + dy·r + dx lands at (c, y·r + dy, x·r + dx) of [N, M/r², Hh·r, Ww·r]), then PReLU with
+// the stored channel's slope, + residual at the stored index, ea·v + eb.
+#define CONV_EPILOGUE_PARAMS                                                                            \
+  const int hasPrelu, const int hasResidual, const float ea, const float eb, const int shuffle
+#define CONV_EPILOGUE_BUFFERS                                                                           \
+  __global const float* alpha, const int ao, __global const float* res, const int ro
+
+inline void conv_store(float v, const int n, const int m, const int M, const int y, const int x, const int Hh,
+                       const int Ww, const int hasPrelu, const int hasResidual, const float ea, const float eb,
+                       const int r, __global const float* alpha, const int ao, __global const float* res,
+                       const int ro, __global float* out, const int oo) {
+  int c = m, sy = y, sx = x, sc = M, sh = Hh, sw = Ww;
+  if (r > 1) {
+    const int q = m % (r * r);
+    c = m / (r * r); sy = y * r + q / r; sx = x * r + q % r; sc = M / (r * r); sh = Hh * r; sw = Ww * r;
+  }
+  const int d = ((n * sc + c) * sh + sy) * sw + sx;
+  if (hasPrelu && !(v > 0.0f)) v *= alpha[ao + c];
+  if (hasResidual) v += res[ro + d];
+  out[oo + d] = ea == 1.0f && eb == 0.0f ? v : v * ea + eb;
+}
+
 #define CONV_EPILOGUE(M_LIMIT, COLS, ...)                                                               \
   for (int i = 0; i < RM; ++i) {                                                                        \
     const int m = m0 + ty + i * LY;                                                                     \
@@ -91,9 +115,10 @@ __kernel void col2im(const int images, const int C, const int H, const int W, co
 __kernel __attribute__((reqd_work_group_size(WX, WY, 1)))                                              \
 void NAME(const int N, const int C, const int H, const int W, const int M, const int kh, const int kw, \
           const int sh, const int sw, const int ph, const int pw, const int oh, const int ow,           \
-          const int hasBias, const int kind, const float slope,                                         \
+          const int hasBias, const int kind, const float slope, CONV_EPILOGUE_PARAMS,                   \
           __global const float* x, const int xo, __global const float* w, const int wo,                 \
-          __global const float* bias, const int bo, __global float* y, const int yo) {                  \
+          __global const float* bias, const int bo, CONV_EPILOGUE_BUFFERS,                              \
+          __global float* y, const int yo) {                                                            \
   enum { RM = TM / WY, RN = TN / WX, ITEMS = WX * WY, LX = WX, LY = WY };                               \
   __local float As[CONV_TK][TM];                                                                        \
   __local float Bs[CONV_TK][TN];                                                                        \
@@ -134,7 +159,8 @@ void NAME(const int N, const int C, const int H, const int W, const int M, const
   }                                                                                                     \
   CONV_EPILOGUE(M, cols,                                                                                \
     const int n = col / P, p = col % P;                                                                 \
-    y[yo + (n * M + m) * P + p] = mend_act(acc[i][j] + b, kind, slope);)                                \
+    conv_store(mend_act(acc[i][j] + b, kind, slope), n, m, M, p / ow, p % ow, oh, ow,                  \
+               hasPrelu, hasResidual, ea, eb, shuffle, alpha, ao, res, ro, y, yo);)                     \
 }
 
 // Here C, H, W describe dx (the transposed convolution's output) and M, oh, ow dy; the kernel
@@ -143,9 +169,10 @@ void NAME(const int N, const int C, const int H, const int W, const int M, const
 __kernel __attribute__((reqd_work_group_size(WX, WY, 1)))                                              \
 void NAME(const int N, const int C, const int H, const int W, const int M, const int kh, const int kw, \
           const int sh, const int sw, const int ph, const int pw, const int oh, const int ow,           \
-          const int hasBias, const int kind, const float slope,                                         \
+          const int hasBias, const int kind, const float slope, CONV_EPILOGUE_PARAMS,                   \
           __global const float* dy, const int dyo, __global const float* w, const int wo,               \
-          __global const float* bias, const int bo, __global float* dx, const int dxo) {                \
+          __global const float* bias, const int bo, CONV_EPILOGUE_BUFFERS,                              \
+          __global float* dx, const int dxo) {                                                          \
   enum { RM = TM / WY, RN = TN / WX, ITEMS = WX * WY, LX = WX, LY = WY };                                                 \
   __local float As[CONV_TK][TM];                                                                        \
   __local float Bs[CONV_TK][TN];                                                                        \
@@ -190,7 +217,8 @@ void NAME(const int N, const int C, const int H, const int W, const int M, const
   }                                                                                                     \
   CONV_EPILOGUE(C, cols,                                                                                \
     const int n = col / P, p = col % P, iy = qy + sh * (p / wq), ix = qx + sw * (p % wq);               \
-    if (iy < H && ix < W) dx[dxo + ((n * C + m) * H + iy) * W + ix] = mend_act(acc[i][j] + b, kind, slope);) \
+    if (iy < H && ix < W) conv_store(mend_act(acc[i][j] + b, kind, slope), n, m, C, iy, ix, H, W,       \
+                                     hasPrelu, hasResidual, ea, eb, shuffle, alpha, ao, res, ro, dx, dxo);) \
 }
 
 DEFINE_CONV_FWD(conv2d_fused, 32, 64, 16, 8)

@@ -190,7 +190,8 @@ public final class CPUBackend: CPUKernelBackend, @unchecked Sendable {
 
   public func synchronize() throws {}
 
-  public func supports(_ op: Op) -> Bool { true }
+  /// Everything but a convolution epilogue with a pixel shuffle (see `runEpilogueUnfused`).
+  public func supports(_ op: Op) -> Bool { op.epilogue?.runsUnfused ?? true }
 
   /// The CPU lowering's largest patch tile, in floats: 4 MiB. A transposed convolution's patch tile
   /// is written by the GEMM and read back by col2im, and at this size it is still in cache (DCGAN
@@ -203,12 +204,12 @@ public final class CPUBackend: CPUKernelBackend, @unchecked Sendable {
   /// Which kernel `run` uses for a convolution op; nil for other ops.
   public static func convPath(_ op: Op) -> ConvPath? {
     switch op {
-    case .conv2d(let c, _, _):
+    case .conv2d(let c, _, _, _):
       if DirectConv.applies(c) { return .direct }
       if WinogradConv.applies(c) { return .winograd }
       if Winograd3x3.applies(c) { return .winograd3x3 }
       return ImplicitConv.applies(c) ? .implicitGEMM : .lowered
-    case .conv2dBackwardData(let c, _, _):
+    case .conv2dBackwardData(let c, _, _, _):
       if DirectConv.backwardDataApplies(c)
         || (c.strideH == 1 && c.strideW == 1 && Winograd3x3.applies(DirectConv.flippedGeometry(c))) {
         return .directFlipped
@@ -224,12 +225,13 @@ public final class CPUBackend: CPUKernelBackend, @unchecked Sendable {
 
   public func run(_ op: Op, inputs: [TensorRef], outputs: [TensorRef]) throws {
     try op.validate(inputs: inputs, outputs: outputs)
+    if let e = op.epilogue, !e.isNone { return try runEpilogueUnfused(op, inputs: inputs, outputs: outputs) }
     let i = try OperandPointers(self, inputs), o = try OperandPointers(self, outputs)
     for t in outputs { if let b = t.buffer as? CPUBuffer, b.isConstant { b.dropDerived() } }
     switch op {
     case .gemm(let g):
       gemm(g, a: i[0], b: i[1], c: o[0], constantA: try constantSource(inputs[0]))
-    case .conv2d(let c, let bias, let act):
+    case .conv2d(let c, let bias, let act, _):
       switch Self.convPath(op) {
       case .direct:
         let ws = try workspace(byteCount: DirectConv.workspaceFloats(c, threads: threadCount) * 4) as! CPUBuffer
@@ -252,7 +254,7 @@ public final class CPUBackend: CPUKernelBackend, @unchecked Sendable {
         try ConvLowering.conv2d(on: l, c, x: l.operand(i[0]), w: try l.operand(i[1], constant: inputs[1]),
                                 bias: bias ? l.operand(i[2]) : nil, activation: act, y: l.operand(o[0]))
       }
-    case .conv2dBackwardData(let c, let bias, let act):
+    case .conv2dBackwardData(let c, let bias, let act, _):
       switch Self.convPath(op) {
       case .directFlipped:
         let f = try flipScratch(floats: c.weightShape.reduce(1, *))

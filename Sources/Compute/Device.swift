@@ -18,6 +18,11 @@ public protocol Device: AnyObject {
   /// Enqueues or runs `op`. May return before the work is done; `read` and `synchronize` wait.
   func run(_ op: Op, inputs: [TensorRef], outputs: [TensorRef]) throws
   func synchronize() throws
+  /// Binds `op` to these tensors once, for a plan that replays it many times: the returned step's
+  /// `run()` does what `run(op, inputs:outputs:)` does. A device may resolve everything here
+  /// (OpenCL: kernel objects with their arguments set), so a replay only enqueues; the default
+  /// calls `run` each time.
+  func prepare(_ op: Op, inputs: [TensorRef], outputs: [TensorRef]) throws -> PreparedOp
   /// Scratch memory for lowered ops; grows on demand and is reused, so steady-state runs allocate
   /// nothing. Valid until the next call to `workspace`.
   func workspace(byteCount: Int) throws -> DeviceBuffer
@@ -66,8 +71,27 @@ public struct DeviceActivity: Sendable, Equatable {
   }
 }
 
+/// An op bound to its tensors (`Device.prepare`).
+public protocol PreparedOp: AnyObject {
+  func run() throws
+}
+
+/// `prepare`'s default: the op and its tensors, run through `Device.run` each time.
+public final class DeferredOp: PreparedOp {
+  let device: Device, op: Op, inputs: [TensorRef], outputs: [TensorRef]
+  public init(_ device: Device, _ op: Op, inputs: [TensorRef], outputs: [TensorRef]) {
+    self.device = device; self.op = op; self.inputs = inputs; self.outputs = outputs
+  }
+  public func run() throws { try device.run(op, inputs: inputs, outputs: outputs) }
+}
+
 extension Device {
   public func declareConstant(_ buffer: DeviceBuffer) {}
+
+  public func prepare(_ op: Op, inputs: [TensorRef], outputs: [TensorRef]) throws -> PreparedOp {
+    try op.validate(inputs: inputs, outputs: outputs)
+    return DeferredOp(self, op, inputs: inputs, outputs: outputs)
+  }
 
   public var memoryBudget: Int { Int(clamping: ProcessInfo.processInfo.physicalMemory / 4) }
   public var activity: DeviceActivity? { nil }

@@ -184,17 +184,60 @@ public struct ChannelLayout: Hashable, Sendable {
   public var count: Int { batch * channels * spatial }
 }
 
+/// What a convolution does to each value after bias and activation, in this order, before it is
+/// stored: PReLU (slopes per channel of the stored tensor), add a residual tensor (same shape as the
+/// stored tensor), affine map alpha·v + beta; and where it is stored: with `shuffle` r > 1 the
+/// result goes through a pixel shuffle (depthToSpace: channel c·r² + dy·r + dx of [N, C·r², H, W]
+/// lands at [N, C, H·r, W·r] (c, y·r + dy, x·r + dx)), so the channel PReLU uses and the residual's
+/// layout are those after the shuffle.
+///
+/// A plan builds these by folding the element-wise ops that follow a convolution into it
+/// (`Graph.fusingEpilogues`); a device that cannot run one says so in `supports`, and the plan
+/// keeps the ops separate. Extra inputs follow the convolution's own: [alpha[C]], [residual].
+public struct ConvEpilogue: Hashable, Sendable, CustomStringConvertible {
+  public var prelu: Bool
+  public var residual: Bool
+  public var alpha: Float, beta: Float
+  public var shuffle: Int
+
+  public init(prelu: Bool = false, residual: Bool = false, alpha: Float = 1, beta: Float = 0, shuffle: Int = 1) {
+    self.prelu = prelu; self.residual = residual; self.alpha = alpha; self.beta = beta; self.shuffle = shuffle
+  }
+
+  public static let none = ConvEpilogue()
+  public var isNone: Bool { self == .none }
+  public var isAffine: Bool { alpha != 1 || beta != 0 }
+  /// Extra inputs after the convolution's (bias included): 0, 1 or 2.
+  public var extraInputs: Int { (prelu ? 1 : 0) + (residual ? 1 : 0) }
+
+  /// Shape of the stored tensor for a convolution result [n, c, h, w].
+  public func storedShape(_ n: Int, _ c: Int, _ h: Int, _ w: Int) -> [Int] {
+    [n, c / (shuffle * shuffle), h * shuffle, w * shuffle]
+  }
+
+  public var description: String {
+    var parts: [String] = []
+    if shuffle > 1 { parts.append("shuffle\(shuffle)") }
+    if prelu { parts.append("prelu") }
+    if residual { parts.append("+residual") }
+    if isAffine { parts.append("\(alpha)·v+\(beta)") }
+    return parts.isEmpty ? "none" : parts.joined(separator: ",")
+  }
+}
+
 public enum Op: Hashable, Sendable {
   // MARK: Linear algebra
   /// in: A, B (and C when beta ≠ 0, which must be the output) · out: C
   case gemm(GemmDesc)
 
   // MARK: Convolution
-  /// in: x, w, [bias[outC]] · out: y. Bias and activation are a fused epilogue.
-  case conv2d(ConvGeometry, bias: Bool, activation: Activation)
-  /// in: dy, w, [bias[inC]] · out: dx. Also the forward pass of a transposed convolution,
-  /// with an optional fused bias (per output-of-transposed-conv channel) and activation.
-  case conv2dBackwardData(ConvGeometry, bias: Bool, activation: Activation)
+  /// in: x, w, [bias[outC]], [epilogue inputs] · out: y. Bias, activation and the element-wise ops
+  /// of `epilogue` (which a plan folds in from the ops that follow) run as the kernel writes y.
+  case conv2d(ConvGeometry, bias: Bool, activation: Activation, epilogue: ConvEpilogue = .none)
+  /// in: dy, w, [bias[inC]], [epilogue inputs] · out: dx. Also the forward pass of a transposed
+  /// convolution, with an optional fused bias (per output-of-transposed-conv channel), activation
+  /// and epilogue.
+  case conv2dBackwardData(ConvGeometry, bias: Bool, activation: Activation, epilogue: ConvEpilogue = .none)
   /// in: x, dy · out: dw (overwritten, or accumulated into when `accumulate`).
   case conv2dBackwardFilter(ConvGeometry, accumulate: Bool)
   /// in: x[tile.images, inC, H, W] · out: col[patchSize, tile columns]. Lowering primitive.

@@ -40,12 +40,16 @@ extension Op {
     switch self {
     case .gemm(let g):
       return OperandCounts(g.extentA, g.extentB).appending(g.beta != 0 ? g.extentC : nil)
-    case .conv2d(let c, let bias, _):
+    case .conv2d(let c, let bias, _, let e):
+      let out = c.batch * c.outChannels * c.outPixels
       return OperandCounts(c.batch * c.inChannels * c.inHeight * c.inWidth, c.outChannels * c.patchSize)
         .appending(bias ? c.outChannels : nil)
-    case .conv2dBackwardData(let c, let bias, _):
+        .appending(e.prelu ? c.outChannels / (e.shuffle * e.shuffle) : nil).appending(e.residual ? out : nil)
+    case .conv2dBackwardData(let c, let bias, _, let e):
+      let out = c.batch * c.inChannels * c.inHeight * c.inWidth
       return OperandCounts(c.batch * c.outChannels * c.outPixels, c.outChannels * c.patchSize)
         .appending(bias ? c.inChannels : nil)
+        .appending(e.prelu ? c.inChannels / (e.shuffle * e.shuffle) : nil).appending(e.residual ? out : nil)
     case .conv2dBackwardFilter(let c, let acc):
       return OperandCounts(c.batch * c.inChannels * c.inHeight * c.inWidth, c.batch * c.outChannels * c.outPixels)
         .appending(acc ? c.outChannels * c.patchSize : nil)
@@ -107,8 +111,8 @@ extension Op {
   public var outputCounts: OperandCounts {
     switch self {
     case .gemm(let g): return OperandCounts(g.extentC)
-    case .conv2d(let c, _, _): return OperandCounts(c.batch * c.outChannels * c.outPixels)
-    case .conv2dBackwardData(let c, _, _): return OperandCounts(c.batch * c.inChannels * c.inHeight * c.inWidth)
+    case .conv2d(let c, _, _, _): return OperandCounts(c.batch * c.outChannels * c.outPixels)
+    case .conv2dBackwardData(let c, _, _, _): return OperandCounts(c.batch * c.inChannels * c.inHeight * c.inWidth)
     case .conv2dBackwardFilter(let c, _): return OperandCounts(c.outChannels * c.patchSize)
     case .im2col(let c, let t): return OperandCounts(c.patchSize * t.columns(c))
     case .col2im(let c, let t): return OperandCounts(t.images * c.inChannels * c.inHeight * c.inWidth)
@@ -139,7 +143,7 @@ extension Op {
   public var flops: Double {
     switch self {
     case .gemm(let g): return 2 * Double(g.batch) * Double(g.m) * Double(g.n) * Double(g.k)
-    case .conv2d(let c, _, _), .conv2dBackwardData(let c, _, _), .conv2dBackwardFilter(let c, _):
+    case .conv2d(let c, _, _, _), .conv2dBackwardData(let c, _, _, _), .conv2dBackwardFilter(let c, _):
       return c.flops
     case .batchNorm(let l, _, _), .biasActivation(let l, _), .prelu(let l): return 2 * Double(l.count)
     case .batchNormTraining(let l, _, _): return 7 * Double(l.count)
@@ -196,6 +200,14 @@ extension Op {
     }
   }
 
+  /// A convolution's epilogue (nil for other ops).
+  public var epilogue: ConvEpilogue? {
+    switch self {
+    case .conv2d(_, _, _, let e), .conv2dBackwardData(_, _, _, let e): return e
+    default: return nil
+    }
+  }
+
   /// Checks arity, that every operand is large enough, and op-specific parameters.
   /// Backends call this before touching memory.
   public func validate(inputs: [TensorRef], outputs: [TensorRef]) throws {
@@ -221,9 +233,16 @@ extension Op {
             g.ldc >= max(1, g.n) else {
         throw ComputeError.invalidArgument("gemm: leading dimension too small")
       }
-    case .conv2d(let c, _, _), .conv2dBackwardData(let c, _, _), .conv2dBackwardFilter(let c, _),
+    case .conv2d(let c, _, _, _), .conv2dBackwardData(let c, _, _, _), .conv2dBackwardFilter(let c, _),
          .im2col(let c, _), .col2im(let c, _):
       guard c.isValid else { throw ComputeError.invalidArgument("conv: invalid geometry \(c)") }
+      if let e = epilogue {
+        let channels: Int
+        if case .conv2d = self { channels = c.outChannels } else { channels = c.inChannels }
+        guard e.shuffle >= 1, channels % (e.shuffle * e.shuffle) == 0 else {
+          throw ComputeError.invalidArgument("\(kind): shuffle \(e.shuffle) does not divide \(channels) channels")
+        }
+      }
       if case .im2col(_, let t) = self, t.rowStart < 0 || t.rows < 1 || t.rowStart + t.rows > c.outHeight {
         throw ComputeError.invalidArgument("im2col: rows \(t.rowStart)..<\(t.rowStart + t.rows) outside 0..<\(c.outHeight)")
       }

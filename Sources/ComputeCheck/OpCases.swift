@@ -73,6 +73,16 @@ public enum OpCases {
                     : "float32 sums over inC·k² = \(c.patchSize) terms", gradients: grads)
   }
 
+  /// A convolution with an epilogue: inputs x, w, [bias], [slopes in [0, 0.5)], [residual].
+  static func epilogue(_ name: String, _ op: Op) -> OpCase {
+    var specs: [InputSpec] = [u1, u1]
+    if case .conv2d(_, true, _, _) = op { specs.append(u1) }
+    if case .conv2dBackwardData(_, true, _, _) = op { specs.append(u1) }
+    if op.epilogue?.prelu == true { specs.append(.uniform(0, 0.5)) }
+    if op.epilogue?.residual == true { specs.append(u1) }
+    return OpCase(name, op, specs, reason: "float32 rounding of short sums; the epilogue adds one rounding per stage")
+  }
+
   /// Transposed conv (conv backward-data), with its own gradients: dx is a convolution, dw a
   /// backward-filter with the roles of x and dy swapped.
   /// A convolution case whose weights (input 1) are constant in the benchmark, as in a model.
@@ -170,6 +180,27 @@ public enum OpCases {
       convT("convT_odd_5_3_k4s2p1_3x7", t(2, 5, 3, 7, 3, (4, 4), (2, 2), (1, 1)), grad: true),
       convT("convT_k4s1p0_6_4_1x1", t(3, 6, 1, 1, 4, (4, 4), (1, 1), (0, 0)), grad: true),
       convT("convT_k3s2p1_bias_lrelu", t(2, 4, 5, 6, 3, (3, 3), (2, 2), (1, 1)), bias: true, act: .leakyRelu(0.2)),
+      // Epilogues a plan folds in (SRResNet's PReLU, residual adds, pixel shuffle, tanh + affine
+      // tail; `Graph.fusingEpilogues`): wide and narrow tiles, forward and transposed.
+      epilogue("conv_epilogue_prelu_bias", .conv2d(ConvGeometry(batch: 2, inChannels: 5, inHeight: 9, inWidth: 7,
+               outChannels: 16, kernel: (3, 3), padding: (1, 1)), bias: true, activation: .identity,
+               epilogue: ConvEpilogue(prelu: true))),
+      epilogue("conv_epilogue_residual", .conv2d(ConvGeometry(batch: 2, inChannels: 16, inHeight: 9, inWidth: 7,
+               outChannels: 16, kernel: (3, 3), padding: (1, 1)), bias: true, activation: .identity,
+               epilogue: ConvEpilogue(residual: true))),
+      epilogue("conv_epilogue_shuffle2_prelu", .conv2d(ConvGeometry(batch: 2, inChannels: 6, inHeight: 5, inWidth: 7,
+               outChannels: 32, kernel: (3, 3), padding: (1, 1)), bias: true, activation: .identity,
+               epilogue: ConvEpilogue(prelu: true, shuffle: 2))),
+      epilogue("conv_epilogue_narrow_tanh_affine", .conv2d(ConvGeometry(batch: 2, inChannels: 8, inHeight: 11, inWidth: 9,
+               outChannels: 3, kernel: (9, 9), padding: (4, 4)), bias: true, activation: .tanh,
+               epilogue: ConvEpilogue(alpha: 0.5, beta: 0.5))),
+      epilogue("conv_epilogue_narrow_shuffle_all", .conv2d(ConvGeometry(batch: 1, inChannels: 4, inHeight: 6, inWidth: 5,
+               outChannels: 4, kernel: (3, 3), padding: (1, 1)), bias: true, activation: .relu,
+               epilogue: ConvEpilogue(prelu: true, residual: true, alpha: 2, beta: -1, shuffle: 2))),
+      epilogue("convT_epilogue_prelu_residual_affine", .conv2dBackwardData(t(2, 6, 4, 5, 12, (4, 4), (2, 2), (1, 1)),
+               bias: true, activation: .identity, epilogue: ConvEpilogue(prelu: true, residual: true, alpha: 0.5, beta: 0.25))),
+      epilogue("convT_epilogue_narrow_shuffle_prelu", .conv2dBackwardData(t(2, 6, 3, 4, 4, (4, 4), (2, 2), (1, 1)),
+               bias: false, activation: .identity, epilogue: ConvEpilogue(prelu: true, shuffle: 2))),
       // The CPU's implicit GEMM (im2col inside the packing, C stored into NCHW with the epilogue):
       // two column blocks (N = 2697 > 2048) with panels crossing rows and images (staged and
       // scattered) and panels inside one image (stored in place); stride 2 with 16-wide vector

@@ -4,6 +4,23 @@ import Foundation
 /// Naive float64 implementations of every op: the ground truth `CPUDevice` is checked against.
 /// Written for clarity, straight from each op's definition, with no lowering, blocking or fusion.
 public enum Reference {
+  /// A convolution epilogue, straight from `ConvEpilogue`'s definition: pixel shuffle of the
+  /// [n, c, h, w] result, then PReLU per shuffled channel, + residual, alpha·v + beta.
+  static func epilogue(_ e: ConvEpilogue, _ v: [Double], _ s: [Int], _ extra: [[Double]]) -> [Double] {
+    if e.isNone { return v }
+    let r = e.shuffle, (n, c, h, w) = (s[0], s[1] / (r * r), s[2] * r, s[3] * r)
+    var out = [Double](repeating: 0, count: v.count)
+    for b in 0..<n { for ch in 0..<c { for y in 0..<h { for x in 0..<w {
+      let dst = ((b * c + ch) * h + y) * w + x
+      let src = ((b * c * r * r + ch * r * r + (y % r) * r + (x % r)) * s[2] + y / r) * s[3] + x / r
+      var t = v[src]
+      if e.prelu && t <= 0 { t *= extra[0][ch] }
+      if e.residual { t += extra[e.prelu ? 1 : 0][dst] }
+      out[dst] = Double(e.alpha) * t + Double(e.beta)
+    } } } }
+    return out
+  }
+
   /// Runs `op` on float64 copies of `inputs`; returns one array per output.
   public static func run(_ op: Op, _ inputs: [[Double]]) -> [[Double]] {
     var outs = op.outputCounts.map { [Double](repeating: 0, count: $0) }
@@ -25,18 +42,20 @@ public enum Reference {
           }
         }
       }
-    case .conv2d(let c, let bias, let act):
+    case .conv2d(let c, let bias, let act, let e):
       outs[0] = conv(c, x: i[0], w: i[1])
       if bias || act != .identity {
         let l = ChannelLayout(batch: c.batch, channels: c.outChannels, spatial: c.outPixels)
         outs[0] = biasAct(l, outs[0], bias ? i[2] : nil, act)
       }
-    case .conv2dBackwardData(let c, let bias, let act):
+      outs[0] = epilogue(e, outs[0], [c.batch, c.outChannels, c.outHeight, c.outWidth], Array(i.dropFirst(bias ? 3 : 2)))
+    case .conv2dBackwardData(let c, let bias, let act, let e):
       outs[0] = convBackwardData(c, dy: i[0], w: i[1])
       if bias || act != .identity {
         let l = ChannelLayout(batch: c.batch, channels: c.inChannels, spatial: c.inHeight * c.inWidth)
         outs[0] = biasAct(l, outs[0], bias ? i[2] : nil, act)
       }
+      outs[0] = epilogue(e, outs[0], [c.batch, c.inChannels, c.inHeight, c.inWidth], Array(i.dropFirst(bias ? 3 : 2)))
     case .conv2dBackwardFilter(let c, let acc):
       outs[0] = convBackwardFilter(c, x: i[0], dy: i[1])
       if acc { for j in outs[0].indices { outs[0][j] += i[2][j] } }

@@ -40,8 +40,20 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   private var tempFloats: [TempKey: Int] = [:]
   /// Seconds spent creating the context and building (or loading) the kernel program.
   public let startupSeconds: Double
-  /// Whether the kernel program came from the on-disk cache.
-  public let programFromCache: Bool
+  /// Whether the kernel program came from the on-disk cache (a flag tests check: no timing).
+  public var programFromCache: Bool { programOrigin == .cache }
+  /// Where the kernel program came from: compiled, the cache, or compiled after a cache file was
+  /// rejected (why, in words).
+  public var programOriginDescription: String {
+    switch programOrigin {
+    case .compiled: return "compiled"
+    case .cache: return "loaded from cache"
+    case .rebuiltAfterRejecting(let why): return "compiled (cache file ignored: \(why))"
+    }
+  }
+  let programOrigin: ProgramCache.Origin
+  /// The program cache file this device reads and writes.
+  public let programCacheFile: URL
   public private(set) var allocationCount = 0
   private var counts = DeviceActivity()
   public var activity: DeviceActivity? { counts }
@@ -76,9 +88,11 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     queue = q
     do {
       let source = try KernelSources.program()
-      (program, programFromCache) = try ProgramCache.build(source: source, options: KernelCodes.buildOptions,
-                                                          context: ctx, info: info,
-                                                          directory: cacheDirectory ?? ProgramCache.directory)
+      let dir = cacheDirectory ?? ProgramCache.directory
+      programCacheFile = ProgramCache.file(source: source, options: KernelCodes.buildOptions, info: info, directory: dir)
+      let built = try ProgramCache.build(source: source, options: KernelCodes.buildOptions, context: ctx, info: info,
+                                         directory: dir)
+      (program, programOrigin) = built
     } catch {
       clReleaseCommandQueue(q)
       clReleaseContext(ctx)
@@ -128,6 +142,8 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   }
 
   public func workspace(byteCount: Int) throws -> DeviceBuffer {
+    // A recorded launch would keep pointing at a workspace that later grows: such ops replay via `run`.
+    if recording != nil { recordingFailed = true }
     if let s = scratch, s.byteCount >= byteCount { return s }
     let size = max(byteCount, (scratch?.byteCount ?? 0) * 3 / 2)
     let b = try makeBuffer(byteCount: size) as! CLBuffer
@@ -186,6 +202,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   /// since name another) is dropped, and past `boundLimit` sites the cache starts over.
   func launch(_ name: String, groups: (Int, Int, Int), local: (Int, Int), _ args: [KArg]) throws {
     if groups.0 == 0 || groups.1 == 0 || groups.2 == 0 { return }
+    if recording != nil { return try record(name, groups: groups, local: local, args) }
     var key = BoundKey(name: name, buffers: [])
     var words: [UInt64] = []
     words.reserveCapacity(args.count)
@@ -262,13 +279,101 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   }
 
   private func enqueue(_ k: cl_kernel, _ name: String, _ groups: (Int, Int, Int), _ local: (Int, Int)) throws {
-    var g = [groups.0 * local.0, groups.1 * local.1, groups.2]
-    var l = [local.0, local.1, 1]
+    try enqueue(k, name, sizes: (groups.0 * local.0, groups.1 * local.1, groups.2, local.0, local.1, 1))
+  }
+
+  /// Global (3) then local (3) sizes, in a tuple: no host array per launch.
+  typealias NDSizes = (Int, Int, Int, Int, Int, Int)
+
+  func enqueue(_ k: cl_kernel, _ name: @autoclosure () -> String, sizes: NDSizes) throws {
     if FaultInjection.fires(.enqueue) {
-      throw ComputeError.backend(FaultInjection.message("clEnqueueNDRangeKernel(\(name))", CL_OUT_OF_RESOURCES))
+      throw ComputeError.backend(FaultInjection.message("clEnqueueNDRangeKernel(\(name()))", CL_OUT_OF_RESOURCES))
     }
-    try CLErrors.check(clEnqueueNDRangeKernel(queue, k, 3, nil, &g, &l, 0, nil, nil), "clEnqueueNDRangeKernel(\(name))")
+    var s = sizes
+    let err = withUnsafePointer(to: &s) { p in
+      p.withMemoryRebound(to: Int.self, capacity: 6) { clEnqueueNDRangeKernel(queue, k, 3, nil, $0, $0 + 3, 0, nil, nil) }
+    }
+    try CLErrors.check(err, "clEnqueueNDRangeKernel(\(name()))")
     counts.launches += 1
+  }
+
+  // MARK: - Prepared ops (a plan's steps)
+
+  /// Launches recorded by `prepare`: each its own kernel object, arguments set once.
+  final class RecordedLaunches: PreparedOp {
+    struct Launch { let kernel: cl_kernel; let name: String; let sizes: NDSizes }
+    let device: OpenCLDevice
+    let launches: [Launch]
+    /// The buffers the kernels point at (OpenCL kernels do not retain their arguments).
+    let buffers: [DeviceBuffer]
+    init(_ device: OpenCLDevice, _ launches: [Launch], _ buffers: [DeviceBuffer]) {
+      self.device = device; self.launches = launches; self.buffers = buffers
+    }
+    func run() throws {
+      for l in launches { try device.enqueue(l.kernel, l.name, sizes: l.sizes) }
+    }
+    deinit { for l in launches { clReleaseKernel(l.kernel) } }
+  }
+
+  /// Set while `prepare` records an op's launches; nil otherwise.
+  private var recording: [RecordedLaunches.Launch]?
+  /// Set when the op being recorded did something a replay of launches cannot (a CLBlast call).
+  private var recordingFailed = false
+
+  /// Ops made only of mend's own kernels are recorded: `run` goes through the usual dispatch with
+  /// `launch` creating a kernel object per launch and setting its arguments instead of enqueuing,
+  /// so a replay is a loop of `clEnqueueNDRangeKernel` with no argument setting and no host
+  /// allocation. Ops that call CLBlast (GEMMs, the lowered convolutions) run through `run` each time.
+  public func prepare(_ op: Op, inputs: [TensorRef], outputs: [TensorRef]) throws -> PreparedOp {
+    try op.validate(inputs: inputs, outputs: outputs)
+    precondition(recording == nil, "prepare is not reentrant")
+    recording = []
+    recordingFailed = false
+    defer { recording = nil }
+    do {
+      try run(op, inputs: inputs, outputs: outputs)
+    } catch {
+      for l in recording ?? [] { clReleaseKernel(l.kernel) }
+      throw error
+    }
+    let launches = recording ?? []
+    if recordingFailed {
+      for l in launches { clReleaseKernel(l.kernel) }
+      return DeferredOp(self, op, inputs: inputs, outputs: outputs)
+    }
+    return RecordedLaunches(self, launches, (inputs + outputs).map(\.buffer))
+  }
+
+  private func record(_ name: String, groups: (Int, Int, Int), local: (Int, Int), _ args: [KArg]) throws {
+    var err: cl_int = 0
+    guard let k = clCreateKernel(program, name, &err), err == CL_SUCCESS else {
+      throw ComputeError.backend("clCreateKernel(\(name)): \(CLErrors.name(err))")
+    }
+    counts.kernelCreations += 1
+    do {
+      var index: cl_uint = 0
+      for a in args {
+        switch a {
+        case .int(let v):
+          guard var v32 = Int32(exactly: v) else { throw ComputeError.invalidArgument("\(name): \(v) exceeds int32") }
+          try CLErrors.check(clSetKernelArg(k, index, 4, &v32), "clSetKernelArg(\(name), \(index))")
+        case .float(var v):
+          try CLErrors.check(clSetKernelArg(k, index, 4, &v), "clSetKernelArg(\(name), \(index))")
+        case .tensor(let t):
+          var m: cl_mem? = try mem(t)
+          try CLErrors.check(clSetKernelArg(k, index, MemoryLayout<cl_mem?>.size, &m), "clSetKernelArg(\(name), \(index))")
+          index += 1
+          guard var off = Int32(exactly: t.elementOffset) else { throw ComputeError.invalidArgument("\(name): offset exceeds int32") }
+          try CLErrors.check(clSetKernelArg(k, index, 4, &off), "clSetKernelArg(\(name), \(index))")
+        }
+        index += 1
+      }
+    } catch {
+      clReleaseKernel(k)
+      throw error
+    }
+    recording!.append(RecordedLaunches.Launch(kernel: k, name: name,
+                                              sizes: (groups.0 * local.0, groups.1 * local.1, groups.2, local.0, local.1, 1)))
   }
 
   struct BoundKey: Hashable {
@@ -320,35 +425,51 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   /// The fused kernel an op runs on, or nil (lowered to CLBlast, or not a convolution).
   public static func fusedKernel(for op: Op) -> String? {
     switch op {
-    case .conv2d(let c, _, _):
+    case .conv2d(let c, _, _, _):
       return c.outChannels <= narrowTile.m ? "conv2d_fused_narrow" : "conv2d_fused"
-    case .conv2dBackwardData(let c, _, _):
+    case .conv2dBackwardData(let c, _, _, _):
       return c.inChannels <= narrowTile.m ? "conv2d_bwd_fused_narrow" : "conv2d_bwd_fused"
     default:
       return nil
     }
   }
 
-  func convArgs(_ c: ConvGeometry, bias: TensorRef?, activation: Activation) -> [KArg] {
-    [.int(c.batch), .int(c.inChannels), .int(c.inHeight), .int(c.inWidth), .int(c.outChannels), .int(c.kernelH),
-     .int(c.kernelW), .int(c.strideH), .int(c.strideW), .int(c.padH), .int(c.padW), .int(c.outHeight),
-     .int(c.outWidth), .int(bias == nil ? 0 : 1)] + Self.actArgs(activation)
+  /// A convolution's inputs split into its own and its epilogue's.
+  struct ConvOperands {
+    let x: TensorRef, w: TensorRef, bias: TensorRef?, alpha: TensorRef?, residual: TensorRef?
+    init(_ i: [TensorRef], bias: Bool, _ e: ConvEpilogue) {
+      x = i[0]; w = i[1]
+      var k = 2
+      self.bias = bias ? i[k] : nil
+      if bias { k += 1 }
+      alpha = e.prelu ? i[k] : nil
+      if e.prelu { k += 1 }
+      residual = e.residual ? i[k] : nil
+    }
+    /// Scalars and buffers in the kernels' order (unused buffers point at w).
+    func args(_ c: ConvGeometry, _ act: Activation, _ e: ConvEpilogue, out: TensorRef) -> [KArg] {
+      [.int(c.batch), .int(c.inChannels), .int(c.inHeight), .int(c.inWidth), .int(c.outChannels), .int(c.kernelH),
+       .int(c.kernelW), .int(c.strideH), .int(c.strideW), .int(c.padH), .int(c.padW), .int(c.outHeight),
+       .int(c.outWidth), .int(bias == nil ? 0 : 1)] + OpenCLDevice.actArgs(act)
+        + [.int(e.prelu ? 1 : 0), .int(e.residual ? 1 : 0), .float(e.alpha), .float(e.beta), .int(e.shuffle)]
+        + [.tensor(x), .tensor(w), .tensor(bias ?? w), .tensor(alpha ?? w), .tensor(residual ?? w), .tensor(out)]
+    }
   }
 
-  /// y = act(conv2d(x, w) + bias), one launch.
-  func convFused(_ c: ConvGeometry, x: TensorRef, w: TensorRef, bias: TensorRef?, activation: Activation,
+  /// y = epilogue(act(conv2d(x, w) + bias)), one launch.
+  func convFused(_ c: ConvGeometry, _ o: ConvOperands, activation: Activation, epilogue e: ConvEpilogue,
                  y: TensorRef) throws {
     let narrow = c.outChannels <= Self.narrowTile.m
     let t = narrow ? Self.narrowTile : Self.wideTile
     let cols = c.batch * c.outPixels
     try launch(narrow ? "conv2d_fused_narrow" : "conv2d_fused",
                groups: ((cols + t.n - 1) / t.n, (c.outChannels + t.m - 1) / t.m, 1), local: t.local,
-               convArgs(c, bias: bias, activation: activation) + [.tensor(x), .tensor(w), .tensor(bias ?? w), .tensor(y)])
+               o.args(c, activation, e, out: y))
   }
 
-  /// dx = act(conv2d_backward_data(dy, w) + bias) — a transposed convolution — one launch, one
-  /// work-group plane per stride phase.
-  func convBackwardDataFused(_ c: ConvGeometry, dy: TensorRef, w: TensorRef, bias: TensorRef?, activation: Activation,
+  /// dx = epilogue(act(conv2d_backward_data(dy, w) + bias)) — a transposed convolution — one
+  /// launch, one work-group plane per stride phase (`o.x` is dy).
+  func convBackwardDataFused(_ c: ConvGeometry, _ o: ConvOperands, activation: Activation, epilogue e: ConvEpilogue,
                              dx: TensorRef) throws {
     let narrow = c.inChannels <= Self.narrowTile.m
     let t = narrow ? Self.narrowTile : Self.wideTile
@@ -356,8 +477,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     let cols = c.batch * hq * wq
     try launch(narrow ? "conv2d_bwd_fused_narrow" : "conv2d_bwd_fused",
                groups: ((cols + t.n - 1) / t.n, (c.inChannels + t.m - 1) / t.m, c.strideH * c.strideW),
-               local: t.local,
-               convArgs(c, bias: bias, activation: activation) + [.tensor(dy), .tensor(w), .tensor(bias ?? w), .tensor(dx)])
+               local: t.local, o.args(c, activation, e, out: dx))
   }
 
   static func poolArgs(_ c: ConvGeometry) -> [KArg] {
@@ -370,14 +490,16 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     return [.int(Int(code.rawValue)), .float(slope)]
   }
 
+  /// Everything; a convolution epilogue with a pixel shuffle only on the fused kernels (the lowered
+  /// path runs epilogues as separate passes, `runEpilogueUnfused`).
   public func supports(_ op: Op) -> Bool {
-    // Leaky slopes ≤ 0 would break the derivative-through-output rule the kernels share with the CPU.
-    true
+    useFused || (op.epilogue?.runsUnfused ?? true)
   }
 
   // MARK: - GEMM (CLBlast)
 
   func gemm(_ g: GemmDesc, a: TensorRef, b: TensorRef, c: TensorRef) throws {
+    if recording != nil { recordingFailed = true; return }
     if g.batch == 0 || g.m == 0 || g.n == 0 { return }
     let ta = g.transA ? CLBlastTransposeYes : CLBlastTransposeNo
     let tb = g.transB ? CLBlastTransposeYes : CLBlastTransposeNo
@@ -436,13 +558,15 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     switch op {
     case .gemm(let g):
       try gemm(g, a: i[0], b: i[1], c: o[0])
-    case .conv2d(let c, let bias, let act) where useFused:
-      try convFused(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, y: o[0])
-    case .conv2dBackwardData(let c, let bias, let act) where useFused:
-      try convBackwardDataFused(c, dy: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, dx: o[0])
-    case .conv2d(let c, let bias, let act):
+    case .conv2d(let c, let bias, let act, let e) where useFused:
+      try convFused(c, ConvOperands(i, bias: bias, e), activation: act, epilogue: e, y: o[0])
+    case .conv2dBackwardData(let c, let bias, let act, let e) where useFused:
+      try convBackwardDataFused(c, ConvOperands(i, bias: bias, e), activation: act, epilogue: e, dx: o[0])
+    case .conv2d(_, _, _, let e) where !e.isNone, .conv2dBackwardData(_, _, _, let e) where !e.isNone:
+      try runEpilogueUnfused(op, inputs: i, outputs: o)
+    case .conv2d(let c, let bias, let act, _):
       try ConvLowering.conv2d(on: DeviceLowering(self), c, x: i[0], w: i[1], bias: bias ? i[2] : nil, activation: act, y: o[0])
-    case .conv2dBackwardData(let c, let bias, let act):
+    case .conv2dBackwardData(let c, let bias, let act, _):
       try ConvLowering.conv2dBackwardData(on: DeviceLowering(self), c, dy: i[0], w: i[1], bias: bias ? i[2] : nil,
                                           activation: act, dx: o[0])
     case .conv2dBackwardFilter(let c, let acc):

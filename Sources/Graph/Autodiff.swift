@@ -59,7 +59,10 @@ extension Graph {
     }
     guard let dy = dys[0] else { return }
     switch n.op {
-    case .conv2d(let c, let bias, let act):
+    case .conv2d(_, _, _, let e) where !e.isNone, .conv2dBackwardData(_, _, _, let e) where !e.isNone:
+      // Plans fold epilogues after differentiation (`fusingEpilogues`); a graph never carries one.
+      throw ComputeError.unsupported("\(n.op.kind): no gradient through a fused epilogue (\(e))")
+    case .conv2d(let c, let bias, let act, _):
       let dpre = try preActivation(act, y[0], dy)
       try acc(x[0], try op(.conv2dBackwardData(c, bias: false, activation: .identity), [dpre, x[1]], [sh(x[0])])[0])
       try acc(x[1], try op(.conv2dBackwardFilter(c, accumulate: false), [x[0], dpre], [sh(x[1])])[0])
@@ -67,7 +70,7 @@ extension Graph {
         let l = ChannelLayout(batch: c.batch, channels: c.outChannels, spatial: c.outPixels)
         try acc(x[2], try op(.channelSum(l), [dpre], [sh(x[2])])[0])
       }
-    case .conv2dBackwardData(let c, let bias, let act):
+    case .conv2dBackwardData(let c, let bias, let act, _):
       let dpre = try preActivation(act, y[0], dy)
       try acc(x[0], try op(.conv2d(c, bias: false, activation: .identity), [dpre, x[1]], [sh(x[0])])[0])
       try acc(x[1], try op(.conv2dBackwardFilter(c, accumulate: false), [dpre, x[0]], [sh(x[1])])[0])

@@ -44,7 +44,20 @@ public final class Graph {
   public var parameterBinder: ((_ name: String, _ shape: [Int], _ data: [Float]) throws -> Value?)?
   public private(set) var binderErrors: [Error] = []
 
+  /// Values a rewrite (`fusingEpilogues`) left without a reader or writer: they get no memory of
+  /// their own.
+  public internal(set) var elided: Set<Int> = []
+
   public init() {}
+
+  /// A rewritten copy: the same values and outputs, other nodes.
+  init(rewriting g: Graph, nodes: [Node], elided: Set<Int>) {
+    values = g.values
+    outputs = g.outputs
+    binderErrors = g.binderErrors
+    self.nodes = nodes
+    self.elided = g.elided.union(elided)
+  }
 
   /// A value bound to existing device memory.
   public func external(_ t: TensorRef, name: String) -> Value {

@@ -1,29 +1,39 @@
 import Compute
+import Foundation
 
 /// A graph compiled for one device: memory placed, parameters uploaded, every op's tensors
 /// resolved. `run()` replays the ops without allocating device memory (beyond the device's reused
-/// workspace, which settles after the first run; small host-side argument arrays are still made).
+/// workspace, which settles after the first run), each op bound to its tensors once
+/// (`Device.prepare`: on OpenCL, kernel objects with their arguments set at compile time).
 public final class Plan {
   public let device: Device
   public let graph: Graph
   public let memory: Planner.Result
   let tensors: [TensorRef]
   let steps: [(op: Op, inputs: [TensorRef], outputs: [TensorRef])]
+  /// The steps bound once (`Device.prepare`); `run()` replays them.
+  let prepared: [PreparedOp]
   // Held so the tensors' buffers stay alive.
   let buffers: [DeviceBuffer]
 
-  public init(graph: Graph, device: Device) throws {
+  /// What runs: `graph` with element-wise ops folded into convolution epilogues where the device
+  /// supports them (`Graph.fusingEpilogues`), unless `fuse` is false or `MEND_FUSE=0`.
+  public let executed: Graph
+
+  public init(graph: Graph, device: Device, fuse: Bool = Plan.fuseByDefault) throws {
     self.graph = graph
     self.device = device
-    let m = Planner.plan(graph)
+    let g = fuse ? graph.fusingEpilogues(where: device.supports) : graph
+    executed = g
+    let m = Planner.plan(g)
     memory = m
     let params = try device.makeBuffer(byteCount: max(4, m.parameterBytes))
     let pinned = try device.makeBuffer(byteCount: max(4, m.pinnedBytes))
     let arena = try device.makeBuffer(byteCount: max(4, m.arenaBytes))
     buffers = [params, pinned, arena]
     var ts: [TensorRef] = []
-    if let e = graph.binderErrors.first { throw e }
-    for (id, info) in graph.values.enumerated() {
+    if let e = g.binderErrors.first { throw e }
+    for (id, info) in g.values.enumerated() {
       if case .external(let t) = info.kind {
         ts.append(t)
         continue
@@ -33,12 +43,16 @@ public final class Plan {
       ts.append(TensorRef(buffer: buf, offset: p.offset, shape: info.shape))
     }
     tensors = ts
-    for (id, info) in graph.values.enumerated() {
+    for (id, info) in g.values.enumerated() {
       if case .parameter(let data) = info.kind { try device.write(data, to: ts[id]) }
     }
     device.declareConstant(params)
-    steps = graph.nodes.map { n in (n.op, n.inputs.map { ts[$0.id] }, n.outputs.map { ts[$0.id] }) }
+    steps = g.nodes.map { n in (n.op, n.inputs.map { ts[$0.id] }, n.outputs.map { ts[$0.id] }) }
+    prepared = try steps.map { try device.prepare($0.op, inputs: $0.inputs, outputs: $0.outputs) }
   }
+
+  /// Whether plans fold epilogues: `MEND_FUSE=0` turns it off (to compare counts and results).
+  public static var fuseByDefault: Bool { ProcessInfo.processInfo.environment["MEND_FUSE"] != "0" }
 
   public func tensor(_ v: Value) -> TensorRef { tensors[v.id] }
 
@@ -52,7 +66,7 @@ public final class Plan {
   public func read(_ v: Value) throws -> [Float] { try device.values(tensors[v.id]) }
 
   public func run() throws {
-    for s in steps { try device.run(s.op, inputs: s.inputs, outputs: s.outputs) }
+    for p in prepared { try p.run() }
   }
 
   /// "naive X MB -> planned Y MB" for logs.
@@ -64,7 +78,9 @@ public final class Plan {
 }
 
 extension Graph {
-  public func compile(on device: Device) throws -> Plan { try Plan(graph: self, device: device) }
+  public func compile(on device: Device, fuse: Bool = Plan.fuseByDefault) throws -> Plan {
+    try Plan(graph: self, device: device, fuse: fuse)
+  }
 }
 
 extension Graph {

@@ -48,6 +48,8 @@ public enum Planner {
         pinnedOffset += bytes
       case .external:
         placements[id] = Placement(region: .external, offset: 0)
+      case .intermediate where g.elided.contains(id) && !pinned.contains(id) && last[id] < 0:
+        placements[id] = Placement(region: .arena, offset: 0)  // never touched; sized below
       case .intermediate:
         if pinned.contains(id) || last[id] < 0 {
           placements[id] = Placement(region: .pinned, offset: pinnedOffset)
@@ -74,6 +76,9 @@ public enum Planner {
       placed.append((offset, offset + size, first[id], last[id]))
       placements[id] = Placement(region: .arena, offset: offset)
       arenaBytes = max(arenaBytes, offset + size)
+    }
+    for id in g.elided where placements[id]?.region == .arena && last[id] < 0 {
+      arenaBytes = max(arenaBytes, align(max(4, g.values[id].count * 4)))
     }
     return Result(placements: placements.map { $0! }, parameterBytes: paramOffset, pinnedBytes: pinnedOffset,
                   arenaBytes: arenaBytes, naiveArenaBytes: naive)

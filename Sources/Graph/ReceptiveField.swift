@@ -26,11 +26,14 @@ extension Graph {
       let s = ins[0].scale, h = ins.map(\.halo).max()!
       let out: (halo: Int, scale: Int)
       switch n.op {
-      case .conv2d(let g, _, _):
-        guard g.strideH == 1, g.strideW == 1, reach[n.inputs[0].id] != nil, n.inputs.dropFirst().allSatisfy({ reach[$0.id] == nil })
+      case .conv2d(let g, _, _, let e):
+        // Epilogue inputs (slopes, a residual of the output's shape) are element-wise: only x widens.
+        let spatial = n.inputs.dropFirst().filter { reach[$0.id] != nil }
+        guard g.strideH == 1, g.strideW == 1, reach[n.inputs[0].id] != nil,
+              spatial.isEmpty || (e.residual && spatial == [n.inputs.last!])
         else { return nil }
         let r = max(g.padH, g.kernelH - 1 - g.padH, g.padBottom, g.padW, g.kernelW - 1 - g.padW, g.padRight)
-        out = (h + ceilDiv(r, s), s)
+        out = (h + ceilDiv(r, s), s * e.shuffle)
       case .depthToSpace(_, _, _, _, let f):
         out = (h, s * f)
       case .batchNorm, .biasActivation, .prelu, .activation, .add, .mul, .scale:

@@ -27,6 +27,21 @@ final class CancellableDevice: Device, @unchecked Sendable {
     try base.run(op, inputs: inputs, outputs: outputs)
   }
 
+  /// The base device's prepared step, with the cancellation check in front of each replay.
+  func prepare(_ op: Op, inputs: [TensorRef], outputs: [TensorRef]) throws -> PreparedOp {
+    CheckedStep(try base.prepare(op, inputs: inputs, outputs: outputs), self)
+  }
+
+  final class CheckedStep: PreparedOp {
+    let inner: PreparedOp
+    unowned let owner: CancellableDevice
+    init(_ inner: PreparedOp, _ owner: CancellableDevice) { self.inner = inner; self.owner = owner }
+    func run() throws {
+      if let token = owner.token, token.isCancelled { throw MendError.cancelled }
+      try inner.run()
+    }
+  }
+
   func synchronize() throws { try base.synchronize() }
   func workspace(byteCount: Int) throws -> DeviceBuffer { try base.workspace(byteCount: byteCount) }
   func declareConstant(_ buffer: DeviceBuffer) { base.declareConstant(buffer) }

@@ -1,10 +1,14 @@
 import Compute
 import ComputeCPU
+import Graph
 import Imaging
 import Inpainting
 import MallocCounter
 import Models
 import XCTest
+#if OpenCL
+import ComputeOpenCL
+#endif
 
 /// The z loop allocates nothing on the host either — no Swift array, closure box or string —
 /// counted through an interposed malloc, in steady-state iterations (the device-side count is
@@ -75,4 +79,47 @@ final class HostAllocationTests: XCTestCase {
       }
     }
   }
+
+  #if OpenCL
+  /// A compiled plan on OpenCL replays kernel objects bound at compile time (`Device.prepare`):
+  /// no host allocation, no kernel creation and no argument setting per run, one launch per fused
+  /// step (SRResNet, 2 blocks, every epilogue folded: 2·2 + 5).
+  func testOpenCLPlanReplayMakesNoHeapAllocationsOfItsOwn() throws {
+    guard mend_malloc_count() > 0 else {
+      throw XCTSkip("heap allocations are counted only on Linux/glibc (interposed malloc)")
+    }
+    guard (try? OpenCLRuntime.devices().count) ?? 0 > 0 else { throw XCTSkip("no OpenCL device") }
+    let dev = try OpenCLDevice(index: 0)
+    dev.useFused = true
+    let sr = try SRResNet(weights: RandomWeights.srresnet(blocks: 2))
+    let (g, x, _) = try sr.graph(batch: 1, height: 8, width: 8)
+    let plan = try g.compile(on: dev, fuse: true)
+    try plan.set(x, [Float](repeating: 0.5, count: 3 * 64))
+    try plan.run()  // warm-up
+    try dev.synchronize()
+    let counts = try XCTUnwrap(dev.activity)
+    let before = mend_malloc_count()
+    for _ in 0..<5 { try plan.run() }
+    let allocations = mend_malloc_count() - before
+    try dev.synchronize()
+    let d = try XCTUnwrap(dev.activity) - counts
+    XCTAssertEqual(d.launches, 5 * 9)
+    XCTAssertEqual(d.kernelCreations + d.bufferCreations, 0)
+    // The driver allocates per enqueued command (PoCL: dozens of blocks), so the bound is what
+    // bare enqueues of one bound kernel cost: a prepared single-launch convolution replayed as
+    // often. Any host allocation of mend's per step or per launch would show above it.
+    let c = ConvGeometry(batch: 1, inChannels: 64, inHeight: 8, inWidth: 8, outChannels: 64, kernel: (3, 3), padding: (1, 1))
+    let xs = try dev.zeros(c.inputShape), ws = try dev.zeros(c.weightShape), ys = try dev.zeros(c.outputShape)
+    let one = try dev.prepare(.conv2d(c, bias: false, activation: .identity), inputs: [xs, ws], outputs: [ys])
+    for _ in 0..<3 { try one.run() }
+    try dev.synchronize()
+    let bare0 = mend_malloc_count()
+    for _ in 0..<(5 * 9) { try one.run() }
+    let bare = mend_malloc_count() - bare0
+    try dev.synchronize()
+    print("OpenCL plan replay: \(allocations) heap allocations for 45 launches; 45 bare enqueues: \(bare)")
+    XCTAssertLessThan(allocations, bare + 45,  // under one of mend's own per launch (measured: +3 in all)
+                             "plan replay: \(allocations) heap allocations for 45 launches, bare enqueues \(bare)")
+  }
+  #endif
 }

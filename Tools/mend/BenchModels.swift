@@ -27,7 +27,8 @@ struct BenchModels: ParsableCommand {
     for r in rows.prefix(25) {
       let detail: String
       switch r.op {
-      case .conv2d(let c, _, _), .conv2dBackwardData(let c, _, _), .conv2dBackwardFilter(let c, _): detail = "\(c)"
+      case .conv2d(let c, _, _, let e), .conv2dBackwardData(let c, _, _, let e): detail = e.isNone ? "\(c)" : "\(c) + \(e)"
+      case .conv2dBackwardFilter(let c, _): detail = "\(c)"
       case .gemm(let g): detail = "m\(g.m) n\(g.n) k\(g.k) b\(g.batch)"
       default: detail = ""
       }

@@ -14,8 +14,43 @@ struct Devices: ParsableCommand {
   @Flag(help: "Open each OpenCL device: time the kernel build (or cache load) and the first CLBlast GEMM.")
   var probe = false
 
+  @Flag(help: ArgumentHelp("Build mend's OpenCL kernel programs for every OpenCL device (or --device's) into the cache, "
+                           + "and say what was built or loaded and how long it took.",
+                           discussion: "Cache: $MEND_CACHE_DIR, else $XDG_CACHE_HOME/mend, else ~/.cache/mend (subfolder opencl)."))
+  var warm = false
+
+  @Option(help: "With --warm: only this device (opencl:N, N, or a case-insensitive part of its name or platform).")
+  var device: String?
+
+  func validate() throws {
+    if device != nil && !warm { throw ValidationError("--device only applies with --warm") }
+  }
+
   func run() throws {
-    guarded { try list() }
+    guarded { try warm ? warmPrograms() : list() }
+  }
+
+  func warmPrograms() throws {
+    #if OpenCL
+    let list = try OpenCLRuntime.devices()
+    if let e = OpenCLRuntime.libraryError { throw ComputeError.deviceUnavailable("OpenCL unavailable: \(e)") }
+    guard !list.isEmpty else { throw ComputeError.deviceUnavailable("no OpenCL devices found") }
+    var indices = Array(list.indices)
+    if let d = device {
+      let spec = d.lowercased().hasPrefix("opencl:") ? String(d.dropFirst("opencl:".count)) : d
+      indices = [try OpenCLRuntime.match(spec, in: list.map(\.traits))]
+    }
+    for i in indices {
+      let dev = try OpenCLDevice(index: i)
+      print(String(format: "opencl:%d   %@: kernels %@ in %.2f s", i, list[i].name, dev.programOriginDescription,
+                   dev.startupSeconds))
+      print("           \(dev.programCacheFile.path)")
+    }
+    print("clblast    not cached on disk: CLBlast's C API has no program-binary export (CLBlastFillCache only fills its "
+          + "in-process cache), so each process compiles the CLBlast kernels it calls once")
+    #else
+    throw ComputeError.deviceUnavailable("this mend was built without the OpenCL trait")
+    #endif
   }
 
   func list() throws {
