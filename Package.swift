@@ -111,7 +111,7 @@ let package = Package(
     .target(
       name: "Mend",
       dependencies: [
-        "Compute", "ComputeCPU", "Models", "Imaging", "Inpainting", "SuperResolution", "Pipeline",
+        "Compute", "ComputeCPU", "Models", "Imaging", "Inpainting", "SuperResolution", "Pipeline", "FaceDetection",
         .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
       ],
       swiftSettings: fastMath),

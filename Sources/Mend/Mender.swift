@@ -1,4 +1,5 @@
 import Compute
+import FaceDetection
 import Foundation
 import Imaging
 import Inpainting
@@ -33,6 +34,7 @@ public final class Mender: @unchecked Sendable {
   private var generators: [FaceModel: DCGANGenerator] = [:]
   private var discriminators: [FaceModel: DCGANDiscriminator?] = [:]
   private var srModels: [SuperResolutionModel: SRResNet] = [:]
+  private var detector: FaceDetector??
   private var upscalers: [SuperResolutionOptions: Upscaler] = [:]
   // One cached inpainter: its plan is compiled for fixed options and batch size.
   private var inpainter: (key: InpainterKey, value: Inpainter)?
@@ -189,15 +191,25 @@ public final class Mender: @unchecked Sendable {
         inpainter: try makeInpainter(options.inpaint, images: 1),
         upscaler: try makeUpscaler(SuperResolutionOptions(model: options.model)),
         blend64: options.inpaint.blend, merge: options.merge == .none ? .alpha : options.merge)
-      do {
-        let stages = try completer.complete(image, mask: mask) { stage, done, total in
-          switch stage {
-          case "inpaint": progress(MendProgress(stage: .inpaint, completed: done, total: total))
-          case "superres": progress(MendProgress(stage: .superResolve, completed: done, total: total))
-          default: progress(MendProgress(stage: .merge, completed: done, total: total))
-          }
+      let report = { (stage: String, done: Int, total: Int) in
+        switch stage {
+        case "inpaint": progress(MendProgress(stage: .inpaint, completed: done, total: total))
+        case "superres": progress(MendProgress(stage: .superResolve, completed: done, total: total))
+        default: progress(MendProgress(stage: .merge, completed: done, total: total))
         }
-        return CompletedImage(stages: stages)
+      }
+      do {
+        guard options.frameFace, let detector = faceDetector() else {
+          return CompletedImage(stages: try completer.complete(image, mask: mask, progress: report), framing: .off)
+        }
+        let (stages, how) = try completer.completeFramed(image, mask: mask, finder: detector, progress: report)
+        let framing: FaceFraming
+        switch how {
+        case .face(let x, let y, let w, let h): framing = .face(x: x, y: y, width: w, height: h)
+        case .faceAfterFirstPass(let x, let y, let w, let h): framing = .faceAfterFirstPass(x: x, y: y, width: w, height: h)
+        case .none: framing = .noFace
+        }
+        return CompletedImage(stages: stages, framing: framing)
       } catch let e as CompletionError {
         throw MendError.invalidArgument(e.description)
       }
@@ -243,6 +255,14 @@ public final class Mender: @unchecked Sendable {
       FileManager.default.fileExists(atPath: url.path)
       ? try DCGANDiscriminator(weights: try WeightSet(contentsOf: url), logits: true) : nil
     discriminators[model] = .some(d)
+    return d
+  }
+
+  /// The face detector for framing, or nil when no cascade is found (framing is then off).
+  private func faceDetector() -> FaceDetector? {
+    if let d = detector { return d }
+    let d = try? FaceDetector(weightsDirectory: weightsDirectory)
+    detector = .some(d)
     return d
   }
 

@@ -112,11 +112,17 @@ public struct CompletionOptions: Sendable, Hashable {
   public var model: SuperResolutionModel
   /// Blending of the full-resolution merge: `.poisson` or `.alpha` (`.none` means `.alpha`).
   public var merge: BlendMode
+  /// Frame the face around the hole the way the face generator was trained (a Haar cascade finds
+  /// it; see ``CompletedImage/framing``); false completes the whole image up to 256×256, else a
+  /// window centred on the hole.
+  public var frameFace: Bool
 
-  /// The CLI's defaults: default inpainting, SRResNet, Poisson merge.
-  public init(inpaint: InpaintOptions = .init(), model: SuperResolutionModel = .srresnet, merge: BlendMode = .poisson) {
+  /// The CLI's defaults: default inpainting, SRResNet, Poisson merge, face framing.
+  public init(inpaint: InpaintOptions = .init(), model: SuperResolutionModel = .srresnet, merge: BlendMode = .poisson,
+              frameFace: Bool = true) {
     self.inpaint = inpaint
     self.model = model
     self.merge = merge
+    self.frameFace = frameFace
   }
 }

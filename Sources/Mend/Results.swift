@@ -47,8 +47,11 @@ public struct CompletedImage: Sendable {
   public let inpainting: InpaintedImage
   /// The inpainted 64×64 window after 4× super-resolution (256×256).
   public let superResolved: Image
+  /// How the window was chosen.
+  public let framing: FaceFraming
 
-  init(stages s: Completer.Stages) {
+  init(stages s: Completer.Stages, framing: FaceFraming) {
+    self.framing = framing
     image = s.merged
     window = s.window
     input64 = s.input64
@@ -56,4 +59,18 @@ public struct CompletedImage: Sendable {
     inpainting = InpaintedImage(image: s.inpainted64, result: s.result)
     superResolved = s.superResolved
   }
+}
+
+/// How ``Mender/complete(_:mask:options:progress:cancellation:)`` chose the window it completed.
+public enum FaceFraming: Sendable, Equatable {
+  /// A face (its detector box, in input pixels) was found with the hole filled smoothly; the window
+  /// frames it.
+  case face(x: Int, y: Int, width: Int, height: Int)
+  /// The hole hid the face: it was found on a first completion of the default window, and the
+  /// framed window was completed in a second pass.
+  case faceAfterFirstPass(x: Int, y: Int, width: Int, height: Int)
+  /// No face around the hole: the default window.
+  case noFace
+  /// Framing was off (``CompletionOptions/frameFace``), or no face cascade was found.
+  case off
 }
