@@ -177,9 +177,52 @@ final class MendTests: XCTestCase {
     }
     XCTAssertGreaterThan(changed, 0)
     XCTAssertEqual([r.superResolved.width, r.superResolved.height], [256, 256])
+    // No face in a smooth pattern: the default window (the whole image), after looking twice.
+    XCTAssertEqual(r.framing, faceCascadeAvailable ? .noFace : .off)
+    XCTAssert(r.window == (0, 0, 96, 80))
     var stages: [MendProgress.Stage] = []
     for p in log.all where stages.last != p.stage { stages.append(p.stage) }
     XCTAssertEqual(stages, [.inpaint, .superResolve, .merge])
+  }
+
+  /// The face cascade ships in Debian's opencv-data (Tools/setup.sh installs it).
+  var faceCascadeAvailable: Bool {
+    FileManager.default.fileExists(atPath: "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml")
+  }
+
+  func testCompleteFramesTheFace() throws {
+    if !faceCascadeAvailable {
+      if ProcessInfo.processInfo.environment["CI"] == "true" { return XCTFail("opencv-data's face cascade is missing") }
+      throw XCTSkip("no face cascade (apt install opencv-data)")
+    }
+    // The astronaut (public domain) shrunk to 102 px at (120, 48) on a 256×256 gray canvas; OpenCV
+    // finds her face at 58×58 near (123, 68). The hole covers the mouth, so the eyes stay visible.
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let (image, _) = try ImageFile.read(root.appendingPathComponent("Tests/FaceDetectionTests/Fixtures/astronaut-canvas.png"))
+    var mask = Mask(width: image.width, height: image.height)
+    for y in 112..<126 { for x in 140..<164 { mask[x, y] = true } }
+    let options = CompletionOptions(inpaint: InpaintOptions(iterations: 2, starts: 1))
+    let r = try mender().complete(image, mask: mask, options: options)
+    guard case .face(let fx, let fy, let fw, let fh) = r.framing else { return XCTFail("no face framed: \(r.framing)") }
+    // On the clean canvas OpenCV's box is 58 px; with the mouth filled and minNeighbors 2 the
+    // largest grouped box may be larger (measured 73), but it must be this face, not the canvas.
+    XCTAssert((50...80).contains(fw) && (100...150).contains(fx + fw / 2) && (60...120).contains(fy + fh / 2), "face box \(fw) at (\(fx), \(fy))")
+    XCTAssertEqual(fw, fh)
+    // The window frames the face as the generator's training crops do: side = box / 0.80, centred
+    // on the box (0.01 of a side higher), and holds the hole.
+    let w = r.window
+    XCTAssertEqual(w.width, w.height)
+    XCTAssertEqual(Double(w.width), Double(fw) / 0.8, accuracy: 1.5)
+    XCTAssertEqual(Double(w.x) + Double(w.width) / 2, Double(fx) + Double(fw) / 2, accuracy: 1.5)
+    XCTAssertEqual(Double(w.y) + Double(w.height) / 2, Double(fy) + Double(fh) / 2 - 0.01 * Double(w.height), accuracy: 1.5)
+    XCTAssert(w.x <= 140 && w.y <= 112 && w.x + w.width >= 164 && w.y + w.height >= 126)
+    // Known pixels are untouched outside the hole.
+    let n = image.width * image.height
+    for c in 0..<3 { for i in 0..<n where !mask.missing[i] { XCTAssertEqual(r.image.data[c * n + i], image.data[c * n + i]) } }
+    // Framing off: the whole 256×256 image is the window.
+    let off = try mender().complete(image, mask: mask, options: CompletionOptions(inpaint: options.inpaint, frameFace: false))
+    XCTAssertEqual(off.framing, .off)
+    XCTAssert(off.window == (0, 0, 256, 256))
   }
 
   func testClearErrors() throws {
