@@ -299,10 +299,36 @@ public enum AtomicFile {
   public static func write(_ data: Data, to url: URL) throws {
     let tmp = try writeTemporary(data, for: url)
     if rename(tmp.path, url.path) != 0 {
-      let why = String(cString: strerror(errno))
+      let code = errno
       unlink(tmp.path)
-      throw ImageError("cannot write \(url.path): \(why)")
+      throw ImageError("cannot write \(url.path): \(String(cString: strerror(code)))", code: code)
     }
+  }
+
+  /// Creates the folder `url` and its missing parents (mkdir(2) level by level, so a failure is the
+  /// system's reason with its errno: "Read-only file system", "No space left on device"; what this
+  /// call made is removed again). Returns the folders it created, innermost first.
+  @discardableResult
+  public static func createDirectories(_ url: URL) throws -> [URL] {
+    var missing: [URL] = []
+    var u = url.standardizedFileURL
+    while !FileManager.default.fileExists(atPath: u.path) && u.path != "/" {
+      missing.append(u)
+      u = u.deletingLastPathComponent()
+    }
+    var made: [URL] = []
+    for d in missing.reversed() {
+      if mkdir(d.path, 0o755) == 0 { made.insert(d, at: 0); continue }
+      let code = errno
+      if code == EEXIST { continue }
+      for m in made { rmdir(m.path) }
+      throw ImageError("cannot create \(url.path): \(String(cString: strerror(code)))", code: code)
+    }
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue else {
+      throw ImageError("cannot create \(url.path): \(String(cString: strerror(ENOTDIR)))", code: ENOTDIR)
+    }
+    return made
   }
 
   /// Writes `data` (flushed to disk) to a new temporary file next to `url` and returns its name;
@@ -310,27 +336,30 @@ public enum AtomicFile {
   public static func writeTemporary(_ data: Data, for url: URL) throws -> URL {
     let dir = url.deletingLastPathComponent()
     let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).mend-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp")
-    func fail(_ what: String) -> ImageError { ImageError("cannot write \(url.path): \(what)") }
+    // The error names the final file and the system's reason (a full disk: "No space left on
+    // device"; a read-only one: "Read-only file system"; over RLIMIT_FSIZE: "File too large" — mend
+    // ignores SIGXFSZ so that the write fails instead of killing it) and keeps errno.
+    func fail(_ code: Int32) -> ImageError { ImageError("cannot write \(url.path): \(String(cString: strerror(code)))", code: code) }
     let fd = open(tmp.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw fail(String(cString: strerror(errno))) }
-    var ok = true
-    var why = ""
+    guard fd >= 0 else { throw fail(errno) }
+    var code: Int32 = 0
     data.withUnsafeBytes { raw in
       var off = 0
       while off < raw.count {
         let n = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
         if n < 0 {
           if errno == EINTR { continue }
-          ok = false; why = String(cString: strerror(errno)); return
+          code = errno; return
         }
+        if n == 0 { code = EIO; return }  // no progress and no error: never loop forever
         off += n
       }
     }
-    if ok && fsync(fd) != 0 { ok = false; why = String(cString: strerror(errno)) }
-    if close(fd) != 0 && ok { ok = false; why = String(cString: strerror(errno)) }
-    if !ok {
+    if code == 0 && fsync(fd) != 0 { code = errno }
+    if close(fd) != 0 && code == 0 { code = errno }
+    if code != 0 {
       unlink(tmp.path)
-      throw fail(why)
+      throw fail(code)
     }
     return tmp
   }
@@ -353,25 +382,16 @@ public final class StagedFiles {
 
   /// Creates `url` (and missing parents) now; it is removed again on failure if it is still empty.
   public func directory(_ url: URL) throws {
-    var missing: [URL] = []
-    var u = url.standardizedFileURL
-    while !FileManager.default.fileExists(atPath: u.path) && u.path != "/" {
-      missing.append(u)
-      u = u.deletingLastPathComponent()
-    }
-    do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-      throw ImageError("cannot create \(url.path): \(error.localizedDescription)")
-    }
-    createdDirectories += missing
+    createdDirectories += try AtomicFile.createDirectories(url)
   }
 
   /// Renames every staged file into place, in the order added.
   public func commit() throws {
     for (i, s) in staged.enumerated() where rename(s.tmp.path, s.final.path) != 0 {
-      let why = String(cString: strerror(errno))
+      let code = errno
       for rest in staged[i...] { unlink(rest.tmp.path) }
       staged = []
-      throw ImageError("cannot write \(s.final.path): \(why)")
+      throw ImageError("cannot write \(s.final.path): \(String(cString: strerror(code)))", code: code)
     }
     staged = []
     createdDirectories = []

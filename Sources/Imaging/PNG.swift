@@ -3,7 +3,14 @@ import Foundation
 
 public struct ImageError: Error, CustomStringConvertible {
   public let description: String
-  public init(_ d: String) { description = d }
+  /// The `errno` of a failed file-system call (writing outputs), when there was one: callers tell a
+  /// full or read-only disk (`ENOSPC`, `EDQUOT`, `EROFS`) from a failure of one file.
+  public let code: Int32?
+  public init(_ d: String, code: Int32? = nil) { description = d; self.code = code }
+
+  /// The output disk cannot take more files: full, over quota or read-only. Every further write to
+  /// it fails too, so a folder run stops instead of computing images it cannot save.
+  public var isOutputDiskFailure: Bool { code.map { [ENOSPC, EDQUOT, EROFS].contains($0) } ?? false }
 }
 
 /// PNG through libpng's simplified API: 8- and 16-bit, gray, gray+alpha, RGB, RGBA and palette

@@ -68,9 +68,7 @@ struct RunPlan {
     if FileManager.default.fileExists(atPath: output, isDirectory: &outIsDir), !outIsDir.boolValue {
       throw ValidationError("\(input) is a folder, so -o must be a folder too; \(output) is a file")
     }
-    do { try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true) } catch {
-      throw ValidationError("cannot create \(output): \(error.localizedDescription)")
-    }
+    try AtomicFile.createDirectories(outDir)  // "cannot create …: <the system's reason>"
     removeStaleTemporaries(in: outDir)
     let maskFiles = try masks.map { try BatchFiles.masks(for: mine, in: fileURL($0)) } ?? mine.map { _ in nil }
     precondition(mine.count == maskFiles.count)
@@ -167,6 +165,13 @@ func runJobs(_ plan: RunPlan, options: RunOptions, label: String, device: String
         report.add(job, info, device: device, seconds: Date().timeIntervalSince(start), status: "error", message: message)
         guard plan.folder else { throw error }
         if !message.contains(job.input.lastPathComponent) { message = "\(job.input.lastPathComponent): \(message)" }
+        // A full, over-quota or read-only output disk fails every image after this one too: stop
+        // now (one line) rather than compute the rest for nothing. Images written so far stay; a
+        // rerun once there is space skips them.
+        if let e = error as? ImageError, e.isOutputDiskFailure {
+          let left = plan.jobs.count - done - 1
+          Mend.fail("\(message) (stopped: \(done - skipped - failed) written, \(skipped) skipped, \(failed) failed before it, \(left) not started)")
+        }
         FileHandle.standardError.write(Data("mend: failed: \(Mend.oneLine(message))\n".utf8))
         failed += 1
       }

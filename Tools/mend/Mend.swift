@@ -15,6 +15,10 @@ struct Mend: ParsableCommand {
 
   /// `--tune-generator` takes an optional step count: the flag alone means the default steps.
   static func main() {
+    // Over a file-size limit (RLIMIT_FSIZE, `ulimit -f`) the kernel sends SIGXFSZ, whose default
+    // action kills mend mid-write with a core dump; ignored, the write fails with EFBIG and mend
+    // reports it in one line and leaves no partial file, as on a full disk.
+    signal(SIGXFSZ, SIG_IGN)
     main(expandOptionalValues(Array(CommandLine.arguments.dropFirst())))
   }
 
