@@ -100,10 +100,14 @@ let package = Package(
     // Folder runs: input listing, output naming, mask matching, sharding (pure logic, no I/O beyond listing).
     .target(name: "Batching"),
     .target(name: "Inpainting", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
-    .target(name: "Training", dependencies: ["Compute", "Graph", "NN", "Models", "Imaging"], swiftSettings: fastMath),
+    .target(name: "Training", dependencies: ["Compute", "Graph", "NN", "Models", "Imaging", "SuperResolution"],
+            swiftSettings: fastMath),
     .target(name: "Pipeline", dependencies: ["Compute", "Models", "Imaging", "Inpainting", "SuperResolution"],
             swiftSettings: fastMath),
     .target(name: "SuperResolution", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
+    // Quality evaluations behind `mend eval`: scores per image and method, mean rows, baseline files.
+    .target(name: "Evaluation", dependencies: ["Imaging", "Inpainting", "SuperResolution", "Pipeline"],
+            swiftSettings: fastMath),
 
     // MARK: - Library API
     .target(
@@ -121,7 +125,7 @@ let package = Package(
       name: "MendCLI",
       dependencies: [
         "Mend", "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Batching", "SuperResolution", "Inpainting", "Pipeline", "Training",
-        .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
+        "Evaluation", .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Tools/mend",
@@ -155,6 +159,10 @@ let package = Package(
     .testTarget(name: "CLITests", dependencies: ["Imaging"]),
     .testTarget(name: "BatchingTests", dependencies: ["Batching"]),
     .testTarget(name: "MendTests", dependencies: ["Mend", "Compute"]),
+    .testTarget(
+      name: "EvaluationTests",
+      dependencies: ["Compute", "ComputeCPU", "Models", "Imaging", "Inpainting", "SuperResolution", "Pipeline", "Evaluation"],
+      swiftSettings: fastMath),
     .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")],
                 swiftSettings: fastMath),
     .testTarget(
@@ -188,7 +196,7 @@ if ProcessInfo.processInfo.environment["MEND_FUZZ"] == "1" {
     name: "fuzz-cli",
     dependencies: [
       "Mend", "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Batching", "SuperResolution",
-      "Inpainting", "Pipeline", "Training", .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
+      "Inpainting", "Pipeline", "Training", "Evaluation", .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
       .product(name: "ArgumentParser", package: "swift-argument-parser"), "FuzzDriver",
     ],
     path: "Fuzz/fuzz-cli", swiftSettings: [.define("MEND_FUZZ"), .unsafeFlags(["-parse-as-library"])]))
