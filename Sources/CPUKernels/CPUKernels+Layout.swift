@@ -4,13 +4,12 @@ import Foundation
 
 // Pixel shuffle (depth to space) and its inverse.
 extension CPUKernels {
-  /// Pixel shuffle: y[n, c, h·r + i, w·r + j] = x[n, c·r² + i·r + j, h, w] (inverse swaps roles).
   /// Pixel shuffle (depth to space): y[b, ch, yy·r + i, xx·r + j] = x[b, ch·r² + i·r + j, yy, xx];
   /// `inverse`, space to depth (x and y in the same roles: the shuffled tensor is x). One output
   /// row at a time, interleaving the r source rows that make it (r = 2, SRResNet's: eight columns
-  /// of each as one 16-wide store or load), planes split over the threads. (Written
-  /// sub-plane by sub-plane with stride-r scalar stores and on one thread, SR_fwd_b1's
-  /// 256 × 128 × 128 shuffle took 4.6 ms.)
+  /// of each as one 16-wide store or load), planes split over the threads. (Sub-plane
+  /// by sub-plane with stride-r scalar stores on one thread, SR_fwd_b1's 256 × 128 × 128 shuffle
+  /// takes 4.6 ms.)
   static func depthToSpace(n: Int, c: Int, h: Int, w: Int, r: Int, x: P, y: MP, inverse: Bool, pool: ThreadSplitter) {
     let oh = h * r, ow = w * r
     let box = UnsafeSendable(value: (x, y))

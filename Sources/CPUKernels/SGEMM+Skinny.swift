@@ -107,9 +107,9 @@ extension SGEMMEngine {
     let bs = Self.transposedBlock, panels = (n + 7) / 8
     let bk = packedB  // 8·panels·k floats: skinnyApplies keeps that within the buffer
     // bk[p][kk][0 ..< 8] = op(B)(kk, 8p ..< 8p + 8): eight contiguous floats of a row of B (one
-    // vector copy) unless B is transposed or the panel is the last, partial one. (Gathered one
-    // float at a time through an n × k transpose, this was ~0.1 ms of a batch-1 discriminator's
-    // last layer, k = 4096, on one thread.)
+    // vector copy) unless B is transposed or the panel is the last, partial one. (A gather
+    // float by float through an n × k transpose costs ~0.1 ms of a batch-1 discriminator's last
+    // layer, k = 4096, on one thread.)
     for p in 0..<panels {
       let dst = bk + p * k * 8
       if !transB && p * 8 + 8 <= n {

@@ -73,8 +73,8 @@ enum WinogradConv {
   /// Transposed: 8 (one full 8-tile panel). At 4 tiles — the generator's 4 → 8 layer at batch 1,
   /// 36 GEMMs of 4 columns — G_fwd_b1 took 0.92 against 0.86 ms on the GEMM path (same runs);
   /// at 8 and 12 tiles (batch 2 and 3) the layer alone is faster narrow: 0.50–0.64 against
-  /// 0.67–0.69 ms at 8. (In 4 KB pages, before `HostMemory` asked for huge ones, 4 tiles lost in
-  /// both directions: the models' transformed filters overflowed the TLB.)
+  /// 0.67–0.69 ms at 8. (These thresholds assume `HostMemory`'s huge pages: in 4 KB pages the
+  /// models' transformed filters overflow the TLB and 4 tiles lose in both directions.)
   static let minNarrowTilesTransposed = 8
   /// Two cache lines, in floats (keeps 64-byte alignment).
   static let skew = 32

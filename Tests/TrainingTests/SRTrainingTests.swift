@@ -52,9 +52,9 @@ final class SRTrainingTests: XCTestCase {
       print("SR \(name): directional analytic \(ana), numeric \(num)")
       let rel = abs(num - ana) / max(1e-4, abs(ana))
       // Directional derivatives below 5e-3 sit close to the float32 rounding of the loss, which
-      // moves the numeric value by up to ~2.3e-5 (seen for blocks.1.bn2.weight when the 3 × 3
-      // convolutions moved to Winograd: numeric −9.9e-5 → −1.18e-4 while the analytic one stayed
-      // at −9.4e-5 / −9.5e-5): there 15 % or 3e-5 absolute — a wrong or missing gradient is off
+      // moves the numeric value by up to ~2.3e-5 (blocks.1.bn2.weight: numeric −9.9e-5 with
+      // direct 3 × 3 convolutions, −1.18e-4 with Winograd ones, analytic −9.4e-5 / −9.5e-5 with
+      // either): there 15 % or 3e-5 absolute — a wrong or missing gradient is off
       // by its whole size (≥ 1e-4 here) — and 5 % for the rest.
       if abs(ana) < 5e-3 {
         XCTAssert(rel < 0.15 || abs(num - ana) < 3e-5, "\(name): analytic \(ana), numeric \(num)")
