@@ -35,7 +35,7 @@ final class EvaluationTests: XCTestCase {
     sums.add([Score(psnr: 30, ssim: 0.75), Score(psnr: 40, ssim: 0.75)])
     XCTAssertEqual(sums.means(count: 2), [Score(psnr: 20, ssim: 0.625), Score(psnr: 30, ssim: 0.5)])
     XCTAssertEqual(sums.means(count: 4)[1], Score(psnr: 15, ssim: 0.25), "the count may include skipped images")
-    let im = smooth(16, 16, seed: 1)
+    let im = smooth(32, 32, seed: 1)
     XCTAssertEqual(Score.luma(im, im).ssim, 1, accuracy: 1e-9)
   }
 
@@ -66,7 +66,7 @@ final class EvaluationTests: XCTestCase {
     XCTAssertEqual(row.scores.count, 2)
     XCTAssertEqual(row.scores[0], Score.luma(row.outputs[0], row.original))
     XCTAssertGreaterThan(row.scores[0].psnr, 20, "bicubic on a smooth image")
-    XCTAssertEqual(row.picture.width, 4 * 64)
+    XCTAssertEqual(row.picture.width, 4 * 64 + 3 * 2, "four panels with 2-pixel gaps")
     XCTAssertEqual(row.picture.height, 56)
     XCTAssertNil(try evaluation.evaluate(smooth(47, 80, seed: 3)))
     let up3 = SuperResolutionEvaluation.nearestUpscale(row.lowResolution, 3)

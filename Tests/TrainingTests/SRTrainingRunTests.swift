@@ -54,7 +54,8 @@ final class SRTrainingRunTests: XCTestCase {
       XCTAssert(FileManager.default.fileExists(atPath: whole.appendingPathComponent(f).path), f)
     }
     let sample = try PNG.read(whole.appendingPathComponent("samples-000004.png")).rgb
-    XCTAssertEqual(sample.width, 3 * 44)
+    XCTAssertEqual(sample.width, 3 * 44 + 2 * 2, "bicubic, model, original with 2-pixel gaps")
+    XCTAssertEqual(sample.height, 44)
     let lines = try String(contentsOf: whole.appendingPathComponent("log.csv"), encoding: .utf8).split(separator: "\n")
     XCTAssertEqual(lines.count, 6, "header, the step-0 validation and four steps")
     XCTAssert(lines[1].hasPrefix("0,,,,,,"))
