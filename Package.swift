@@ -100,12 +100,16 @@ let package = Package(
     // Folder runs: input listing, output naming, mask matching, sharding (pure logic, no I/O beyond listing).
     .target(name: "Batching"),
     .target(name: "Inpainting", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
-    .target(name: "Training", dependencies: ["Compute", "Graph", "NN", "Models", "Imaging"], swiftSettings: fastMath),
+    .target(name: "Training", dependencies: ["Compute", "Graph", "NN", "Models", "Imaging", "SuperResolution"],
+            swiftSettings: fastMath),
     .target(name: "Pipeline", dependencies: ["Compute", "Models", "Imaging", "Inpainting", "SuperResolution", "FaceDetection"],
             swiftSettings: fastMath),
     .target(name: "SuperResolution", dependencies: ["Compute", "Graph", "Models", "Imaging"], swiftSettings: fastMath),
     // Viola–Jones face detection on OpenCV's Haar cascade files (pure Swift; frames faces for `complete`).
     .target(name: "FaceDetection", dependencies: ["Imaging"], swiftSettings: fastMath),
+    // Quality evaluations behind `mend eval`: scores per image and method, mean rows, baseline files.
+    .target(name: "Evaluation", dependencies: ["Imaging", "Inpainting", "SuperResolution", "Pipeline"],
+            swiftSettings: fastMath),
 
     // MARK: - Library API
     .target(
@@ -122,8 +126,8 @@ let package = Package(
     .executableTarget(
       name: "MendCLI",
       dependencies: [
-        "Mend", "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Batching", "SuperResolution", "Inpainting", "Pipeline", "Training", "FaceDetection",
-        .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
+        "Mend", "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Batching", "SuperResolution", "Inpainting", "Pipeline", "Training",
+        "FaceDetection", "Evaluation", .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Tools/mend",
@@ -159,6 +163,10 @@ let package = Package(
     .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection", "Imaging", "Compute"],
                 resources: [.copy("Fixtures")], swiftSettings: fastMath),
     .testTarget(name: "MendTests", dependencies: ["Mend", "Compute"]),
+    .testTarget(
+      name: "EvaluationTests",
+      dependencies: ["Compute", "ComputeCPU", "Models", "Imaging", "Inpainting", "SuperResolution", "Pipeline", "Evaluation"],
+      swiftSettings: fastMath),
     .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")],
                 swiftSettings: fastMath),
     .testTarget(
@@ -192,7 +200,7 @@ if ProcessInfo.processInfo.environment["MEND_FUZZ"] == "1" {
     name: "fuzz-cli",
     dependencies: [
       "Mend", "Compute", "ComputeCPU", "ComputeCheck", "Graph", "NN", "Models", "Imaging", "Batching", "SuperResolution",
-      "Inpainting", "Pipeline", "Training", .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
+      "Inpainting", "Pipeline", "Training", "Evaluation", .target(name: "ComputeOpenCL", condition: .when(traits: ["OpenCL"])),
       .product(name: "ArgumentParser", package: "swift-argument-parser"), "FuzzDriver",
     ],
     path: "Fuzz/fuzz-cli", swiftSettings: [.define("MEND_FUZZ"), .unsafeFlags(["-parse-as-library"])]))

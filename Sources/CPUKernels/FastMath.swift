@@ -1,7 +1,7 @@
 import CPURuntime
 // exp, tanh and sigmoid for the element-wise kernels without libm calls, written as scalar code
 // that LLVM vectorises in plain loops (scalar tanhf/expf cost ~8 ns per element and block
-// vectorisation; Swift's generic SIMD rounding/select operations lower lane by lane, which was
+// vectorisation; Swift's generic SIMD rounding/select operations lower lane by lane, which is
 // slower still). Cephes' single-precision polynomials: relative error below 3e-7 over the float
 // range (checked against the float64 reference in the op table, saturating and tiny inputs too).
 enum FastMath {

@@ -13,7 +13,7 @@ import Compute
 // channels, the direct kernel. Measured and dropped (this machine, batch 64): gathering their patches by output phase
 // (s² stride-1 implicit GEMMs) reads outC·k²·N·oH·oW values where col2im writes inC·k²·N·oH·oW —
 // 30–60 % slower on a DCGAN generator's layers, which halve the channels, and no faster at
-// stride 1 with equal channels; fusing col2im into the C stores as scalar scatter-adds was
+// stride 1 with equal channels; fusing col2im into the C stores as scalar scatter-adds is
 // no faster than the separate pass.
 
 /// The B operand of a convolution's GEMM, read from the NCHW input while packing. Column j is

@@ -10,7 +10,7 @@ import Compute
 // (points 0, ±1, ∞: B and A are 0/±1; G's halves are exact in binary). The channel sums are 16
 // GEMMs, one per ξ ∈ 4 × 4,
 //   M_ξ[outC × tiles] = U_ξ[outC × inC] · V_ξ[inC × tiles],
-// on the packed driver as in WinogradConv (U pre-packed once for constant weights, V written in
+// on `WinogradDriver`, as WinogradConv's (U pre-packed once for constant weights, V written in
 // the driver's 32-wide panels, M read back by the output transform with bias and activation).
 // The transforms are vectors across eight tiles of a tile row (stored tile by tile where a row's
 // last vector is partial or eight tiles cross a GEMM panel).
@@ -62,8 +62,7 @@ enum Winograd3x3 {
 
   /// Scratch floats: V and M for a chunk, and U when the weights are not pre-packed.
   static func workspaceFloats(_ c: ConvGeometry, prepacked: Bool) -> Int {
-    let s = Shape(c: c)
-    return products * (s.vStride + s.mStride + (prepacked ? 0 : s.uStride))
+    WinogradDriver.workspaceFloats(Shape(c: c), prepacked: prepacked)
   }
 
   /// Every U_ξ (`uStride` apart) in the GEMM driver's pre-packed A layout: U_ξ row o, column c =
@@ -114,50 +113,20 @@ enum Winograd3x3 {
   /// `packFilters` into a new allocation (constant weights); the caller owns and deallocates it.
   static func prepackFilters(_ c: ConvGeometry, w: UnsafePointer<Float>, pool: ThreadSplitter)
     -> UnsafeMutablePointer<Float> {
-    let s = Shape(c: c)
-    let packed = UnsafeMutablePointer<Float>.allocateAligned(count: products * s.uStride)
-    packFilters(s, w: w, into: packed, pool: pool)
-    return packed
+    WinogradDriver.prepackFilters(Shape(c: c), w: w, pool: pool)
   }
 
-  /// y = act(conv(x, w) + bias). `prepacked`: `prepackFilters` (constant weights), else the
-  /// filters are packed into the workspace on every call. `workspace`: `workspaceFloats`.
+  /// y = act(conv(x, w) + bias) on `WinogradDriver`. `prepacked`: `prepackFilters` (constant
+  /// weights), else the filters are packed into the workspace on every call. `workspace`:
+  /// `workspaceFloats`.
   static func run(_ c: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                   act: Activation, y: UnsafeMutablePointer<Float>, engine: SGEMMEngine,
                   prepacked: UnsafePointer<Float>?, workspace: UnsafeMutablePointer<Float>) {
-    let s = Shape(c: c), pool = engine.splitter
-    let v = workspace, m = v + products * s.vStride
-    let u: UnsafePointer<Float>
-    if let prepacked {
-      u = prepacked
-    } else {
-      let scratch = m + products * s.mStride
-      packFilters(s, w: w, into: scratch, pool: pool)
-      u = UnsafePointer(scratch)
-    }
-    var n0 = 0
-    while n0 < c.batch {
-      let images = min(s.images, c.batch - n0)
-      var ty0 = 0
-      while ty0 < s.tilesHigh {
-        let rows = Band(ty0: ty0, ty1: min(s.tilesHigh, ty0 + s.bandRows))
-        let tiles = images * rows.count * s.tilesWide
-        inputTransform(s, x: x, n0: n0, images: images, rows: rows, v: v, pool: pool)
-        engine.panelsBatch(count: products, m: s.m, n: tiles, k: s.k, a: u, aStride: s.uStride,
-                           b: v, bStride: s.vStride, c: m, cStride: s.mStride, ldc: tiles)
-        outputTransform(s, m: UnsafePointer(m), ld: tiles, n0: n0, images: images, rows: rows, bias: bias, act: act,
-                        y: y, pool: pool)
-        ty0 = rows.ty1
-      }
-      n0 += images
-    }
+    WinogradDriver.run(Shape(c: c), input: x, w: w, bias: bias, act: act, output: y, engine: engine,
+                       prepacked: prepacked, workspace: workspace)
   }
 
-  /// Tile rows ty0 ..< ty1 of every image of a chunk.
-  struct Band {
-    let ty0: Int, ty1: Int
-    var count: Int { ty1 - ty0 }
-  }
+  typealias Band = WinogradBand
 
   /// V_ξ for images n0 ..< n0 + images, one (image, channel) plane's tile row at a time, eight
   /// tiles as vectors: window column q of tile t is input column 2t − 1 + q — the even and odd
@@ -296,5 +265,27 @@ enum Winograd3x3 {
         }
       }
     }
+  }
+}
+
+extension Winograd3x3.Shape: WinogradTiling {
+  var batch: Int { c.batch }
+  var products: Int { Winograd3x3.products }
+  var narrow: Bool { false }
+
+  func packFilters(_ w: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, pool: ThreadSplitter) {
+    Winograd3x3.packFilters(self, w: w, into: dst, pool: pool)
+  }
+
+  func inputTransform(_ input: UnsafePointer<Float>, n0: Int, images: Int, rows: WinogradBand,
+                      v: UnsafeMutablePointer<Float>, pool: ThreadSplitter) {
+    Winograd3x3.inputTransform(self, x: input, n0: n0, images: images, rows: rows, v: v, pool: pool)
+  }
+
+  func outputTransform(_ m: UnsafePointer<Float>, ld: Int, n0: Int, images: Int, rows: WinogradBand,
+                       bias: UnsafePointer<Float>?, act: Activation, output: UnsafeMutablePointer<Float>,
+                       pool: ThreadSplitter) {
+    Winograd3x3.outputTransform(self, m: m, ld: ld, n0: n0, images: images, rows: rows, bias: bias, act: act,
+                                y: output, pool: pool)
   }
 }

@@ -73,8 +73,8 @@ enum WinogradConv {
   /// Transposed: 8 (one full 8-tile panel). At 4 tiles — the generator's 4 → 8 layer at batch 1,
   /// 36 GEMMs of 4 columns — G_fwd_b1 took 0.92 against 0.86 ms on the GEMM path (same runs);
   /// at 8 and 12 tiles (batch 2 and 3) the layer alone is faster narrow: 0.50–0.64 against
-  /// 0.67–0.69 ms at 8. (In 4 KB pages, before `HostMemory` asked for huge ones, 4 tiles lost in
-  /// both directions: the models' transformed filters overflowed the TLB.)
+  /// 0.67–0.69 ms at 8. (These thresholds assume `HostMemory`'s huge pages: in 4 KB pages the
+  /// models' transformed filters overflow the TLB and 4 tiles lose in both directions.)
   static let minNarrowTilesTransposed = 8
   /// Two cache lines, in floats (keeps 64-byte alignment).
   static let skew = 32
@@ -146,8 +146,7 @@ enum WinogradConv {
 
   /// Scratch floats: V and M for a chunk, and U when the weights are not pre-packed.
   static func workspaceFloats(_ c: ConvGeometry, transposed: Bool, prepacked: Bool) -> Int {
-    let s = Shape(c: c, transposed: transposed)
-    return s.products * (s.vStride + s.mStride + (prepacked ? 0 : s.uStride))
+    WinogradDriver.workspaceFloats(Shape(c: c, transposed: transposed), prepacked: prepacked)
   }
 
   /// Writes every U (`products` of them, `uStride` floats apart) straight into the GEMM driver's
@@ -219,54 +218,19 @@ enum WinogradConv {
   /// `packFilters` into a new allocation (constant weights); the caller owns and deallocates it.
   static func prepackFilters(_ c: ConvGeometry, transposed: Bool, w: UnsafePointer<Float>, pool: ThreadSplitter)
     -> UnsafeMutablePointer<Float> {
-    let s = Shape(c: c, transposed: transposed)
-    let packed = UnsafeMutablePointer<Float>.allocateAligned(count: s.products * s.uStride)
-    packFilters(s, w: w, into: packed, pool: pool)
-    return packed
+    WinogradDriver.prepackFilters(Shape(c: c, transposed: transposed), w: w, pool: pool)
   }
 
   /// Forward: y = act(conv(x, w) + bias), `input` x and `output` y. Transposed (backward-data):
-  /// dx = act(convᵀ(dy, w) + bias), `input` dy and `output` dx. `prepacked`: `prepackFilters`
-  /// (constant weights), else the filters are packed into the workspace on every call.
-  /// `workspace`: `workspaceFloats(c, transposed:, prepacked:)` floats.
+  /// dx = act(convᵀ(dy, w) + bias), `input` dy and `output` dx. On `WinogradDriver`, in chunks of
+  /// whole images. `prepacked`: `prepackFilters` (constant weights), else the filters are packed
+  /// into the workspace on every call. `workspace`: `workspaceFloats(c, transposed:, prepacked:)`
+  /// floats.
   static func run(_ c: ConvGeometry, transposed: Bool, input: UnsafePointer<Float>, w: UnsafePointer<Float>,
                   bias: UnsafePointer<Float>?, act: Activation, output: UnsafeMutablePointer<Float>,
                   engine: SGEMMEngine, prepacked: UnsafePointer<Float>?, workspace: UnsafeMutablePointer<Float>) {
-    let s = Shape(c: c, transposed: transposed), pool = engine.splitter
-    let v = workspace, m = v + s.products * s.vStride
-    let u: UnsafePointer<Float>
-    if let prepacked {
-      u = prepacked
-    } else {
-      let scratch = m + s.products * s.mStride
-      packFilters(s, w: w, into: scratch, pool: pool)
-      u = UnsafePointer(scratch)
-    }
-    let perChunk = s.images
-    var n0 = 0
-    while n0 < c.batch {
-      let images = min(perChunk, c.batch - n0), tiles = images * s.tilesPerImage
-      if transposed {
-        inputTransformT(s, dy: input, n0: n0, images: images, v: v, pool: pool)
-      } else {
-        inputTransform(s, x: input, n0: n0, images: images, v: v, pool: pool)
-      }
-      if s.narrow {
-        engine.narrowBatch(count: s.products, m: s.m, n: tiles, k: s.k, a: u, aStride: s.uStride,
-                           b: v, bStride: s.vStride, c: m, cStride: s.mStride, ldc: tiles)
-      } else {
-        engine.panelsBatch(count: s.products, m: s.m, n: tiles, k: s.k, a: u, aStride: s.uStride,
-                           b: v, bStride: s.vStride, c: m, cStride: s.mStride, ldc: tiles)
-      }
-      if transposed {
-        outputTransformT(s, m: UnsafePointer(m), ld: tiles, n0: n0, images: images, bias: bias, act: act, dx: output,
-                         pool: pool)
-      } else {
-        outputTransform(s, m: UnsafePointer(m), ld: tiles, n0: n0, images: images, bias: bias, act: act, y: output,
-                        pool: pool)
-      }
-      n0 += images
-    }
+    WinogradDriver.run(Shape(c: c, transposed: transposed), input: input, w: w, bias: bias, act: act, output: output,
+                       engine: engine, prepacked: prepacked, workspace: workspace)
   }
 
   /// V_ξ for images n0 ..< n0 + images, V[ξ][c·4 + phase][tile] in NR-wide panels, a tile row of
@@ -640,6 +604,37 @@ enum WinogradConv {
       if bias != nil || act != .identity {
         CPUKernels.applyAffine(count: h * wd, scale: 1, shift: bias?[ch] ?? 0, act: act, x: UnsafePointer(dst), y: dst)
       }
+    }
+  }
+}
+
+extension WinogradConv.Shape: WinogradTiling {
+  var batch: Int { c.batch }
+  /// A chunk is whole images.
+  var bandRows: Int { tilesHigh }
+
+  func packFilters(_ w: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, pool: ThreadSplitter) {
+    WinogradConv.packFilters(self, w: w, into: dst, pool: pool)
+  }
+
+  func inputTransform(_ input: UnsafePointer<Float>, n0: Int, images: Int, rows: WinogradBand,
+                      v: UnsafeMutablePointer<Float>, pool: ThreadSplitter) {
+    if transposed {
+      WinogradConv.inputTransformT(self, dy: input, n0: n0, images: images, v: v, pool: pool)
+    } else {
+      WinogradConv.inputTransform(self, x: input, n0: n0, images: images, v: v, pool: pool)
+    }
+  }
+
+  func outputTransform(_ m: UnsafePointer<Float>, ld: Int, n0: Int, images: Int, rows: WinogradBand,
+                       bias: UnsafePointer<Float>?, act: Activation, output: UnsafeMutablePointer<Float>,
+                       pool: ThreadSplitter) {
+    if transposed {
+      WinogradConv.outputTransformT(self, m: m, ld: ld, n0: n0, images: images, bias: bias, act: act, dx: output,
+                                    pool: pool)
+    } else {
+      WinogradConv.outputTransform(self, m: m, ld: ld, n0: n0, images: images, bias: bias, act: act, y: output,
+                                   pool: pool)
     }
   }
 }

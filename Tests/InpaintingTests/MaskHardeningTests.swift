@@ -2,9 +2,9 @@ import Imaging
 import Inpainting
 import XCTest
 
-/// Found by fuzzing the CLI (Fuzz/fuzz-cli): `--mask-fraction 2` made Mask.center index outside the
-/// image (a trap with checks on, memory corruption under -Ounchecked), and NaN trapped in Int(_:).
-/// The CLI now refuses such fractions; Mask.center itself clamps.
+/// Fractions outside [0, 1] (the CLI fuzz target's `--mask-fraction 2`) would make Mask.center
+/// index outside the image (a trap with checks on, memory corruption under -Ounchecked), and NaN
+/// would trap in Int(_:). The CLI refuses such fractions; Mask.center itself clamps.
 final class MaskHardeningTests: XCTestCase {
   func testCenterMaskClampsTheFraction() {
     for f in [2.0, 1e300, .infinity] {

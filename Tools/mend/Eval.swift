@@ -1,5 +1,6 @@
 import ArgumentParser
 import Compute
+import Evaluation
 import Foundation
 import Imaging
 import Models
@@ -33,7 +34,8 @@ struct EvalSuperRes: ParsableCommand {
       }
       print("# 4× super-resolution on \(device.name); PSNR dB / SSIM on Y, border 4")
       print(pad("image", 22) + pad("size", 10) + ["bicubic", "srresnet", "srgan"].map { lpad($0, 18) }.joined())
-      var sums = [Double](repeating: 0, count: 6)
+      let evaluation = SuperResolutionEvaluation(upscalers: models, maxSize: maxSize)
+      var sums = ScoreSums(columns: models.count + 1)
       for f in files {
         var (hr, _) = try ImageFile.read(fileURL(dir).appendingPathComponent(f))
         if let region {
@@ -43,36 +45,18 @@ struct EvalSuperRes: ParsableCommand {
           }
           hr = hr.crop(x: v[0], y: v[1], width: v[2], height: v[3])
         }
-        let w = min(maxSize, hr.width) / 4 * 4, h = min(maxSize, hr.height) / 4 * 4
-        guard w >= 48 && h >= 48 else { continue }
-        hr = hr.crop(x: (hr.width - w) / 2, y: (hr.height - h) / 2, width: w, height: h)
-        let lr = Resize.resize(hr, width: w / 4, height: h / 4, filter: .bicubic).clamped()
-        let bic = Resize.resize(lr, width: w, height: h, filter: .bicubic).clamped()
-        var outs = [bic]
-        for m in models { outs.append(try m.upscale(lr).clamped()) }
-        var cells: [String] = []
-        for (i, o) in outs.enumerated() {
-          let p = Metrics.psnrY(o, hr), s = Metrics.ssimY(o, hr)
-          sums[2 * i] += p; sums[2 * i + 1] += s
-          cells.append(lpad(String(format: "%.2f / %.4f", p, s), 18))
-        }
-        print(pad(f, 22) + pad("\(w)×\(h)", 10) + cells.joined())
+        guard let row = try evaluation.evaluate(hr) else { continue }
+        sums.add(row.scores)
+        print(pad(f, 22) + pad("\(row.original.width)×\(row.original.height)", 10)
+              + row.scores.map { lpad(String(format: "%.2f / %.4f", $0.psnr, $0.ssim), 18) }.joined())
         if let pictures {
           try FileManager.default.createDirectory(atPath: pictures, withIntermediateDirectories: true)
           let name = (f as NSString).deletingPathExtension + "-sr.png"
-          try PNG.write(Image.row([nearestUp(lr, 4), outs[0], outs[1], outs[2], hr]), to:
-                          fileURL(pictures).appendingPathComponent(name))
+          try PNG.write(row.picture, to: fileURL(pictures).appendingPathComponent(name))
         }
         fflush(nil)
       }
-      let n = Double(files.count)
-      print(pad("mean", 32) + (0..<3).map { lpad(String(format: "%.2f / %.4f", sums[2 * $0] / n, sums[2 * $0 + 1] / n), 18) }.joined())
+      print(pad("mean", 32) + sums.means(count: files.count).map { lpad(String(format: "%.2f / %.4f", $0.psnr, $0.ssim), 18) }.joined())
     }
-  }
-
-  func nearestUp(_ im: Image, _ s: Int) -> Image {
-    var o = Image(width: im.width * s, height: im.height * s, channels: im.channels)
-    for c in 0..<im.channels { for y in 0..<o.height { for x in 0..<o.width { o[c, y, x] = im[c, y / s, x / s] } } }
-    return o
   }
 }

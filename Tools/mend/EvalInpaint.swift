@@ -1,5 +1,6 @@
 import ArgumentParser
 import Compute
+import Evaluation
 import Foundation
 import Imaging
 import Inpainting
@@ -14,20 +15,14 @@ func loadFolder(_ dir: String) throws -> [(String, Image)] {
   return try files.map { ($0, try ImageFile.read(fileURL(dir).appendingPathComponent($0)).rgb) }
 }
 
-/// Writes image, mask and results for Tools/opencv_baseline.py (which scores OpenCV on the same
-/// images and masks with the same metrics).
+/// Writes image, mask and results for Tools/opencv_baseline.py when `--out` was given.
 func saveCase(_ dir: String?, _ name: String, image: Image, mask: Mask, results: [(String, Image)]) throws {
   guard let dir else { return }
-  let u = fileURL(dir)
-  try FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
-  let stem = (name as NSString).deletingPathExtension
-  try PNG.write(image, to: u.appendingPathComponent("\(stem).image.png"))
-  try PNG.write(mask.image, to: u.appendingPathComponent("\(stem).mask.png"))
-  for (method, im) in results { try PNG.write(im, to: u.appendingPathComponent("\(stem).\(method).png")) }
+  try EvaluationCase.save(in: fileURL(dir), name: name, image: image, mask: mask, results: results)
 }
 
-func scoreRow(_ name: String, _ size: String, _ scores: [(Double, Double)]) -> String {
-  pad(name, 24) + pad(size, 10) + scores.map { lpad(String(format: "%.2f / %.4f", $0.0, $0.1), 18) }.joined()
+func scoreRow(_ name: String, _ size: String, _ scores: [Score]) -> String {
+  pad(name, 24) + pad(size, 10) + scores.map { lpad(String(format: "%.2f / %.4f", $0.psnr, $0.ssim), 18) }.joined()
 }
 
 struct EvalInpaint: ParsableCommand {
@@ -84,59 +79,30 @@ struct EvalInpaint: ParsableCommand {
                    inp.lastTimings.tuning, inp.lastTimings.tuning / Double(items.count)))
       print(pad("image", 24) + pad("size", 10) + (["mean fill", "ours (poisson)", "ours (alpha)"] + (tuned ? ["untuned (poisson)"] : []))
         .map { lpad($0, 18) }.joined())
-      let columns = tuned ? 4 : 3
-      var sums = [Double](repeating: 0, count: 2 * columns)
+      var sums = ScoreSums(columns: tuned ? 4 : 3)
       for (k, (name, im)) in items.enumerated() {
-        let m = masks[k]
-        let pois = Blend.blend(source: results[k].generated, into: im, mask: m, mode: .poisson).0
-        let alpha = Blend.blend(source: results[k].generated, into: im, mask: m, mode: .alpha).0
-        let fill = meanFill(im, m)
-        var row = [fill, pois, alpha]
-        var saved = [("mend", pois), ("meanfill", fill)]
-        if let u = results[k].untunedGenerated {
-          let up = Blend.blend(source: u, into: im, mask: m, mode: .poisson).0
-          row.append(up)
-          saved.append(("mendz", up))
-        }
-        let s = row.map { (Metrics.maskedPSNR($0, im, missing: m.missing), Metrics.maskedSSIM($0, im, missing: m.missing)) }
-        for (i, v) in s.enumerated() { sums[2 * i] += v.0; sums[2 * i + 1] += v.1 }
-        print(scoreRow(name, "64×64", s))
-        try saveCase(out, name, image: im, mask: m, results: saved)
+        let row = InpaintingEvaluation.score(im, mask: masks[k], result: results[k])
+        sums.add(row.scores)
+        print(scoreRow(name, "64×64", row.scores))
+        try saveCase(out, name, image: im, mask: masks[k], results: row.saved)
       }
-      let n = Double(items.count)
-      print(scoreRow("mean", "", (0..<columns).map { (sums[2 * $0] / n, sums[2 * $0 + 1] / n) }))
+      print(scoreRow("mean", "", sums.means(count: items.count)))
       for (gi, t) in grid.enumerated() {
         var c2 = cfg
         c2.tuning = t
         let tuner = try GeneratorTuner(generator: gen, discriminator: disc, device: device, config: c2)
-        var ps = 0.0, ss = 0.0
-        let t0 = Date()
-        for (k, (name, im)) in items.enumerated() {
-          let r = try tuner.tune(im, mask: masks[k], latent: results[k].latent)
-          let pois = Blend.blend(source: r.generated, into: im, mask: masks[k], mode: .poisson).0
-          ps += Metrics.maskedPSNR(pois, im, missing: masks[k].missing)
-          ss += Metrics.maskedSSIM(pois, im, missing: masks[k].missing)
-          if let out { try PNG.write(pois, to: fileURL(out).appendingPathComponent("\((name as NSString).deletingPathExtension).tune\(gi).png")) }
-        }
+        let (mean, perImage) = try InpaintingEvaluation.tuned(
+          tuner, images: items.map(\.1), masks: masks, latents: results.map(\.latent)) { k, pois in
+            if let out {
+              try PNG.write(pois, to: fileURL(out).appendingPathComponent("\((items[k].0 as NSString).deletingPathExtension).tune\(gi).png"))
+            }
+          }
         print(String(format: "tune%d steps %d lr %g pull %g zlr %g %@ %d layers: mean %.2f / %.4f  (%.3f s per image)", gi, t.steps,
-                     t.learningRate, t.pull, t.latentLearningRate, t.schedule.rawValue, t.layerCount, ps / n, ss / n,
-                     Date().timeIntervalSince(t0) / n))
+                     t.learningRate, t.pull, t.latentLearningRate, t.schedule.rawValue, t.layerCount, mean.psnr, mean.ssim, perImage))
         fflush(nil)
       }
     }
   }
-}
-
-/// Known pixels kept, each hole pixel set to the mean of the known pixels (per channel).
-func meanFill(_ im: Image, _ m: Mask) -> Image {
-  var o = im
-  let n = im.width * im.height
-  for c in 0..<im.channels {
-    var s: Float = 0, k = 0
-    for i in 0..<n where !m.missing[i] { s += im.data[c * n + i]; k += 1 }
-    for i in 0..<n where m.missing[i] { o.data[c * n + i] = s / Float(max(1, k)) }
-  }
-  return o
 }
 
 struct EvalComplete: ParsableCommand {
@@ -168,22 +134,18 @@ struct EvalComplete: ParsableCommand {
       print("# completion at full resolution on \(device.name), \(cfg.iterations) iterations, \(cfg.starts) starts, "
             + "\(srModel.rawValue); masked PSNR dB / masked SSIM")
       print(pad("image", 24) + pad("size", 10) + ["64 + bicubic", "64 + \(srModel.rawValue)"].map { lpad($0, 18) }.joined())
-      var sums = [Double](repeating: 0, count: 4)
+      var sums = ScoreSums(columns: 2)
       for (name, im) in items {
         let m = try maskOptions.make(for: im, alpha: nil)
-        let (st, wasFramed) = try FramingOptions.complete(completer, im, mask: m, detector: detector, quiet: true) { _, _, _ in }
-        framed += wasFramed ? 1 : 0
-        // The same 64×64 inpainting, upscaled by bicubic instead of SR, merged the same way.
-        let bic = Completer.merge(st.inpainted64, into: im, mask: m, window: st.window, mode: completer.merge)
-        let s = [bic, st.merged].map { (Metrics.maskedPSNR($0, im, missing: m.missing), Metrics.maskedSSIM($0, im, missing: m.missing)) }
-        for (i, v) in s.enumerated() { sums[2 * i] += v.0; sums[2 * i + 1] += v.1 }
-        print(scoreRow(name, "\(im.width)×\(im.height)", s))
+        let row = try CompletionEvaluation.evaluate(completer, image: im, mask: m, finder: detector)
+        framed += row.framed ? 1 : 0
+        sums.add(row.scores)
+        print(scoreRow(name, "\(im.width)×\(im.height)", row.scores))
         fflush(nil)
-        try saveCase(out, name, image: im, mask: m, results: [("mend", st.merged), ("mend64bicubic", bic)])
+        try saveCase(out, name, image: im, mask: m, results: [("mend", row.superResolved), ("mend64bicubic", row.bicubic)])
       }
-      let n = Double(items.count)
-      print(scoreRow("mean", "", (0..<2).map { (sums[2 * $0] / n, sums[2 * $0 + 1] / n) }))
-      if detector != nil { print("# face framing: \(framed) of \(items.count) images framed on a detected face, the rest hole-centred") }
+      print(scoreRow("mean", "", sums.means(count: items.count)))
+      if detector != nil { print("# face framing: \(framed) of \(items.count) images framed on a detected face, the rest on the default window") }
     }
   }
 }

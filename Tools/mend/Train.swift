@@ -14,14 +14,6 @@ struct TrainCommand: ParsableCommand {
 /// Set by SIGINT; the training loop saves a checkpoint and stops.
 nonisolated(unsafe) var interrupted = false
 
-/// Opens OUT/log.csv (see `TrainingLog`) and turns Ctrl-C into `interrupted`, so a training loop
-/// saves a checkpoint before it stops.
-func startTrainingLog(in outURL: URL, header: String, resume: Bool) throws -> FileHandle {
-  let log = try TrainingLog.open(in: outURL, header: header, resume: resume)
-  signal(SIGINT) { _ in interrupted = true }
-  return log
-}
-
 struct TrainDCGAN: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "dcgan",

@@ -3,7 +3,6 @@ import Compute
 import Foundation
 import Imaging
 import Models
-import SuperResolution
 import Training
 
 struct TrainSRGAN: ParsableCommand {
@@ -87,71 +86,24 @@ struct TrainSRGAN: ParsableCommand {
       default: throw ValidationError("--content must be mse, vgg54 or vgg22")
       }
       let device = deviceOptions.makeDevice()
-      var cfg = SRTrainer.Config()
-      cfg.vgg = vgg
-      cfg.batch = batch; cfg.crop = crop; cfg.lr = lr; cfg.adversarialWeight = adversarialWeight
-      let trainer = try SRTrainer(weights: weights, discriminator: dWeights, device: device, config: cfg)
-      let outURL = fileURL(out)
-      try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
-      let ckpt = outURL.appendingPathComponent("checkpoint.safetensors")
-      var rng = SplitMix64(seed: seed)
-      if resume { rng.state = try trainer.loadCheckpoint(ckpt) }
-      let log = try startTrainingLog(in: outURL, header: "step,content,adversarial,loss_d,d_real,d_fake,val_psnr_y",
-                                     resume: resume)
-      // The sample picture: a fixed 128×128 centre crop (bicubic | model | original).
-      let sampleSource = valImages.first ?? images[0]
-      let side = min(128, sampleSource.width, sampleSource.height) / 4 * 4
-      let sampleHR = sampleSource.crop(x: (sampleSource.width - side) / 2, y: (sampleSource.height - side) / 2,
-                                       width: side, height: side)
-      let sampleLR = Resize.resize(sampleHR, width: side / 4, height: side / 4, filter: .bicubic).clamped()
-      func writeSample() throws {
-        let up = try Upscaler(model: try SRResNet(weights: try trainer.store.weightSet), device: device)
-        let row = Image.row([Resize.resize(sampleLR, width: side, height: side, filter: .bicubic).clamped(),
-                             try up.upscale(sampleLR).clamped(), sampleHR])
-        try PNG.write(row, to: outURL.appendingPathComponent(String(format: "samples-%06d.png", trainer.step)))
-      }
-      func validate() throws -> Double? {
-        try writeSample()
-        guard !valImages.isEmpty else { return nil }
-        let model = try SRResNet(weights: try trainer.store.weightSet)
-        let up = try Upscaler(model: model, device: device)
-        var total = 0.0
-        for hr0 in valImages {
-          let w = min(256, hr0.width) / 4 * 4, h = min(256, hr0.height) / 4 * 4
-          let hr = hr0.crop(x: (hr0.width - w) / 2, y: (hr0.height - h) / 2, width: w, height: h)
-          let lr = Resize.resize(hr, width: w / 4, height: h / 4, filter: .bicubic).clamped()
-          total += Metrics.psnrY(try up.upscale(lr).clamped(), hr)
-        }
-        return total / Double(valImages.count)
-      }
-      if trainer.step == 0, let p = try validate() {  // (also writes samples-000000.png)
-        log.write(Data("0,,,,,,\(String(format: "%.3f", p))\n".utf8))
+      var o = SRTrainingRun.Options(output: fileURL(out), images: images)
+      o.validation = valImages
+      o.config.vgg = vgg
+      o.config.batch = batch; o.config.crop = crop; o.config.lr = lr; o.config.adversarialWeight = adversarialWeight
+      o.steps = steps; o.checkpointEvery = checkpointEvery; o.seed = seed; o.resume = resume
+      let training = try SRTrainingRun(options: o, weights: weights, discriminator: dWeights, device: device)
+      let trainer = training.trainer
+      signal(SIGINT) { _ in interrupted = true }
+      let label = "train srgan (stage \(stage), \(content)\(stage == 1 ? "" : " + adversarial")) on \(device.name): step"
+      var progress = Progress(label: label)
+      try training.run(shouldStop: { interrupted }, initialPSNR: { p in
         FileHandle.standardError.write(Data(String(format: "train srgan: validation PSNR before training %.3f dB\n", p).utf8))
-      }
-      let progress = Progress(label: "train srgan (stage \(stage), \(content)\(stage == 1 ? "" : " + adversarial")) on \(device.name): step")
-      let start = trainer.step
-      while trainer.step < steps && !interrupted {
-        let (l, h) = SRTrainer.batch(from: images, count: batch, crop: crop, rng: &rng)
-        let st = try trainer.train(lr: l, hr: h)
-        var psnr = ""
-        if trainer.step % checkpointEvery == 0 || trainer.step == steps {
-          try trainer.saveCheckpoint(to: ckpt, rngState: rng.state)
-          if let p = try validate() { psnr = String(format: "%.3f", p) }
-        }
-        log.write(Data("\(trainer.step),\(st.content),\(st.adversarial),\(st.lossD),\(st.dReal),\(st.dFake),\(psnr)\n".utf8))
+        progress = Progress(label: label)
+      }) { done, total, st, psnr in
         var msg = String(format: "%@ %.4g", content, st.content)
         if stage == 2 { msg += String(format: " adv %.3f D %.3f D(hr) %.2f D(sr) %.2f", st.adversarial, st.lossD, st.dReal, st.dFake) }
-        if !psnr.isEmpty { msg += " val PSNR \(psnr) dB" }
-        progress.update(trainer.step - start, steps - start, msg)
-      }
-      try trainer.saveCheckpoint(to: ckpt, rngState: rng.state)
-      try SafeTensors.write(try trainer.store.snapshot(), metadata: trainer.store.metadata.merging(
-        ["source": "mend train srgan stage \(stage)", "steps": "\(trainer.step)"]) { $1 },
-        to: outURL.appendingPathComponent(stage == 1 ? "srresnet.safetensors" : "srgan.safetensors"))
-      if let d = trainer.discriminator {
-        try SafeTensors.write(try d.snapshot(), metadata: d.metadata.merging(
-          ["source": "mend train srgan stage 2", "steps": "\(trainer.step)"]) { $1 },
-          to: outURL.appendingPathComponent("discriminator.safetensors"))
+        if let psnr { msg += " val PSNR \(String(format: "%.3f", psnr)) dB" }
+        progress.update(done, total, msg)
       }
       FileHandle.standardError.write(Data("train srgan: \(interrupted ? "interrupted, saved" : "done") at step \(trainer.step) -> \(out)\n".utf8))
       if interrupted { throw ExitCode(130) }

@@ -1,0 +1,127 @@
+import CPURuntime
+
+// The register-tile micro-kernel: an MR × NR tile of C from one packed A panel and one packed
+// B panel (AVX-512 and generic: sixteen SIMD16 accumulators; AVX2: `avx2Tile`'s three passes).
+extension SGEMMEngine {
+  /// C[rows × cols] = alpha · Apanel · Bpanel + beta · C, with an MR×NR register tile. `half`
+  /// (a literal at the call site, so the loop is specialised): only rows 0 ..< 4 are computed
+  /// (rows ≤ 4) — lanes 4 ..< 8 of the A panel are not read — for the skinny kernel's panels of
+  /// ≤ 4 columns, where the full tile would spend half its multiplications on padding.
+  @inline(__always)
+  static func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                          c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                          alpha: Float, beta: Float, half: Bool = false) {
+    typealias V = SIMD16<Float>
+    #if MEND_ISA_AVX2
+      let tile = avx2Tile(kc: kc, a: a, b: b, half: half)
+    #else
+      var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+      var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
+      var pa = a
+      var pb = UnsafeRawPointer(b)
+      for _ in 0..<kc {
+        let b0 = pb.load(as: V.self)
+        let b1 = pb.load(fromByteOffset: 64, as: V.self)
+        var av = V(repeating: pa[0]); c00.madd(av, b0); c01.madd(av, b1)
+        av = V(repeating: pa[1]); c10.madd(av, b0); c11.madd(av, b1)
+        av = V(repeating: pa[2]); c20.madd(av, b0); c21.madd(av, b1)
+        av = V(repeating: pa[3]); c30.madd(av, b0); c31.madd(av, b1)
+        if !half {
+          av = V(repeating: pa[4]); c40.madd(av, b0); c41.madd(av, b1)
+          av = V(repeating: pa[5]); c50.madd(av, b0); c51.madd(av, b1)
+          av = V(repeating: pa[6]); c60.madd(av, b0); c61.madd(av, b1)
+          av = V(repeating: pa[7]); c70.madd(av, b0); c71.madd(av, b1)
+        }
+        pa += 8
+        pb += 128
+      }
+      let tile = (c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71)
+    #endif
+    withUnsafeBytes(of: tile) { raw in
+      let acc = raw.baseAddress!
+      if rows == (half ? 4 : 8) && cols == 32 {
+        for r in 0..<rows {
+          let dst = UnsafeMutableRawPointer(c + r * ldc)
+          for h in 0..<2 {
+            let v = acc.load(fromByteOffset: (r * 2 + h) * 64, as: V.self)
+            let old: V = beta == 0 ? V() : dst.loadUnaligned(fromByteOffset: h * 64, as: V.self)
+            let out = beta == 0 ? alpha * v : (beta == 1 ? old + alpha * v : beta * old + alpha * v)
+            dst.storeBytes(of: out, toByteOffset: h * 64, as: V.self)
+          }
+        }
+      } else {
+        let f = acc.assumingMemoryBound(to: Float.self)
+        for r in 0..<rows {
+          let dst = c + r * ldc
+          for j in 0..<cols {
+            let v = alpha * f[r * 32 + j]
+            dst[j] = beta == 0 ? v : beta * dst[j] + v
+          }
+        }
+      }
+    }
+  }
+}
+
+#if MEND_ISA_AVX2
+  extension SGEMMEngine {
+    typealias Tile8x32 = (
+      SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
+      SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
+      SIMD16<Float>, SIMD16<Float>
+    )
+
+    /// The 8 × 32 register tile for 16 ymm registers. The AVX-512 tile's 16 SIMD16 accumulators
+    /// are 32 ymm here and would spill, so the same packed panels are swept in three passes that
+    /// each fit: rows 0 ..< 6 × columns 0 ..< 16, rows 0 ..< 6 × columns 16 ..< 32 (6 accumulators
+    /// of 2 ymm + the B vector + a broadcast = 15 registers, BLIS's Haswell 6 × 16), then rows 6, 7
+    /// × all 32 columns (4 + 4 + 1). Result in the AVX-512 tile's layout: row r, half h at
+    /// (2r + h) · 64 bytes. With `half`, rows 0 ..< 4 only.
+    @inline(__always)
+    static func avx2Tile(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, half: Bool) -> Tile8x32 {
+      typealias V = SIMD16<Float>
+      var tile: Tile8x32 = (V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V())
+      withUnsafeMutableBytes(of: &tile) { raw in
+        let t = raw.baseAddress!
+        for h in 0..<2 {
+          var r0 = V(), r1 = V(), r2 = V(), r3 = V(), r4 = V(), r5 = V()
+          var pa = a
+          var pb = UnsafeRawPointer(b) + h * 64
+          for _ in 0..<kc {
+            let bv = pb.load(as: V.self)
+            r0.madd(V(repeating: pa[0]), bv); r1.madd(V(repeating: pa[1]), bv)
+            r2.madd(V(repeating: pa[2]), bv); r3.madd(V(repeating: pa[3]), bv)
+            if !half { r4.madd(V(repeating: pa[4]), bv); r5.madd(V(repeating: pa[5]), bv) }
+            pa += 8
+            pb += 128
+          }
+          t.storeBytes(of: r0, toByteOffset: (0 + h) * 64, as: V.self)
+          t.storeBytes(of: r1, toByteOffset: (2 + h) * 64, as: V.self)
+          t.storeBytes(of: r2, toByteOffset: (4 + h) * 64, as: V.self)
+          t.storeBytes(of: r3, toByteOffset: (6 + h) * 64, as: V.self)
+          if !half {
+            t.storeBytes(of: r4, toByteOffset: (8 + h) * 64, as: V.self)
+            t.storeBytes(of: r5, toByteOffset: (10 + h) * 64, as: V.self)
+          }
+        }
+        if !half {
+          var s60 = V(), s61 = V(), s70 = V(), s71 = V()
+          var pa = a
+          var pb = UnsafeRawPointer(b)
+          for _ in 0..<kc {
+            let b0 = pb.load(as: V.self), b1 = pb.load(fromByteOffset: 64, as: V.self)
+            let a6 = V(repeating: pa[6]), a7 = V(repeating: pa[7])
+            s60.madd(a6, b0); s61.madd(a6, b1); s70.madd(a7, b0); s71.madd(a7, b1)
+            pa += 8
+            pb += 128
+          }
+          t.storeBytes(of: s60, toByteOffset: 12 * 64, as: V.self)
+          t.storeBytes(of: s61, toByteOffset: 13 * 64, as: V.self)
+          t.storeBytes(of: s70, toByteOffset: 14 * 64, as: V.self)
+          t.storeBytes(of: s71, toByteOffset: 15 * 64, as: V.self)
+        }
+      }
+      return tile
+    }
+  }
+#endif

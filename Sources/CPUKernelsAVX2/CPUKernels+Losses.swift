@@ -1,0 +1,1 @@
+../CPUKernels/CPUKernels+Losses.swift

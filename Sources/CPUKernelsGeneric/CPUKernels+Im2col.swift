@@ -1,0 +1,1 @@
+../CPUKernels/CPUKernels+Im2col.swift

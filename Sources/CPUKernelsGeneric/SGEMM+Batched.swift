@@ -1,0 +1,1 @@
+../CPUKernels/SGEMM+Batched.swift
