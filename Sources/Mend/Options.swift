@@ -118,8 +118,10 @@ public struct CompletionOptions: Sendable, Hashable {
   public var frameFace: Bool
 
   /// The CLI's defaults: default inpainting, SRResNet, Poisson merge, face framing.
-  public init(inpaint: InpaintOptions = .init(), model: SuperResolutionModel = .srresnet, merge: BlendMode = .poisson,
-              frameFace: Bool = true) {
+  public init(
+    inpaint: InpaintOptions = .init(), model: SuperResolutionModel = .srresnet, merge: BlendMode = .poisson,
+    frameFace: Bool = true
+  ) {
     self.inpaint = inpaint
     self.model = model
     self.merge = merge

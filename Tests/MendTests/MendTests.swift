@@ -206,7 +206,9 @@ final class MendTests: XCTestCase {
     guard case .face(let fx, let fy, let fw, let fh) = r.framing else { return XCTFail("no face framed: \(r.framing)") }
     // On the clean canvas OpenCV's box is 58 px; with the mouth filled and minNeighbors 2 the
     // largest grouped box may be larger (measured 73), but it must be this face, not the canvas.
-    XCTAssert((50...80).contains(fw) && (100...150).contains(fx + fw / 2) && (60...120).contains(fy + fh / 2), "face box \(fw) at (\(fx), \(fy))")
+    XCTAssert(
+      (50...80).contains(fw) && (100...150).contains(fx + fw / 2) && (60...120).contains(fy + fh / 2),
+      "face box \(fw) at (\(fx), \(fy))")
     XCTAssertEqual(fw, fh)
     // The window frames the face as the generator's training crops do: side = box / 0.80, centred
     // on the box (0.01 of a side higher), and holds the hole.
