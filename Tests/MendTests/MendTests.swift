@@ -247,6 +247,35 @@ final class MendTests: XCTestCase {
     }
   }
 
+  func testFaceModelsLoadTheirOwnWeights() throws {
+    // Both face models ship (Tools/fetch-weights installs them); each inpaints with its own
+    // generator, so the same latents give different faces.
+    let image = picture(width: 64, height: 64, seed: 1)
+    let mask = Mask.center(width: 64, height: 64, fraction: 0.4)
+    var options = InpaintOptions(iterations: 0, starts: 1, blend: .alpha)
+    let synthetic = try mender().inpaint(image, mask: mask, options: options)
+    options.faceModel = .photo
+    let photo = try mender().inpaint(image, mask: mask, options: options)
+    XCTAssertEqual(synthetic.latent, photo.latent, "the same seed draws the same starting latents")
+    XCTAssertNotEqual(synthetic.generated, photo.generated)
+    // A weights folder without the photo model: a clear error naming the missing file.
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mend-synthetic-only-\(getpid())")
+    try? FileManager.default.removeItem(at: dir)
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let installed = try mender().weightsDirectory
+    for f in [FaceModel.synthetic.generatorFile, FaceModel.synthetic.discriminatorFile] {
+      try FileManager.default.createSymbolicLink(
+        at: dir.appendingPathComponent(f), withDestinationURL: installed.appendingPathComponent(f))
+    }
+    let partial = try Mender(device: .cpu, weightsDirectory: dir)
+    XCTAssertNoThrow(try partial.inpaint(image, mask: mask, options: InpaintOptions(iterations: 0, starts: 1)))
+    XCTAssertThrowsError(try partial.inpaint(image, mask: mask, options: options)) {
+      guard case .missingWeights(let s)? = $0 as? MendError else { return XCTFail("\($0)") }
+      XCTAssert(s.contains(FaceModel.photo.generatorFile), s)
+    }
+  }
+
   func testDeviceSelectionParsing() throws {
     XCTAssertEqual(try DeviceSelection(parsing: "AUTO"), .auto)
     XCTAssertEqual(try DeviceSelection(parsing: "cpu"), .cpu)
