@@ -11,8 +11,9 @@ public enum FaceModel: String, CaseIterable, Sendable, Hashable {
   /// are non-commercial (docs/weights.md).
   case photo
 
-  /// What `mend` and `Mender` use unless told otherwise.
-  public static let `default` = FaceModel.synthetic
+  /// What `mend` and `Mender` use unless told otherwise: the photo model, which fills real faces
+  /// about 2 dB better (docs/inpainting-eval.md); its terms are non-commercial (docs/weights.md).
+  public static let `default` = FaceModel.photo
 
   /// The generator's weights file in the weights folder.
   public var generatorFile: String {

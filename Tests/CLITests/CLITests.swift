@@ -69,7 +69,8 @@ final class CLITests: XCTestCase {
     let broken = tmp("broken")
     try FileManager.default.createDirectory(atPath: broken, withIntermediateDirectories: true)
     try Data("not safetensors".utf8).write(to: URL(fileURLWithPath: broken).appendingPathComponent("dcgan-face-G.safetensors"))
-    try assertFails(["generate", "--seed", "1", "-o", out, "--weights", broken], mentions: "not a valid safetensors", output: out)
+    try assertFails(["generate", "--seed", "1", "-o", out, "--weights", broken, "--face-model", "synthetic"],
+                    mentions: "not a valid safetensors", output: out)
     try assertFails(["generate", "--seed", "1", "-o", "/nonexistent-dir/x.png"], mentions: "cannot write")
     for (name, says) in [("truncated.jpg", "corrupt or truncated JPEG"), ("corrupt.jpg", "corrupt or truncated JPEG"),
                          ("huge.jpg", "exceeds the limit"), ("truncated.webp", "corrupt or truncated WebP"),
@@ -561,7 +562,7 @@ final class CLITests: XCTestCase {
       ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".local/share/mend/weights")
     try FileManager.default.copyItem(at: real.appendingPathComponent("dcgan-face-G.safetensors"),
                                      to: URL(fileURLWithPath: printed).appendingPathComponent("dcgan-face-G.safetensors"))
-    let (status, stderr) = try run(["generate", "--seed", "1", "-o", png], environment: env)
+    let (status, stderr) = try run(["generate", "--seed", "1", "-o", png, "--face-model", "synthetic"], environment: env)
     XCTAssertEqual(status, 0, stderr)
     XCTAssertTrue(FileManager.default.fileExists(atPath: png))
   }

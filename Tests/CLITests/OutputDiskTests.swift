@@ -24,7 +24,7 @@ extension CLITests {
     var errorLines: [Substring] { stderr.split(separator: "\n").filter { $0.hasPrefix("mend: error:") } }
   }
 
-  /// Runs `executable args` with stdout and stderr into files (no pipe to fill up).
+  /// Runs `executable args` and collects its stdout and stderr (both pipes drained).
   func runProcess(_ executable: String, _ args: [String]) throws -> Outcome {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
@@ -32,20 +32,25 @@ extension CLITests {
     var env = ProcessInfo.processInfo.environment
     if let child = env["MEND_CHILD_ASAN_OPTIONS"] { env["ASAN_OPTIONS"] = child }
     p.environment = env
-    let dir = try freshDir("proc-\(UUID().uuidString)")
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    FileManager.default.createFile(atPath: dir + "/out", contents: nil)
-    FileManager.default.createFile(atPath: dir + "/err", contents: nil)
-    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
-    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
+    // Pipes, not files: a file-size limit on the child applies to files it writes, and its
+    // stdout/stderr must stay readable whatever it prints.
+    let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
     try p.run()
+    final class Box: @unchecked Sendable { var data = Data() }
+    let errBox = Box()
+    let done = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+      errBox.data = err.fileHandleForReading.readDataToEndOfFile()
+      done.signal()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    done.wait()
     p.waitUntilExit()
-    try out.close(); try err.close()
     return Outcome(reason: p.terminationReason, status: p.terminationStatus,
-                   stdout: try String(contentsOfFile: dir + "/out", encoding: .utf8),
-                   stderr: try String(contentsOfFile: dir + "/err", encoding: .utf8))
+                   stdout: String(decoding: outData, as: UTF8.self),
+                   stderr: String(decoding: errBox.data, as: UTF8.self))
   }
 
   /// nil when a tmpfs can be mounted in a private mount namespace here, else why not.
@@ -253,5 +258,15 @@ extension CLITests {
       let left = try tree(out)
       XCTAssert(left.allSatisfy { $0 == "f" }, "\(what): left behind: \(left)")
     }
+    // Standard error itself into a file over the limit: its messages are lost, but mend still
+    // exits by itself with status 1 (a failed write to stderr must not trap).
+    try? FileManager.default.removeItem(atPath: out)
+    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+    let o = try runProcess(
+      "/bin/sh", ["-c", "ulimit -f 1 && exec \"$@\" 2>\"$0\"", out + "/stderr.txt", try binary.path]
+        + ["complete", inputs.face, "--mask", inputs.mask, "-o", out + "/x.png"] + Self.quickComplete)
+    XCTAssertEqual(o.reason, .exit, "stderr over the limit: mend was killed")
+    XCTAssertEqual(o.status, 1)
+    XCTAssertEqual(try tree(out), ["stderr.txt"])
   }
 }

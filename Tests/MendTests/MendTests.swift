@@ -253,6 +253,8 @@ final class MendTests: XCTestCase {
     let image = picture(width: 64, height: 64, seed: 1)
     let mask = Mask.center(width: 64, height: 64, fraction: 0.4)
     var options = InpaintOptions(iterations: 0, starts: 1, blend: .alpha)
+    XCTAssertEqual(options.faceModel, .photo, "the default face model (the better one on real faces)")
+    options.faceModel = .synthetic
     let synthetic = try mender().inpaint(image, mask: mask, options: options)
     options.faceModel = .photo
     let photo = try mender().inpaint(image, mask: mask, options: options)
@@ -269,7 +271,9 @@ final class MendTests: XCTestCase {
         at: dir.appendingPathComponent(f), withDestinationURL: installed.appendingPathComponent(f))
     }
     let partial = try Mender(device: .cpu, weightsDirectory: dir)
-    XCTAssertNoThrow(try partial.inpaint(image, mask: mask, options: InpaintOptions(iterations: 0, starts: 1)))
+    var syntheticOnly = InpaintOptions(iterations: 0, starts: 1)
+    syntheticOnly.faceModel = .synthetic
+    XCTAssertNoThrow(try partial.inpaint(image, mask: mask, options: syntheticOnly))
     XCTAssertThrowsError(try partial.inpaint(image, mask: mask, options: options)) {
       guard case .missingWeights(let s)? = $0 as? MendError else { return XCTFail("\($0)") }
       XCTAssert(s.contains(FaceModel.photo.generatorFile), s)

@@ -105,7 +105,7 @@ func sameFile(_ a: String, _ b: String) -> Bool {
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
 }
 
-func note(_ s: String) { FileHandle.standardError.write(Data("mend: note: \(s)\n".utf8)) }
+func note(_ s: String) { standardError.write(Data("mend: note: \(s)\n".utf8)) }
 
 /// JSON Lines report, one line per image, flushed as it goes (an interrupted run keeps its lines).
 final class Report {
@@ -172,7 +172,7 @@ func runJobs(_ plan: RunPlan, options: RunOptions, label: String, device: String
           let left = plan.jobs.count - done - 1
           Mend.fail("\(message) (stopped: \(done - skipped - failed) written, \(skipped) skipped, \(failed) failed before it, \(left) not started)")
         }
-        FileHandle.standardError.write(Data("mend: failed: \(Mend.oneLine(message))\n".utf8))
+        standardError.write(Data("mend: failed: \(Mend.oneLine(message))\n".utf8))
         failed += 1
       }
     }
@@ -180,7 +180,7 @@ func runJobs(_ plan: RunPlan, options: RunOptions, label: String, device: String
     if plan.folder { progress.update(done, plan.jobs.count, failed > 0 ? "(\(failed) failed)" : "") }
   }
   if plan.folder {
-    FileHandle.standardError.write(Data("\(label): \(done - skipped - failed) written, \(skipped) skipped (output exists), \(failed) failed\n".utf8))
+    standardError.write(Data("\(label): \(done - skipped - failed) written, \(skipped) skipped (output exists), \(failed) failed\n".utf8))
     if failed > 0 { Mend.fail("\(failed) of \(plan.jobs.count) images failed (see above)") }
   }
 }

@@ -19,10 +19,10 @@ struct Progress {
     let eta = done > 0 ? t / Double(done) * Double(total - done) : 0
     let line = String(format: "%@ %d/%d  %.1fs elapsed, ETA %.1fs %@", label, done, total, t, eta, extra)
     if tty {
-      FileHandle.standardError.write(Data("\r\(line)\u{1B}[K".utf8))
-      if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+      standardError.write(Data("\r\(line)\u{1B}[K".utf8))
+      if done == total { standardError.write(Data("\n".utf8)) }
     } else if done == total || done % max(1, total / 10) == 0 {
-      FileHandle.standardError.write(Data("\(line)\n".utf8))
+      standardError.write(Data("\(line)\n".utf8))
     }
   }
 }
@@ -45,3 +45,24 @@ func grid(_ images: [Image]) -> Image {
 func guarded(_ body: () throws -> Void) {
   do { try body() } catch let e as ExitCode { Foundation.exit(e.rawValue) } catch { Mend.fail("\(error)") }
 }
+
+/// Standard error for messages and progress. Unlike `FileHandle.standardError.write`, which traps
+/// when the write fails, a failed write (a closed pipe, a full disk or a file-size limit behind
+/// stderr) loses the message and mend carries on to its own error handling and exit status.
+struct StandardError {
+  func write(_ data: Data) {
+    data.withUnsafeBytes { buf in
+      guard var p = buf.baseAddress else { return }
+      var left = buf.count
+      while left > 0 {
+        let n = Foundation.write(2, p, left)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return }
+        p += n
+        left -= n
+      }
+    }
+  }
+}
+
+let standardError = StandardError()

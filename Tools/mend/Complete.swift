@@ -88,7 +88,7 @@ struct Complete: ParsableCommand {
         try staged.commit()
         if !plan.folder {
           let w = stages.window
-          FileHandle.standardError.write(Data(String(format: "complete: %d×%d, window %d×%d at (%d, %d), %.1f s on %@ -> %@\n",
+          standardError.write(Data(String(format: "complete: %d×%d, window %d×%d at (%d, %d), %.1f s on %@ -> %@\n",
             im.width, im.height, w.width, w.height, w.x, w.y, Date().timeIntervalSince(start), device.name, output).utf8))
         }
       }
@@ -121,7 +121,7 @@ struct FramingOptions: ParsableArguments {
     do {
       return try FaceDetector(cascade: faceCascade.map(fileURL), weightsDirectory: WeightStore.directory(override: weights.weights))
     } catch let e as CascadeError where faceCascade == nil {
-      FileHandle.standardError.write(Data("mend: note: face framing off: \(e.description)\n".utf8))
+      standardError.write(Data("mend: note: face framing off: \(e.description)\n".utf8))
       return nil
     }
   }
@@ -141,7 +141,7 @@ struct FramingOptions: ParsableArguments {
     case .none:
       note = "mend: note: no face found around the hole; completed the default window (--frame off skips the search)\n"
     }
-    if !quiet { FileHandle.standardError.write(Data(note.utf8)) }
+    if !quiet { standardError.write(Data(note.utf8)) }
     return (st, how != .none)
   }
 }

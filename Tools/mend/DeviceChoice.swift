@@ -12,6 +12,6 @@ enum DeviceChoice {
   }
 
   static func note(_ message: String) {
-    FileHandle.standardError.write(Data("mend: note: \(message)\n".utf8))
+    standardError.write(Data("mend: note: \(message)\n".utf8))
   }
 }

@@ -15,13 +15,15 @@ struct Generate: ParsableCommand {
   @Option(help: "Number of faces to draw with --seed.") var count: Int = 1
   @Option(name: .shortAndLong, help: "Output PNG (a grid when N > 1).") var output: String
   @Option(help: "Also write the raw generator output, float32 [N,3,64,64] in [-1,1], as .npy.") var raw: String?
-  @Option(help: "Generator weights file name inside the weights folder.") var generator = FaceModel.default.generatorFile
+  @Option(help: "Face model: synthetic or photo (see inpaint --face-model).") var faceModel: String = FaceModel.default.rawValue
+  @Option(help: "Generator weights file name inside the weights folder (default: the face model's).") var generator: String?
   @OptionGroup var weightOptions: WeightOptions
   @OptionGroup var deviceOptions: DeviceOptions
 
   func run() throws {
     guarded {
-      let gen = try DCGANGenerator(weights: try WeightStore.load(generator, override: weightOptions.weights))
+      guard let model = FaceModel(rawValue: faceModel) else { throw ValidationError("--face-model must be synthetic or photo") }
+      let gen = try DCGANGenerator(weights: try WeightStore.load(generator ?? model.generatorFile, override: weightOptions.weights))
       var z: [Float], n: Int
       if let latent {
         let (v, shape) = try NPY.read(fileURL(latent))
@@ -47,7 +49,7 @@ struct Generate: ParsableCommand {
       if let raw { try staged.add(NPY.encode(y, shape: [n, 3, 64, 64]), to: fileURL(raw)) }
       try stageImage(n == 1 ? faces[0] : grid(faces), to: fileURL(output), staged)
       try staged.commit()
-      FileHandle.standardError.write(Data("generate: \(n) face(s) on \(device.name) -> \(output)\n".utf8))
+      standardError.write(Data("generate: \(n) face(s) on \(device.name) -> \(output)\n".utf8))
     }
   }
 }

@@ -128,7 +128,7 @@ struct OptimisationOptions: ParsableArguments {
     let model = try face()
     let gen = try DCGANGenerator(weights: try WeightStore.load(model.generatorFile, override: weights.weights))
     if model == .photo {
-      FileHandle.standardError.write(Data("mend: note: face model photo — \(model.licence); --face-model synthetic is MIT-licensed\n".utf8))
+      standardError.write(Data("mend: note: face model photo — \(model.licence); --face-model synthetic is MIT-licensed\n".utf8))
     }
     let discriminator = self.discriminator ?? model.discriminatorFile
     var disc: DCGANDiscriminator? = nil
@@ -136,7 +136,7 @@ struct OptimisationOptions: ParsableArguments {
       if let url = try? WeightStore.url(discriminator, override: weights.weights) {
         disc = try DCGANDiscriminator(weights: try WeightSet(contentsOf: url), logits: true)
       } else {
-        FileHandle.standardError.write(Data(("mend: note: no discriminator weights (\(discriminator)); the loss is "
+        standardError.write(Data(("mend: note: no discriminator weights (\(discriminator)); the loss is "
           + "contextual only, with a Gaussian prior on z\n").utf8))
       }
     }
@@ -232,10 +232,10 @@ struct Inpaint: ParsableCommand {
         try staged.commit()
         if !plan.folder {
           if let t = r.tunedLosses {
-            FileHandle.standardError.write(Data(String(format: "inpaint: generator tuning %d steps: contextual %.4f -> %.4f, prior %.4f, pull %.4f\n",
+            standardError.write(Data(String(format: "inpaint: generator tuning %d steps: contextual %.4f -> %.4f, prior %.4f, pull %.4f\n",
                                                        cfg.tuning.steps, r.contextualLoss, t.ctx, t.prior, t.pull).utf8))
           }
-          FileHandle.standardError.write(Data(String(format: "inpaint: contextual %.4f, prior %.4f, total %.4f (start %d) -> %@\n",
+          standardError.write(Data(String(format: "inpaint: contextual %.4f, prior %.4f, total %.4f (start %d) -> %@\n",
                                                      r.contextualLoss, r.priorLoss, r.totalLoss, r.bestStart, output).utf8))
         }
       }

@@ -45,7 +45,7 @@ struct Mend: ParsableCommand {
 
   /// Prints one line to stderr and exits non-zero: the way every user-facing error leaves mend.
   static func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("mend: error: \(oneLine(message))\n".utf8))
+    standardError.write(Data("mend: error: \(oneLine(message))\n".utf8))
     Foundation.exit(1)
   }
 

@@ -50,7 +50,7 @@ struct SuperRes: ParsableCommand {
         try writeOutput(up.clamped(), alpha: upAlpha, to: job.output, quality: runOptions.quality, staged: staged)
         try staged.commit()
         if !plan.folder {
-          FileHandle.standardError.write(Data("superres: \(im.width)×\(im.height) -> \(up.width)×\(up.height) -> \(output)\n".utf8))
+          standardError.write(Data("superres: \(im.width)×\(im.height) -> \(up.width)×\(up.height) -> \(output)\n".utf8))
         }
       }
     }

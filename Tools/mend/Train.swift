@@ -59,13 +59,13 @@ struct TrainDCGAN: ParsableCommand {
       o.checkpointEvery = checkpointEvery; o.seed = seed; o.resume = resume
       o.dataDescription = [data, teacher.map { "teacher \($0)" }].compactMap { $0 }.joined(separator: " + ")
       let training = try DCGANTrainingRun(options: o, device: device)
-      if resume { FileHandle.standardError.write(Data("train: resumed at step \(training.trainer.step)\n".utf8)) }
+      if resume { standardError.write(Data("train: resumed at step \(training.trainer.step)\n".utf8)) }
       signal(SIGINT) { _ in interrupted = true }
       let bar = Progress(label: "train dcgan on \(device.name): step")
       try training.run(shouldStop: { interrupted }) { done, total, s in
         bar.update(done, total, String(format: "D %.3f G %.3f D(x) %.2f D(G(z)) %.2f", s.lossD, s.lossG, s.dReal, s.dFake))
       }
-      FileHandle.standardError.write(Data("train: \(interrupted ? "interrupted, saved" : "done") at step \(training.trainer.step) -> \(out)\n".utf8))
+      standardError.write(Data("train: \(interrupted ? "interrupted, saved" : "done") at step \(training.trainer.step) -> \(out)\n".utf8))
       if interrupted { throw ExitCode(130) }
     }
   }

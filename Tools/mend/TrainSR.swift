@@ -97,7 +97,7 @@ struct TrainSRGAN: ParsableCommand {
       let label = "train srgan (stage \(stage), \(content)\(stage == 1 ? "" : " + adversarial")) on \(device.name): step"
       var progress = Progress(label: label)
       try training.run(shouldStop: { interrupted }, initialPSNR: { p in
-        FileHandle.standardError.write(Data(String(format: "train srgan: validation PSNR before training %.3f dB\n", p).utf8))
+        standardError.write(Data(String(format: "train srgan: validation PSNR before training %.3f dB\n", p).utf8))
         progress = Progress(label: label)
       }) { done, total, st, psnr in
         var msg = String(format: "%@ %.4g", content, st.content)
@@ -105,7 +105,7 @@ struct TrainSRGAN: ParsableCommand {
         if let psnr { msg += " val PSNR \(String(format: "%.3f", psnr)) dB" }
         progress.update(done, total, msg)
       }
-      FileHandle.standardError.write(Data("train srgan: \(interrupted ? "interrupted, saved" : "done") at step \(trainer.step) -> \(out)\n".utf8))
+      standardError.write(Data("train srgan: \(interrupted ? "interrupted, saved" : "done") at step \(trainer.step) -> \(out)\n".utf8))
       if interrupted { throw ExitCode(130) }
     }
   }
