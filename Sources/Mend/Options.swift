@@ -32,7 +32,7 @@ public struct InpaintOptions: Sendable, Hashable {
   public var seed: UInt64
   /// How the generated pixels are blended into the hole.
   public var blend: BlendMode
-  /// Which face generator and discriminator to use (``FaceModel/default`` unless set).
+  /// Which face generator and discriminator to use (`FaceModel.default`, the photo model, unless set).
   public var faceModel: FaceModel = .default
 
   /// The CLI's defaults: 1000 iterations, 8 starts, λ = 0.1, log(1 − D), window 7, learning rate
