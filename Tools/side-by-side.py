@@ -69,6 +69,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
+    args.peer = os.path.abspath(args.peer)
     args.mend = os.path.abspath(args.mend)
     base = dict(os.environ)
     for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):

@@ -12,7 +12,8 @@ final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
     /// Winograd-transformed filters (`WinogradConv.prepackFilters`) rather than A itself: 1 for a
     /// forward convolution's, 2 for a transposed one's; 3 and 4 for the same in the narrow
     /// path's layout (few tiles: the same weights at batch 1 and at batch 64 need both); 5 for a
-    /// 3 × 3 convolution's F(2×2, 3×3) filters (Winograd3x3).
+    /// 3 × 3 convolution's F(2×2, 3×3) filters (Winograd3x3); 6 and 7 for F(4×4, 2×2) forward and
+    /// transposed.
     var winograd = 0
   }
   /// GEMM A operands pre-packed from this buffer (`SGEMMEngine.prepackA`, or Winograd filters).
@@ -143,7 +144,8 @@ public final class CPUBackend: CPUKernelBackend, @unchecked Sendable {
   /// A constant 4 × 4 stride-2 kernel's Winograd filters for the forward or the transposed
   /// convolution, pre-packed on first use (nil when the weights are not constant).
   func winogradFilters(_ t: TensorRef, _ c: ConvGeometry, transposed: Bool) -> UnsafePointer<Float>? {
-    let kind = (transposed ? 2 : 1) + (WinogradConv.Shape(c: c, transposed: transposed).narrow ? 2 : 0)
+    let shape = WinogradConv.Shape(c: c, transposed: transposed)
+    let kind = shape.tile == 4 ? (transposed ? 7 : 6) : (transposed ? 2 : 1) + (shape.narrow ? 2 : 0)
     return derivedFilters(t, c, kind: kind) { w in
       WinogradConv.prepackFilters(c, transposed: transposed, w: w, pool: self.splitter)
     }
@@ -206,7 +208,7 @@ public final class CPUBackend: CPUKernelBackend, @unchecked Sendable {
     switch op {
     case .conv2d(let c, _, _, _):
       if DirectConv.applies(c) { return .direct }
-      if WinogradConv.applies(c) { return .winograd }
+      if let t = WinogradConv.tile(c) { return t == 4 ? .winogradF4 : .winograd }
       if Winograd3x3.applies(c) { return .winograd3x3 }
       return ImplicitConv.applies(c) ? .implicitGEMM : .lowered
     case .conv2dBackwardData(let c, _, _, _):
@@ -215,7 +217,8 @@ public final class CPUBackend: CPUKernelBackend, @unchecked Sendable {
         return .directFlipped
       }
       if DirectConv.transposedApplies(c) { return .direct }
-      return WinogradConv.transposedApplies(c) ? .winograd : .lowered
+      guard let t = WinogradConv.tile(c, transposed: true) else { return .lowered }
+      return t == 4 ? .winogradF4 : .winograd
     case .conv2dBackwardFilter(let c, _):
       return DirectConv.applies(c) ? .direct : .lowered
     default:
@@ -237,7 +240,7 @@ public final class CPUBackend: CPUKernelBackend, @unchecked Sendable {
         let ws = try workspace(byteCount: DirectConv.workspaceFloats(c, threads: threadCount) * 4) as! CPUBuffer
         DirectConv.run(c, x: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, y: o[0],
                        workspace: ws.base.assumingMemoryBound(to: Float.self), pool: splitter)
-      case .winograd:
+      case .winograd, .winogradF4:
         try winograd(c, transposed: false, input: i[0], w: inputs[1], bias: bias ? i[2] : nil, act: act, output: o[0])
       case .winograd3x3:
         let packed = winograd3x3Filters(inputs[1], c)
@@ -266,7 +269,7 @@ public final class CPUBackend: CPUKernelBackend, @unchecked Sendable {
         let ws = try workspace(byteCount: DirectConv.transposedWorkspaceFloats(c, threads: threadCount) * 4) as! CPUBuffer
         DirectConv.transposed(c, dy: i[0], w: i[1], bias: bias ? i[2] : nil, act: act, dx: o[0],
                               workspace: ws.base.assumingMemoryBound(to: Float.self), pool: splitter)
-      case .winograd:
+      case .winograd, .winogradF4:
         try winograd(c, transposed: true, input: i[0], w: inputs[1], bias: bias ? i[2] : nil, act: act, output: o[0])
       default:
         let l = CPULowering(device: self)

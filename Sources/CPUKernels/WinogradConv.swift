@@ -1,5 +1,6 @@
 import CPURuntime
 import Compute
+import Foundation
 
 // 4 × 4 stride-2 convolutions with one pixel of padding — a DCGAN discriminator's layers after
 // the first, and the generator's backward-data — in 9/16 of the multiplications.
@@ -36,30 +37,52 @@ enum WinogradConv {
   /// least `minTiles` tiles or, on the narrow path, `minNarrowTiles` (`minNarrowTilesTransposed`
   /// for the transposed convolution) to 16, and images small enough that one image's V and M (a
   /// chunk is at least one image) stay within `maxImageFloats` in both directions.
-  static func applies(_ c: ConvGeometry, transposed: Bool = false) -> Bool {
+  static func applies(_ c: ConvGeometry, transposed: Bool = false) -> Bool { tile(c, transposed: transposed) != nil }
+
+  /// The output tile side per phase this convolution takes: 4 (F(4 × 4, 2 × 2), see
+  /// WinogradConv+F4) when its output sides are multiples of 4 and it has at least `minTilesF4`
+  /// such tiles, else 2 (F(2 × 2, 2 × 2)) under the conditions of `applies`; nil when neither.
+  static func tile(_ c: ConvGeometry, transposed: Bool = false) -> Int? {
     guard c.kernelH == 4 && c.kernelW == 4 && c.strideH == 2 && c.strideW == 2 && c.padH == 1 && c.padW == 1
       && c.padBottom == 1 && c.padRight == 1 && c.inHeight % 4 == 0 && c.inWidth % 4 == 0
       && c.inChannels >= 16 && c.outChannels >= 16
-    else { return false }
+    else { return nil }
+    func fits(_ tile: Int) -> Bool {
+      let f = Shape(c: c, transposed: false, tile: tile), t = Shape(c: c, transposed: true, tile: tile)
+      return f.tilesPerImage * f.products * (f.k + f.m) <= maxImageFloats
+        && t.tilesPerImage * t.products * (t.k + t.m) <= maxImageFloats
+    }
+    if useF4 && c.inHeight % 8 == 0 && c.inWidth % 8 == 0 && c.batch * c.outPixels / 16 >= minTilesF4 && fits(4) {
+      return 4
+    }
     let tiles = c.batch * c.outPixels / 4
     let narrowFrom = transposed ? minNarrowTilesTransposed : minNarrowTiles
-    guard tiles >= minTiles || (tiles >= narrowFrom && tiles <= SGEMMEngine.skinnyN) else { return false }
-    let f = Shape(c: c, transposed: false), t = Shape(c: c, transposed: true)
-    return f.tilesPerImage * f.products * (f.k + f.m) <= maxImageFloats
-      && t.tilesPerImage * t.products * (t.k + t.m) <= maxImageFloats
+    guard tiles >= minTiles || (tiles >= narrowFrom && tiles <= SGEMMEngine.skinnyN) else { return nil }
+    return fits(2) ? 2 : nil
   }
+
+  /// F(4 × 4, 2 × 2) on (`MEND_WINOGRAD_F4=0` turns it off, for comparisons).
+  static let useF4: Bool = {
+    guard let v = getenv("MEND_WINOGRAD_F4") else { return true }
+    return String(cString: v) != "0"
+  }()
+  /// Fewest 4 × 4 tiles for F(4 × 4, 2 × 2): one GEMM panel.
+  static let minTilesF4 = SGEMMEngine.nr
 
   /// Largest V + M for one image: 16 M floats (64 MB; a 64 × 64 DCGAN layer needs at most 0.5 M).
   static let maxImageFloats = 16 << 20
 
-  /// The backward-data (transposed) convolution of `c`: as `applies`, with its narrow threshold.
-  static func transposedApplies(_ c: ConvGeometry) -> Bool { applies(c, transposed: true) }
 
   /// Floats of V plus M per chunk of tiles: 4 MB, which the two cores' L2s and the L3 keep close
   /// between the transforms and the GEMMs. (D at batch 64, phases timed per layer: 0.25 M floats
   /// made the GEMMs too narrow, ~18–19 ms; 0.5–1 M gave ~12–13 ms and the shortest transforms;
   /// 2–12 M about the same GEMMs and transforms up to twice as long.)
   static let chunkBudgetFloats = 1 << 20
+  /// The same for F(4 × 4, 2 × 2): 4 M floats. Its 25 or 100 products per tile need more room for
+  /// a chunk to fill whole 32-tile panels (the generator's 4 → 8 layer at batch 64, 1 tile per
+  /// image: 1 M floats made 13-image chunks, panels 60 % padding, 32 ms per call against 19–20 ms
+  /// for 2–16 M; the other DCGAN layers level across 1–16 M).
+  static let chunkBudgetFloatsF4 = 4 << 20
   /// Fewest tiles: one GEMM panel. (At batch 1 a discriminator's 16 × 16 layer has 64 tiles and
   /// its 8 × 8 one 16: with 32 the batch-1 D took 1.01 ms against 1.23 with 128 and 1.18 with
   /// 16, the z iteration 5.44 against 6.09 and 5.89 — medians of six alternating runs' minimums.)
@@ -83,24 +106,40 @@ enum WinogradConv {
     let c: ConvGeometry
     /// The backward-data (transposed) convolution: dy → dx.
     let transposed: Bool
+    /// Output tile side per phase: 2 (F(2 × 2, 2 × 2)) or 4 (F(4 × 4, 2 × 2)).
+    let tile: Int
+    init(c: ConvGeometry, transposed: Bool, tile: Int) {
+      self.c = c
+      self.transposed = transposed
+      self.tile = tile
+    }
+    /// The shape `WinogradConv.tile` picks (2 when none applies).
+    init(c: ConvGeometry, transposed: Bool) {
+      self.init(c: c, transposed: transposed, tile: WinogradConv.tile(c, transposed: transposed) ?? 2)
+    }
     var inC: Int { c.inChannels }
     var outC: Int { c.outChannels }
-    /// GEMMs per chunk: 9 ξ, times 4 output phases when transposed.
-    var products: Int { transposed ? 36 : 9 }
+    /// Points per side of the transformed tile: tile + 1.
+    var points: Int { tile + 1 }
+    /// GEMMs per chunk: 9 (or 25) ξ, times 4 output phases when transposed.
+    var products: Int { points * points * (transposed ? 4 : 1) }
     /// The GEMMs' rows (output channels of the whole op) and depth: forward, input channels ×
     /// 4 phases; transposed, dy's channels.
     var m: Int { transposed ? c.inChannels : c.outChannels }
     var k: Int { transposed ? c.outChannels : 4 * c.inChannels }
-    /// Tiles: 2 × 2 blocks of the forward convolution's output grid (= dy's grid).
-    var tilesWide: Int { c.outWidth / 2 }
-    var tilesHigh: Int { c.outHeight / 2 }
+    /// Tiles: tile × tile blocks of the forward convolution's output grid (= dy's grid).
+    var tilesWide: Int { c.outWidth / tile }
+    var tilesHigh: Int { c.outHeight / tile }
     var tilesPerImage: Int { tilesWide * tilesHigh }
     /// Images per chunk.
     var images: Int {
-      let fit = WinogradConv.chunkBudgetFloats / (tilesPerImage * products * (k + m))
+      let budget = tile == 4 ? WinogradConv.chunkBudgetFloatsF4 : WinogradConv.chunkBudgetFloats
+      let fit = budget / (tilesPerImage * products * (k + m))
       // Whole panel groups (tiles a multiple of NR: no panel of padding) when that leaves one.
       let whole = fit / panelGroup * panelGroup
-      let target = whole > 0 ? whole : max(1, fit)
+      // Else one group when at least half of it fits (a panel of padding costs more than the
+      // cache), else what fits.
+      let target = whole > 0 ? whole : (2 * fit >= panelGroup ? panelGroup : max(1, fit))
       // Chunks of equal size, in whole groups (the last one not a sliver).
       let chunks = (c.batch + target - 1) / target
       let even = (c.batch + chunks - 1) / chunks
@@ -110,7 +149,7 @@ enum WinogradConv {
     /// The whole batch has at most 16 tiles (a batch-1 discriminator's 8 × 8 and 4 × 4 layers):
     /// the GEMMs run on the skinny kernel (`SGEMMEngine.narrowBatch`) — V in 8-tile panels, U in
     /// the skinny pre-packed layout — instead of on 32-tile panels mostly of padding.
-    var narrow: Bool { c.batch * tilesPerImage <= SGEMMEngine.skinnyN }
+    var narrow: Bool { tile == 2 && c.batch * tilesPerImage <= SGEMMEngine.skinnyN }
     /// Tiles per V panel: 32 (the packed micro-kernel's NR) or, narrow, 8.
     var vPanel: Int { narrow ? 8 : SGEMMEngine.nr }
     var panels: Int { (chunkTiles + vPanel - 1) / vPanel }
@@ -194,11 +233,15 @@ enum WinogradConv {
             if transposed {
               g00 = tap((3 - py) * 4 + 3 - px); g01 = tap((3 - py) * 4 + 1 - px)
               g10 = tap((1 - py) * 4 + 3 - px); g11 = tap((1 - py) * 4 + 1 - px)
-              product0 = phase * 9; at = index(row0, unit)
+              product0 = phase * s.points * s.points; at = index(row0, unit)
             } else {
               g00 = tap(py * 4 + px); g01 = tap(py * 4 + 2 + px)
               g10 = tap((2 + py) * 4 + px); g11 = tap((2 + py) * 4 + 2 + px)
               product0 = 0; at = index(row0, unit * 4 + phase)
+            }
+            if s.tile == 4 {
+              storeF4(g00, g01, g10, g11, dst + product0 * uStride + at, uStride: uStride)
+              continue
             }
             // G g: rows (g0, g0 + g1, g1); then the same along columns.
             for a in 0..<3 {
@@ -619,7 +662,9 @@ extension WinogradConv.Shape: WinogradTiling {
 
   func inputTransform(_ input: UnsafePointer<Float>, n0: Int, images: Int, rows: WinogradBand,
                       v: UnsafeMutablePointer<Float>, pool: ThreadSplitter) {
-    if transposed {
+    if tile == 4 {
+      WinogradConv.inputTransformF4(self, input: input, n0: n0, images: images, v: v, pool: pool)
+    } else if transposed {
       WinogradConv.inputTransformT(self, dy: input, n0: n0, images: images, v: v, pool: pool)
     } else {
       WinogradConv.inputTransform(self, x: input, n0: n0, images: images, v: v, pool: pool)
@@ -629,7 +674,10 @@ extension WinogradConv.Shape: WinogradTiling {
   func outputTransform(_ m: UnsafePointer<Float>, ld: Int, n0: Int, images: Int, rows: WinogradBand,
                        bias: UnsafePointer<Float>?, act: Activation, output: UnsafeMutablePointer<Float>,
                        pool: ThreadSplitter) {
-    if transposed {
+    if tile == 4 {
+      WinogradConv.outputTransformF4(self, m: m, ld: ld, n0: n0, images: images, bias: bias, act: act, output: output,
+                                     pool: pool)
+    } else if transposed {
       WinogradConv.outputTransformT(self, m: m, ld: ld, n0: n0, images: images, bias: bias, act: act, dx: output,
                                     pool: pool)
     } else {

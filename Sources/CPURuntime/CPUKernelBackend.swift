@@ -29,6 +29,8 @@ public enum CPUConvPath: String, CaseIterable, Sendable {
   /// 4 × 4 stride 2, forward and backward-data: phase decomposition + Winograd F(2×2, 2×2)
   /// (WinogradConv).
   case winograd
+  /// The same with F(4×4, 2×2) when there are enough 4 × 4 output tiles (WinogradConv+F4).
+  case winogradF4
   /// 3 × 3 stride 1 padding 1, forward: Winograd F(2×2, 3×3) (Winograd3x3).
   case winograd3x3
   /// ConvLowering: im2col / col2im + GEMM, or a plain GEMM (1×1, fully connected).

@@ -219,20 +219,42 @@ public enum OpCases {
       conv("conv_implicit_short_k_3_72_64x64_bias_lrelu", ConvGeometry(batch: 2, inChannels: 3, inHeight: 64,
            inWidth: 64, outChannels: 72, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true,
            act: .leakyRelu(0.2)),
-      // 4 × 4 stride-2 convolutions with ≥ 16 channels and ≥ 32 output tiles (2 × 2): the CPU's
-      // Winograd path (phase split + F(2×2, 2×2)). Tile rows of 4, 8 and 2 (vector transforms)
-      // and of 5 (lane by lane; tile rows crossing GEMM panels), non-square, bias + activations,
-      // partial row panels (20 outputs), and two chunks of images (a chunk holds up to 1 M floats
-      // of V and M: 5 of these images fit, split evenly as 4 + 3).
-      conv("conv_winograd_16_24_16x16_n8_bias_lrelu", ConvGeometry(batch: 8, inChannels: 16, inHeight: 16,
+      // 4 × 4 stride-2 convolutions with ≥ 16 channels and ≥ 32 output tiles (2 × 2) but < 32 of
+      // 4 × 4 (or sides not multiples of 8): the CPU's Winograd path (phase split + F(2×2, 2×2)).
+      // Tile rows of 4, 8 and 2 (vector transforms) and of 5 and 7 (lane by lane; tile rows
+      // crossing GEMM panels), non-square, bias + activations, partial row panels (20 outputs),
+      // and two chunks of images (a chunk holds up to 1 M floats of V and M: 7 of the 28 × 28
+      // images fit, split evenly as 5 + 4).
+      conv("conv_winograd_16_24_16x16_n4_bias_lrelu", ConvGeometry(batch: 4, inChannels: 16, inHeight: 16,
            inWidth: 16, outChannels: 24, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true,
            act: .leakyRelu(0.2)),
-      conv("conv_winograd_64_64_32x32_n7_two_chunks", ConvGeometry(batch: 7, inChannels: 64, inHeight: 32,
+      conv("conv_winograd_64_64_32x32_n1", ConvGeometry(batch: 1, inChannels: 64, inHeight: 32,
            inWidth: 32, outChannels: 64, kernel: (4, 4), stride: (2, 2), padding: (1, 1))),
-      conv("conv_winograd_32_20_8x8_n32_bias_relu", ConvGeometry(batch: 32, inChannels: 32, inHeight: 8,
+      conv("conv_winograd_64_64_28x28_n9_two_chunks", ConvGeometry(batch: 9, inChannels: 64, inHeight: 28,
+           inWidth: 28, outChannels: 64, kernel: (4, 4), stride: (2, 2), padding: (1, 1))),
+      conv("conv_winograd_32_20_8x8_n4_bias_relu", ConvGeometry(batch: 4, inChannels: 32, inHeight: 8,
            inWidth: 8, outChannels: 20, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true, act: .relu),
       conv("conv_winograd_16_16_12x20_n11_tanh", ConvGeometry(batch: 11, inChannels: 16, inHeight: 12,
            inWidth: 20, outChannels: 16, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), act: .tanh),
+      // ≥ 32 tiles of 4 × 4 (output sides multiples of 4): F(4×4, 2×2) (WinogradConv+F4), tiles
+      // in groups of 8 across rows and images. Tile rows of 1, 2, 4 and 8, a last group of 1 or 4
+      // tiles, the window's zero edges on every side, bias + each activation, forward and
+      // transposed, and two chunks of images (up to 4 M floats of V and M: 32 of the 64 × 64
+      // images fit, split as 20 + 20).
+      conv("conv_winograd4_16_24_16x16_n8_bias_lrelu", ConvGeometry(batch: 8, inChannels: 16, inHeight: 16,
+           inWidth: 16, outChannels: 24, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true,
+           act: .leakyRelu(0.2)),
+      conv("conv_winograd4_32_20_8x8_n33_bias_tanh", ConvGeometry(batch: 33, inChannels: 32, inHeight: 8,
+           inWidth: 8, outChannels: 20, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), bias: true, act: .tanh),
+      conv("conv_winograd4_24_16_32x16_n5_sigmoid", ConvGeometry(batch: 5, inChannels: 24, inHeight: 32,
+           inWidth: 16, outChannels: 16, kernel: (4, 4), stride: (2, 2), padding: (1, 1)), act: .sigmoid),
+      conv("conv_winograd4_16_16_64x64_n40_two_chunks", ConvGeometry(batch: 40, inChannels: 16, inHeight: 64,
+           inWidth: 64, outChannels: 16, kernel: (4, 4), stride: (2, 2), padding: (1, 1))),
+      convT("convT_winograd4_48_24_8x8_n9_bias_relu", t(9, 48, 8, 8, 24, (4, 4), (2, 2), (1, 1)), bias: true,
+            act: .relu),
+      convT("convT_winograd4_32_16_4x4_n33_bias_lrelu", t(33, 32, 4, 4, 16, (4, 4), (2, 2), (1, 1)), bias: true,
+            act: .leakyRelu(0.2)),
+      convT("convT_winograd4_20_16_16x24_n2_tanh", t(2, 20, 16, 24, 16, (4, 4), (2, 2), (1, 1)), act: .tanh),
       // A batch-1 DCGAN's 8 × 8 and 4 × 4 layers, forward and transposed, timed with constant
       // weights as in a model: 16 tiles (2 × 2) on the CPU's narrow Winograd path (the skinny GEMM
       // kernel on 8-tile panels), 4 narrow forward (the kernel's 4-row half) and on the GEMM path

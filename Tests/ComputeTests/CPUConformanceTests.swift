@@ -149,9 +149,9 @@ final class ConvLoweringCoverageTests: XCTestCase {
         lowered.insert("filter-" + Self.shapeName(ConvLowering.shape(g, budget: CPUDevice.loweringColumnBudget), g))
       }
     }
-    let expected = ["direct-conv2d", "implicitGEMM-conv2d", "winograd-conv2d", "winograd3x3-conv2d", "lowered-conv2d",
+    let expected = ["direct-conv2d", "implicitGEMM-conv2d", "winograd-conv2d", "winogradF4-conv2d", "winograd3x3-conv2d", "lowered-conv2d",
                     "directFlipped-conv2d_bwd_data", "direct-conv2d_bwd_data", "winograd-conv2d_bwd_data",
-                    "lowered-conv2d_bwd_data", "direct-conv2d_bwd_filter", "lowered-conv2d_bwd_filter"]
+                    "winogradF4-conv2d_bwd_data", "lowered-conv2d_bwd_data", "direct-conv2d_bwd_filter", "lowered-conv2d_bwd_filter"]
     for e in expected { XCTAssert(seen.contains(e), "no test case runs \(e) on the CPU") }
     // Transposed convolutions (and backward-filter) onto > 4 channels stay on the lowering on the
     // CPU: every tile shape must be reached there too.
@@ -189,9 +189,10 @@ final class ConvLoweringCoverageTests: XCTestCase {
 
   /// Winograd filters pre-packed from constant weights follow writes too, and match the path that
   /// packs them on every call (weights not constant) — forward and transposed.
-  /// Both GEMM layouts — 32-tile panels (8 images of 16 × 16: 512 tiles) and the narrow path's
+  /// Every filter layout — F(4×4, 2×2) (8 images of 16 × 16: 32 tiles of 4 × 4), F(2×2, 2×2) on
+  /// 32-tile panels (4 images: 16 tiles of 4 × 4, too few; 64 of 2 × 2) and the narrow path's
   /// 8-tile panels (2 images of 8 × 8: 8 tiles) — with the same constant weight buffers, so the
-  /// two layouts of one buffer's filters are cached side by side.
+  /// three layouts of one buffer's filters are cached side by side.
   func testWinogradConstantFiltersFollowWrites() throws {
     let cpu = CPUDevice(threads: 2)
     var rng = SplitMix64(seed: 5)
@@ -207,7 +208,7 @@ final class ConvLoweringCoverageTests: XCTestCase {
     for w in [w1, w2] {
       try cpu.write(w, to: tw)
       try cpu.write(w, to: free)
-      for (n, side) in [(8, 16), (2, 8)] {
+      for (n, side, path) in [(8, 16, CPUConvPath.winogradF4), (4, 16, .winograd), (2, 8, .winograd)] {
         let c = ConvGeometry(batch: n, inChannels: 16, inHeight: side, inWidth: side, outChannels: 24,
                              kernel: (4, 4), stride: (2, 2), padding: (1, 1))
         let o = side / 2
@@ -215,7 +216,7 @@ final class ConvLoweringCoverageTests: XCTestCase {
         let dy = (0..<(n * 24 * o * o)).map { _ in rng.nextFloat() }
         for op in [Op.conv2d(c, bias: false, activation: .identity),
                    Op.conv2dBackwardData(c, bias: false, activation: .identity)] {
-          XCTAssertEqual(CPUDevice.convPath(op), .winograd)
+          XCTAssertEqual(CPUDevice.convPath(op), path)
           let forward = op.kind == "conv2d"
           let input = forward ? x : dy
           let tin = try cpu.tensor(input, shape: forward ? [n, 16, side, side] : [n, 24, o, o])

@@ -1,0 +1,1 @@
+../CPUKernels/WinogradConv+F4.swift
