@@ -67,19 +67,19 @@ extension WinogradConv {
   typealias Lanes = SIMD8<Float>
   static let lanes = 8
 
-  /// Where the 8 tiles of a group sit: per lane, the image plane's first float (channel 0) and the
-  /// tile's top-left corner in it (forward: output tile row 4ty, column 4tx; transposed: dy 4ty,
-  /// 4tx), or nil for lanes past the chunk's tiles.
-  struct TileGroup {
-    var image = [Int](repeating: 0, count: 8)
-    var ty = [Int](repeating: 0, count: 8)
-    var tx = [Int](repeating: 0, count: 8)
+  /// Where the 32 tiles of a panel sit (4 groups of 8, one SIMD8 lane per tile): per tile, its
+  /// image and its tile row and column; tiles past the chunk repeat its last tile.
+  struct PanelTiles {
+    var image = [Int](repeating: 0, count: 32)
+    var ty = [Int](repeating: 0, count: 32)
+    var tx = [Int](repeating: 0, count: 32)
+    /// Tiles of the panel inside the chunk.
     var count = 0
 
     mutating func set(_ s: Shape, n0: Int, chunkTiles: Int, first t0: Int) {
-      count = min(8, chunkTiles - t0)
+      count = min(32, chunkTiles - t0)
       let tpi = s.tilesPerImage, tw = s.tilesWide
-      for l in 0..<8 {
+      for l in 0..<32 {
         let t = t0 + min(l, count - 1), r = t % tpi
         image[l] = n0 + t / tpi; ty[l] = r / tw; tx[l] = r % tw
       }
@@ -87,79 +87,88 @@ extension WinogradConv {
   }
 
   /// V for images n0 ..< n0 + images: forward (input x, V[ξ][c·4 + phase][tile], ξ = a·5 + b),
-  /// transposed (input dy, V[φ·25 + ξ][o][tile]). Work items are (tile group, channel).
+  /// transposed (input dy, V[φ·25 + ξ][o][tile]). Work items are (panel, channel): each writes
+  /// whole 32-tile rows of the panel (two cache lines per product), channel after channel.
   static func inputTransformF4(_ s: Shape, input: UnsafePointer<Float>, n0: Int, images: Int,
                                v: UnsafeMutablePointer<Float>, pool: ThreadSplitter) {
     let transposed = s.transposed
     let channels = transposed ? s.outC : s.inC
     let h = transposed ? s.c.outHeight : s.c.inHeight, wd = transposed ? s.c.outWidth : s.c.inWidth
-    let chunkTiles = images * s.tilesPerImage, groups = (chunkTiles + lanes - 1) / lanes
-    let k = s.k, nr = s.vPanel, vStride = s.vStride
+    let nr = s.vPanel, chunkTiles = images * s.tilesPerImage, panels = (chunkTiles + nr - 1) / nr
+    let k = s.k, vStride = s.vStride
     // The window: forward 10 × 10 from (8ty − 1, 8tx − 1) in input pixels (output tile 4ty, 4tx);
     // transposed 6 × 6 from (4ty − 1, 4tx − 1) in dy.
     let side = transposed ? 6 : 10, step = transposed ? 4 : 8
     let box = UnsafeSendable(value: (input, v))
-    pool.forRanges(groups * channels, grain: 8) { items in
+    pool.forRanges(panels * channels, grain: 2) { items in
       let (input, v) = box.value
-      var group = TileGroup(), current = -1
-      var rowOff = [Int](repeating: 0, count: side * 8), colOff = [Int](repeating: 0, count: side * 8)
-      var rowOK = [SIMDMask<SIMD8<Int32>>](repeating: .init(repeating: true), count: side)
+      var tiles = PanelTiles(), current = -1
+      // Per group of 8 and window position: each lane's row and column offsets (clamped inside
+      // the image) and whether they are inside.
+      var rowOff = [Int](repeating: 0, count: 4 * side * 8), colOff = rowOff
+      var rowOK = [SIMDMask<SIMD8<Int32>>](repeating: .init(repeating: true), count: 4 * side)
       var colOK = rowOK
       withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 100 + 50) { buf in
         let win = buf.baseAddress!, tr = win + 100
         for item in items {
-          let g = item / channels, ch = item - g * channels
-          if g != current {
-            current = g
-            group.set(s, n0: n0, chunkTiles: chunkTiles, first: g * lanes)
-            for r in 0..<side {
-              var rm = SIMDMask<SIMD8<Int32>>(repeating: true), cm = rm
-              for l in 0..<8 {
-                let iy = step * group.ty[l] - 1 + r, ix = step * group.tx[l] - 1 + r
-                rm[l] = iy >= 0 && iy < h; cm[l] = ix >= 0 && ix < wd
-                rowOff[r * 8 + l] = (group.image[l] * channels) * h * wd + min(max(iy, 0), h - 1) * wd
-                colOff[r * 8 + l] = min(max(ix, 0), wd - 1)
+          let p = item / channels, ch = item - p * channels
+          if p != current {
+            current = p
+            tiles.set(s, n0: n0, chunkTiles: chunkTiles, first: p * nr)
+            for g in 0..<4 {
+              for r in 0..<side {
+                var rm = SIMDMask<SIMD8<Int32>>(repeating: true), cm = rm
+                for l in 0..<8 {
+                  let u = g * 8 + l
+                  let iy = step * tiles.ty[u] - 1 + r, ix = step * tiles.tx[u] - 1 + r
+                  rm[l] = iy >= 0 && iy < h; cm[l] = ix >= 0 && ix < wd
+                  rowOff[(g * side + r) * 8 + l] = (tiles.image[u] * channels) * h * wd + min(max(iy, 0), h - 1) * wd
+                  colOff[(g * side + r) * 8 + l] = min(max(ix, 0), wd - 1)
+                }
+                rowOK[g * side + r] = rm; colOK[g * side + r] = cm
               }
-              rowOK[r] = rm; colOK[r] = cm
             }
           }
           let plane = input + ch * h * wd
-          // Gather the window, one lane per tile.
-          rowOff.withUnsafeBufferPointer { ro in
-            colOff.withUnsafeBufferPointer { co in
-              for r in 0..<side {
-                for q in 0..<side {
-                  var x = Lanes()
-                  for l in 0..<8 { x[l] = plane[ro[r * 8 + l] + co[q * 8 + l]] }
-                  x.replace(with: 0, where: .!(rowOK[r] .& colOK[q]))
-                  win[r * side + q] = x
+          for g in 0..<((tiles.count + 7) / 8) {
+            // Gather the window, one lane per tile.
+            rowOff.withUnsafeBufferPointer { ro in
+              colOff.withUnsafeBufferPointer { co in
+                for r in 0..<side {
+                  let rr = (g * side + r) * 8
+                  for q in 0..<side {
+                    let cc = (g * side + q) * 8
+                    var x = Lanes()
+                    for l in 0..<8 { x[l] = plane[ro[rr + l] + co[cc + l]] }
+                    x.replace(with: 0, where: .!(rowOK[g * side + r] .& colOK[g * side + q]))
+                    win[r * side + q] = x
+                  }
                 }
               }
             }
-          }
-          let t0 = g * lanes
-          let vBase = v + (t0 / nr) * k * nr + t0 % nr
-          for py in 0..<2 {
-            // Bᵀ along the phase's five window rows, for every window column.
-            for q in 0..<side {
-              @inline(__always) func d(_ j: Int) -> Lanes { win[(transposed ? py + j : 2 * j + py) * side + q] }
-              let b = bF4(d(0), d(1), d(2), d(3), d(4))
-              tr[q] = b.0; tr[10 + q] = b.1; tr[20 + q] = b.2; tr[30 + q] = b.3; tr[40 + q] = b.4
-            }
-            for px in 0..<2 {
-              let product0 = transposed ? (py * 2 + px) * 25 : 0
-              let row = transposed ? ch : ch * 4 + py * 2 + px
-              let out = UnsafeMutableRawPointer(vBase + product0 * vStride + row * nr)
-              for a in 0..<5 {
-                let t = tr + a * 10
-                @inline(__always) func c(_ j: Int) -> Lanes { t[transposed ? px + j : 2 * j + px] }
-                let b = bF4(c(0), c(1), c(2), c(3), c(4))
-                let o = out + a * 5 * vStride * 4
-                o.storeBytes(of: b.0, as: Lanes.self)
-                (o + vStride * 4).storeBytes(of: b.1, as: Lanes.self)
-                (o + 2 * vStride * 4).storeBytes(of: b.2, as: Lanes.self)
-                (o + 3 * vStride * 4).storeBytes(of: b.3, as: Lanes.self)
-                (o + 4 * vStride * 4).storeBytes(of: b.4, as: Lanes.self)
+            let vBase = v + p * k * nr + g * 8
+            for py in 0..<2 {
+              // Bᵀ along the phase's five window rows, for every window column.
+              for q in 0..<side {
+                @inline(__always) func d(_ j: Int) -> Lanes { win[(transposed ? py + j : 2 * j + py) * side + q] }
+                let b = bF4(d(0), d(1), d(2), d(3), d(4))
+                tr[q] = b.0; tr[10 + q] = b.1; tr[20 + q] = b.2; tr[30 + q] = b.3; tr[40 + q] = b.4
+              }
+              for px in 0..<2 {
+                let product0 = transposed ? (py * 2 + px) * 25 : 0
+                let row = transposed ? ch : ch * 4 + py * 2 + px
+                let out = UnsafeMutableRawPointer(vBase + product0 * vStride + row * nr)
+                for a in 0..<5 {
+                  let t = tr + a * 10
+                  @inline(__always) func c(_ j: Int) -> Lanes { t[transposed ? px + j : 2 * j + px] }
+                  let b = bF4(c(0), c(1), c(2), c(3), c(4))
+                  let o = out + a * 5 * vStride * 4
+                  o.storeBytes(of: b.0, as: Lanes.self)
+                  (o + vStride * 4).storeBytes(of: b.1, as: Lanes.self)
+                  (o + 2 * vStride * 4).storeBytes(of: b.2, as: Lanes.self)
+                  (o + 3 * vStride * 4).storeBytes(of: b.3, as: Lanes.self)
+                  (o + 4 * vStride * 4).storeBytes(of: b.4, as: Lanes.self)
+                }
               }
             }
           }
@@ -184,6 +193,23 @@ extension WinogradConv {
       var r = y
       for l in 0..<8 { r[l] = FastMath.sigmoid(y[l]) }
       return r
+    }
+  }
+
+  /// Where the 8 tiles of an output group sit (as `PanelTiles`, 8 lanes).
+  struct TileGroup {
+    var image = [Int](repeating: 0, count: 8)
+    var ty = [Int](repeating: 0, count: 8)
+    var tx = [Int](repeating: 0, count: 8)
+    var count = 0
+
+    mutating func set(_ s: Shape, n0: Int, chunkTiles: Int, first t0: Int) {
+      count = min(8, chunkTiles - t0)
+      let tpi = s.tilesPerImage, tw = s.tilesWide
+      for l in 0..<8 {
+        let t = t0 + min(l, count - 1), r = t % tpi
+        image[l] = n0 + t / tpi; ty[l] = r / tw; tx[l] = r % tw
+      }
     }
   }
 
