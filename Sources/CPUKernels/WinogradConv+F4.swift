@@ -229,20 +229,23 @@ extension WinogradConv {
     let box = UnsafeSendable(value: (m, output, bias))
     pool.forRanges(groups * channels, grain: 8) { items in
       let (m, output, bias) = box.value
-      var group = TileGroup(), current = -1
-      var at = [Int](repeating: 0, count: 8)
+      // Each lane's block offset in its channel-0 plane, for every group of the chunk (items go
+      // channel by channel, along M's rows).
+      withUnsafeTemporaryAllocation(of: Int.self, capacity: groups * 8) { atBuf in
+      let at = atBuf.baseAddress!
+      var group = TileGroup()
+      for g in 0..<groups {
+        group.set(s, n0: n0, chunkTiles: chunkTiles, first: g * lanes)
+        for l in 0..<8 {
+          at[g * 8 + l] = group.image[l] * channels * oh * ow + block * group.ty[l] * ow + block * group.tx[l]
+        }
+      }
       withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 20 + 64) { buf in
         let z = buf.baseAddress!, y = z + 20
         for item in items {
-          let g = item / channels, o = item - g * channels
+          let o = item / groups, g = item - o * groups
           let t0 = g * lanes
-          if g != current {
-            current = g
-            group.set(s, n0: n0, chunkTiles: chunkTiles, first: t0)
-            for l in 0..<8 {
-              at[l] = group.image[l] * channels * oh * ow + block * group.ty[l] * ow + block * group.tx[l]
-            }
-          }
+          let count = min(8, chunkTiles - t0)
           let src = m + o * ld + t0
           let b = bias?[o] ?? 0
           for phase in 0..<(transposed ? 4 : 1) {
@@ -260,26 +263,59 @@ extension WinogradConv {
             }
           }
           let plane = output + o * oh * ow
-          for l in 0..<group.count {
-            let dst = UnsafeMutableRawPointer(plane + at[l])
-            if transposed {
-              // dx row 2i + ay of the block: columns 2j + ax from phase (ay, ax)'s y_ij.
-              for i in 0..<4 {
-                for ay in 0..<2 {
-                  let e = y + (ay * 2) * 16 + i * 4, f = y + (ay * 2 + 1) * 16 + i * 4
-                  let row = SIMD8<Float>(e[0][l], f[0][l], e[1][l], f[1][l], e[2][l], f[2][l], e[3][l], f[3][l])
-                  (dst + (2 * i + ay) * ow * 4).storeBytes(of: row, as: SIMD8<Float>.self)
+          let at = at + g * 8
+          if transposed {
+            // dx row 2i + ay of each lane's block: columns 2j + ax from phase (ay, ax)'s y_ij —
+            // the transpose of the eight vectors (y⁽ᵃʸ⁰⁾_i0, y⁽ᵃʸ¹⁾_i0, y⁽ᵃʸ⁰⁾_i1, …).
+            for i in 0..<4 {
+              for ay in 0..<2 {
+                let e = y + (ay * 2) * 16 + i * 4, f = y + (ay * 2 + 1) * 16 + i * 4
+                let c = transpose8(e[0], f[0], e[1], f[1], e[2], f[2], e[3], f[3])
+                let off = (2 * i + ay) * ow
+                withUnsafeBytes(of: c) { raw in
+                  for l in 0..<count {
+                    UnsafeMutableRawPointer(plane + at[l] + off)
+                      .storeBytes(of: raw.load(fromByteOffset: l * 32, as: Lanes.self), as: Lanes.self)
+                  }
                 }
               }
-            } else {
-              for i in 0..<4 {
-                let e = y + i * 4
-                (dst + i * ow * 4).storeBytes(of: SIMD4<Float>(e[0][l], e[1][l], e[2][l], e[3][l]), as: SIMD4<Float>.self)
+            }
+          } else {
+            // Rows i and i + 1 of each lane's 4 × 4 block: one transpose of (y_i0 … y_i3, y_(i+1)0 …).
+            for i in stride(from: 0, to: 4, by: 2) {
+              let e = y + i * 4
+              let c = transpose8(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7])
+              withUnsafeBytes(of: c) { raw in
+                for l in 0..<count {
+                  let dst = UnsafeMutableRawPointer(plane + at[l] + i * ow)
+                  dst.storeBytes(of: raw.load(fromByteOffset: l * 32, as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+                  (dst + ow * 4).storeBytes(of: raw.load(fromByteOffset: l * 32 + 16, as: SIMD4<Float>.self),
+                                            as: SIMD4<Float>.self)
+                }
               }
             }
           }
         }
       }
+      }
     }
+  }
+
+  /// The 8 × 8 transpose: lane j of result i is lane i of argument j (AVX's unpack, 64-bit
+  /// shuffle and 128-bit permute stages, written as lane picks).
+  @inline(__always)
+  static func transpose8(_ r0: Lanes, _ r1: Lanes, _ r2: Lanes, _ r3: Lanes, _ r4: Lanes, _ r5: Lanes, _ r6: Lanes,
+                         _ r7: Lanes) -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+    @inline(__always) func lo(_ a: Lanes, _ b: Lanes) -> Lanes { Lanes(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5]) }
+    @inline(__always) func hi(_ a: Lanes, _ b: Lanes) -> Lanes { Lanes(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7]) }
+    @inline(__always) func lo2(_ a: Lanes, _ b: Lanes) -> Lanes { Lanes(a[0], a[1], b[0], b[1], a[4], a[5], b[4], b[5]) }
+    @inline(__always) func hi2(_ a: Lanes, _ b: Lanes) -> Lanes { Lanes(a[2], a[3], b[2], b[3], a[6], a[7], b[6], b[7]) }
+    @inline(__always) func lo4(_ a: Lanes, _ b: Lanes) -> Lanes { Lanes(lowHalf: a.lowHalf, highHalf: b.lowHalf) }
+    @inline(__always) func hi4(_ a: Lanes, _ b: Lanes) -> Lanes { Lanes(lowHalf: a.highHalf, highHalf: b.highHalf) }
+    let t0 = lo(r0, r1), t1 = hi(r0, r1), t2 = lo(r2, r3), t3 = hi(r2, r3)
+    let t4 = lo(r4, r5), t5 = hi(r4, r5), t6 = lo(r6, r7), t7 = hi(r6, r7)
+    let u0 = lo2(t0, t2), u1 = hi2(t0, t2), u2 = lo2(t1, t3), u3 = hi2(t1, t3)
+    let u4 = lo2(t4, t6), u5 = hi2(t4, t6), u6 = lo2(t5, t7), u7 = hi2(t5, t7)
+    return (lo4(u0, u4), lo4(u1, u5), lo4(u2, u6), lo4(u3, u7), hi4(u0, u4), hi4(u1, u5), hi4(u2, u6), hi4(u3, u7))
   }
 }

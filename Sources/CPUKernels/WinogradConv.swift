@@ -82,6 +82,10 @@ enum WinogradConv {
   /// a chunk to fill whole 32-tile panels (the generator's 4 → 8 layer at batch 64, 1 tile per
   /// image: 1 M floats made 13-image chunks, panels 60 % padding, 32 ms per call against 19–20 ms
   /// for 2–16 M; the other DCGAN layers level across 1–16 M).
+  /// Raised to the size of U (at most 4×) when U is larger: every chunk streams all of U through
+  /// the GEMMs, and where an image has few tiles U outweighs V and M (G's 4 → 8 layer at batch 64:
+  /// U is 13 M floats; 4 M gave two chunks and 12.5 ms, 8–16 M one and 11.1–11.3 ms, while its
+  /// 16 → 32 layer, U 0.8 M, took 15.4 ms at 4 M and 15.5–18.1 at 8–32 M).
   static let chunkBudgetFloatsF4 = 4 << 20
   /// Fewest tiles: one GEMM panel. (At batch 1 a discriminator's 16 × 16 layer has 64 tiles and
   /// its 8 × 8 one 16: with 32 the batch-1 D took 1.01 ms against 1.23 with 128 and 1.18 with
@@ -133,7 +137,8 @@ enum WinogradConv {
     var tilesPerImage: Int { tilesWide * tilesHigh }
     /// Images per chunk.
     var images: Int {
-      let budget = tile == 4 ? WinogradConv.chunkBudgetFloatsF4 : WinogradConv.chunkBudgetFloats
+      let f4 = WinogradConv.chunkBudgetFloatsF4
+      let budget = tile == 4 ? max(f4, min(4 * f4, products * m * k)) : WinogradConv.chunkBudgetFloats
       let fit = budget / (tilesPerImage * products * (k + m))
       // Whole panel groups (tiles a multiple of NR: no panel of padding) when that leaves one.
       let whole = fit / panelGroup * panelGroup
