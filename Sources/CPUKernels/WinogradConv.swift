@@ -91,13 +91,18 @@ enum WinogradConv {
   /// its 8 × 8 one 16: with 32 the batch-1 D took 1.01 ms against 1.23 with 128 and 1.18 with
   /// 16, the z iteration 5.44 against 6.09 and 5.89 — medians of six alternating runs' minimums.)
   static let minTiles = SGEMMEngine.nr
-  /// Fewest tiles on the narrow path (≤ 16 tiles, `Shape.narrow`), forward: 8. A batch-1
-  /// discriminator's 4 × 4 layer (4 tiles) goes to the implicit GEMM instead, streaming its 8 MB of
-  /// weights rather than the 19 MB of U (2.25× the weights): three alternating runs, batch 1,
-  /// z iteration 3.38–3.87 against 3.99–4.52 ms (AVX-512) and 4.98–5.44 against 5.61–6.39 (AVX2),
-  /// D forward 0.71 against 0.75 (AVX-512), 1.04 against 1.02 (AVX2). (An earlier measurement on a
-  /// quieter memory system had the narrow path ahead: 0.71 against 0.81 ms.)
-  static let minNarrowTiles = 8
+  /// Fewest tiles on the narrow path (≤ 16 tiles, `Shape.narrow`), forward: 8 with the AVX-512
+  /// kernels, 4 otherwise. With 8, a batch-1 discriminator's 4 × 4 layer (4 tiles) goes to the
+  /// skinny GEMM instead, streaming its 8 MB of weights rather than the 19 MB of U (2.25× the
+  /// weights). Three alternating runs, batch 1, 8 against 4: AVX-512 z iteration 3.38–3.87
+  /// against 3.99–4.52 ms, D forward 0.71 against 0.75; AVX2 z iteration 4.98–5.44 against
+  /// 5.61–6.39 but D forward 1.04 against 1.00–1.02 — and D forward is the AVX2 case nearest its
+  /// target (half of PyTorch's 2.05 ms), while the z iteration is at 0.4 of it either way.
+  #if MEND_ISA_AVX512
+    static let minNarrowTiles = 8
+  #else
+    static let minNarrowTiles = 4
+  #endif
   /// Transposed: 8 (one full 8-tile panel). At 4 tiles — the generator's 4 → 8 layer at batch 1,
   /// 36 GEMMs of 4 columns — G_fwd_b1 took 0.92 against 0.86 ms on the GEMM path (same runs);
   /// at 8 and 12 tiles (batch 2 and 3) the layer alone is faster narrow: 0.50–0.64 against

@@ -257,9 +257,10 @@ public enum OpCases {
       convT("convT_winograd4_20_16_16x24_n2_tanh", t(2, 20, 16, 24, 16, (4, 4), (2, 2), (1, 1)), act: .tanh),
       // A batch-1 DCGAN's 8 × 8 and 4 × 4 layers, forward and transposed, timed with constant
       // weights as in a model: 16 tiles (2 × 2) on the CPU's narrow Winograd path (the skinny GEMM
-      // kernel on 8-tile panels); 4 tiles on the implicit GEMM forward and on Winograd's GEMM path
-      // transposed (see WinogradConv.minNarrowTiles); and 12 tiles (a full 8-tile panel and a
-      // half one), with bias and activation.
+      // kernel on 8-tile panels); 4 tiles forward narrow (the kernel's 4-row half; on the skinny
+      // GEMM with the AVX-512 kernels) and on Winograd's GEMM path transposed (see
+      // WinogradConv.minNarrowTiles); and 12 tiles (a full 8-tile panel and a half one), with bias
+      // and activation.
       weights(conv("dcgan_d3_b1_conv_128_256_16to8", ConvGeometry(batch: 1, inChannels: 128, inHeight: 16,
               inWidth: 16, outChannels: 256, kernel: (4, 4), stride: (2, 2), padding: (1, 1)))),
       weights(conv("dcgan_d4_b1_conv_256_512_8to4", ConvGeometry(batch: 1, inChannels: 256, inHeight: 8, inWidth: 8,
