@@ -10,6 +10,11 @@
 # .build-fuzz/corpus/TARGET (kept between runs), crashes to .build-fuzz/artifacts/. The last line per
 # target is "fuzz-TARGET: N executions in S s, ok" (or FAIL); the script fails on any crash, leak,
 # timeout (10 s per input) or out-of-memory (2 GiB).
+#
+# MEND_FUZZ_TIMEOUT=S sets the per-input timeout (default 10 s). libFuzzer measures it in wall-clock
+# time, so a run at `nice -n 19` behind other work on a busy machine can be descheduled long enough
+# to report a "timeout" on an input that takes milliseconds (seen: 22 s on a 40 ms input); such runs
+# need a larger value (a real hang still fails, later).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 all=(png jpeg webp safetensors npy mask cli)
@@ -42,7 +47,7 @@ for t in "${targets[@]}"; do
   log=.build-fuzz/fuzz-$t.log
   set +e
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 ".build-fuzz/release/fuzz-$t" "$work" "$PWD/Fuzz/corpus/$t" \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+    -max_total_time="$seconds" -timeout="${MEND_FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$PWD/.build-fuzz/artifacts/$t-" "${dict[@]}" >"$log" 2>&1
   rc=$?
   set -e
