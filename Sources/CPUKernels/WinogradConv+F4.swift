@@ -70,9 +70,9 @@ extension WinogradConv {
   /// Where the 32 tiles of a panel sit (4 groups of 8, one SIMD8 lane per tile): per tile, its
   /// image and its tile row and column; tiles past the chunk repeat its last tile.
   struct PanelTiles {
-    var image = [Int](repeating: 0, count: 32)
-    var ty = [Int](repeating: 0, count: 32)
-    var tx = [Int](repeating: 0, count: 32)
+    var image = InlineArray<32, Int>(repeating: 0)
+    var ty = InlineArray<32, Int>(repeating: 0)
+    var tx = InlineArray<32, Int>(repeating: 0)
     /// Tiles of the panel inside the chunk.
     var count = 0
 
@@ -104,12 +104,14 @@ extension WinogradConv {
       let (input, v) = box.value
       var tiles = PanelTiles(), current = -1
       // Per group of 8 and window position: each lane's row and column offsets (clamped inside
-      // the image) and whether they are inside.
-      var rowOff = [Int](repeating: 0, count: 4 * side * 8), colOff = rowOff
-      var rowOK = [SIMDMask<SIMD8<Int32>>](repeating: .init(repeating: true), count: 4 * side)
+      // the image) and whether they are inside. Fixed-size, on the stack: the z loop allocates
+      // nothing (HostAllocationTests).
+      var rowOff = InlineArray<320, Int>(repeating: 0), colOff = rowOff
+      var rowOK = InlineArray<40, SIMDMask<SIMD8<Int32>>>(repeating: .init(repeating: true))
       var colOK = rowOK
-      withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 100 + 50) { buf in
-        let win = buf.baseAddress!, tr = win + 100
+      // The gathered window, then its row transform.
+      var win = InlineArray<100, Lanes>(repeating: Lanes()), tr = InlineArray<50, Lanes>(repeating: Lanes())
+      do {
         for item in items {
           let p = item / channels, ch = item - p * channels
           if p != current {
@@ -132,26 +134,25 @@ extension WinogradConv {
           let plane = input + ch * h * wd
           for g in 0..<((tiles.count + 7) / 8) {
             // Gather the window, one lane per tile.
-            rowOff.withUnsafeBufferPointer { ro in
-              colOff.withUnsafeBufferPointer { co in
-                for r in 0..<side {
-                  let rr = (g * side + r) * 8
-                  for q in 0..<side {
-                    let cc = (g * side + q) * 8
-                    var x = Lanes()
-                    for l in 0..<8 { x[l] = plane[ro[rr + l] + co[cc + l]] }
-                    x.replace(with: 0, where: .!(rowOK[g * side + r] .& colOK[g * side + q]))
-                    win[r * side + q] = x
-                  }
-                }
+            for r in 0..<side {
+              let rr = (g * side + r) * 8
+              for q in 0..<side {
+                let cc = (g * side + q) * 8
+                var x = Lanes()
+                for l in 0..<8 { x[l] = plane[rowOff[rr + l] + colOff[cc + l]] }
+                x.replace(with: 0, where: .!(rowOK[g * side + r] .& colOK[g * side + q]))
+                win[r * side + q] = x
               }
             }
             let vBase = v + p * k * nr + g * 8
             for py in 0..<2 {
               // Bᵀ along the phase's five window rows, for every window column.
+              // (Window row of phase row j: py + j transposed, 2j + py forward. No local functions
+              // here: one capturing `win` or `tr` boxed it on the heap on every call.)
+              let rs = transposed ? 1 : 2
               for q in 0..<side {
-                @inline(__always) func d(_ j: Int) -> Lanes { win[(transposed ? py + j : 2 * j + py) * side + q] }
-                let b = bF4(d(0), d(1), d(2), d(3), d(4))
+                let b = bF4(win[py * side + q], win[(py + rs) * side + q], win[(py + 2 * rs) * side + q],
+                            win[(py + 3 * rs) * side + q], win[(py + 4 * rs) * side + q])
                 tr[q] = b.0; tr[10 + q] = b.1; tr[20 + q] = b.2; tr[30 + q] = b.3; tr[40 + q] = b.4
               }
               for px in 0..<2 {
@@ -159,9 +160,8 @@ extension WinogradConv {
                 let row = transposed ? ch : ch * 4 + py * 2 + px
                 let out = UnsafeMutableRawPointer(vBase + product0 * vStride + row * nr)
                 for a in 0..<5 {
-                  let t = tr + a * 10
-                  @inline(__always) func c(_ j: Int) -> Lanes { t[transposed ? px + j : 2 * j + px] }
-                  let b = bF4(c(0), c(1), c(2), c(3), c(4))
+                  let c0 = a * 10 + px
+                  let b = bF4(tr[c0], tr[c0 + rs], tr[c0 + 2 * rs], tr[c0 + 3 * rs], tr[c0 + 4 * rs])
                   let o = out + a * 5 * vStride * 4
                   o.storeBytes(of: b.0, as: Lanes.self)
                   (o + vStride * 4).storeBytes(of: b.1, as: Lanes.self)
@@ -198,9 +198,9 @@ extension WinogradConv {
 
   /// Where the 8 tiles of an output group sit (as `PanelTiles`, 8 lanes).
   struct TileGroup {
-    var image = [Int](repeating: 0, count: 8)
-    var ty = [Int](repeating: 0, count: 8)
-    var tx = [Int](repeating: 0, count: 8)
+    var image = InlineArray<8, Int>(repeating: 0)
+    var ty = InlineArray<8, Int>(repeating: 0)
+    var tx = InlineArray<8, Int>(repeating: 0)
     var count = 0
 
     mutating func set(_ s: Shape, n0: Int, chunkTiles: Int, first t0: Int) {
@@ -229,74 +229,70 @@ extension WinogradConv {
     let box = UnsafeSendable(value: (m, output, bias))
     pool.forRanges(groups * channels, grain: 8) { items in
       let (m, output, bias) = box.value
-      // Each lane's block offset in its channel-0 plane, for every group of the chunk (items go
-      // channel by channel, along M's rows).
-      withUnsafeTemporaryAllocation(of: Int.self, capacity: groups * 8) { atBuf in
-      let at = atBuf.baseAddress!
+      // Items go channel by channel, along M's rows; each lane's block offset in its channel-0
+      // plane is found per item (on the stack: the z loop allocates nothing).
       var group = TileGroup()
-      for g in 0..<groups {
-        group.set(s, n0: n0, chunkTiles: chunkTiles, first: g * lanes)
-        for l in 0..<8 {
-          at[g * 8 + l] = group.image[l] * channels * oh * ow + block * group.ty[l] * ow + block * group.tx[l]
-        }
-      }
-      withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 20 + 64) { buf in
-        let z = buf.baseAddress!, y = z + 20
+      var at = InlineArray<8, Int>(repeating: 0)
+      var z = InlineArray<20, Lanes>(repeating: Lanes()), y = InlineArray<64, Lanes>(repeating: Lanes())
+      var current = -1
+      do {
         for item in items {
           let o = item / groups, g = item - o * groups
           let t0 = g * lanes
           let count = min(8, chunkTiles - t0)
+          if g != current {
+            current = g
+            group.set(s, n0: n0, chunkTiles: chunkTiles, first: t0)
+            for l in 0..<8 {
+              at[l] = group.image[l] * channels * oh * ow + block * group.ty[l] * ow + block * group.tx[l]
+            }
+          }
           let src = m + o * ld + t0
           let b = bias?[o] ?? 0
           for phase in 0..<(transposed ? 4 : 1) {
-            let p = src + phase * 25 * ms
-            @inline(__always) func load(_ xi: Int) -> Lanes { UnsafeRawPointer(p + xi * ms).loadUnaligned(as: Lanes.self) }
+            let p = UnsafeRawPointer(src + phase * 25 * ms)
             for bb in 0..<5 {
-              let r = aF4(load(bb), load(5 + bb), load(10 + bb), load(15 + bb), load(20 + bb))
+              let q = p + bb * ms * 4, st = 5 * ms * 4
+              let r = aF4(q.loadUnaligned(as: Lanes.self), q.loadUnaligned(fromByteOffset: st, as: Lanes.self),
+                          q.loadUnaligned(fromByteOffset: 2 * st, as: Lanes.self),
+                          q.loadUnaligned(fromByteOffset: 3 * st, as: Lanes.self),
+                          q.loadUnaligned(fromByteOffset: 4 * st, as: Lanes.self))
               z[bb] = r.0; z[5 + bb] = r.1; z[10 + bb] = r.2; z[15 + bb] = r.3
             }
             for i in 0..<4 {
               let r = aF4(z[i * 5], z[i * 5 + 1], z[i * 5 + 2], z[i * 5 + 3], z[i * 5 + 4])
-              let yp = y + phase * 16 + i * 4
-              yp[0] = activate(r.0, bias: b, act); yp[1] = activate(r.1, bias: b, act)
-              yp[2] = activate(r.2, bias: b, act); yp[3] = activate(r.3, bias: b, act)
+              let yp = phase * 16 + i * 4
+              y[yp] = activate(r.0, bias: b, act); y[yp + 1] = activate(r.1, bias: b, act)
+              y[yp + 2] = activate(r.2, bias: b, act); y[yp + 3] = activate(r.3, bias: b, act)
             }
           }
           let plane = output + o * oh * ow
-          let at = at + g * 8
           if transposed {
             // dx row 2i + ay of each lane's block: columns 2j + ax from phase (ay, ax)'s y_ij —
             // the transpose of the eight vectors (y⁽ᵃʸ⁰⁾_i0, y⁽ᵃʸ¹⁾_i0, y⁽ᵃʸ⁰⁾_i1, …).
             for i in 0..<4 {
               for ay in 0..<2 {
-                let e = y + (ay * 2) * 16 + i * 4, f = y + (ay * 2 + 1) * 16 + i * 4
-                let c = transpose8(e[0], f[0], e[1], f[1], e[2], f[2], e[3], f[3])
+                let e = (ay * 2) * 16 + i * 4, f = (ay * 2 + 1) * 16 + i * 4
+                let c = transpose8(y[e], y[f], y[e + 1], y[f + 1], y[e + 2], y[f + 2], y[e + 3], y[f + 3])
                 let off = (2 * i + ay) * ow
-                withUnsafeBytes(of: c) { raw in
-                  for l in 0..<count {
-                    UnsafeMutableRawPointer(plane + at[l] + off)
-                      .storeBytes(of: raw.load(fromByteOffset: l * 32, as: Lanes.self), as: Lanes.self)
-                  }
+                for l in 0..<count {
+                  UnsafeMutableRawPointer(plane + at[l] + off).storeBytes(of: c[l], as: Lanes.self)
                 }
               }
             }
           } else {
             // Rows i and i + 1 of each lane's 4 × 4 block: one transpose of (y_i0 … y_i3, y_(i+1)0 …).
             for i in stride(from: 0, to: 4, by: 2) {
-              let e = y + i * 4
-              let c = transpose8(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7])
-              withUnsafeBytes(of: c) { raw in
-                for l in 0..<count {
-                  let dst = UnsafeMutableRawPointer(plane + at[l] + i * ow)
-                  dst.storeBytes(of: raw.load(fromByteOffset: l * 32, as: SIMD4<Float>.self), as: SIMD4<Float>.self)
-                  (dst + ow * 4).storeBytes(of: raw.load(fromByteOffset: l * 32 + 16, as: SIMD4<Float>.self),
-                                            as: SIMD4<Float>.self)
-                }
+              let e = i * 4
+              let c = transpose8(y[e], y[e + 1], y[e + 2], y[e + 3], y[e + 4], y[e + 5], y[e + 6], y[e + 7])
+              for l in 0..<count {
+                let dst = UnsafeMutableRawPointer(plane + at[l] + i * ow)
+                dst.storeBytes(of: c[l].lowHalf, as: SIMD4<Float>.self)
+                (dst + ow * 4).storeBytes(of: c[l].highHalf, as: SIMD4<Float>.self)
               }
             }
           }
         }
-      }
       }
     }
   }
@@ -305,7 +301,7 @@ extension WinogradConv {
   /// shuffle and 128-bit permute stages, written as lane picks).
   @inline(__always)
   static func transpose8(_ r0: Lanes, _ r1: Lanes, _ r2: Lanes, _ r3: Lanes, _ r4: Lanes, _ r5: Lanes, _ r6: Lanes,
-                         _ r7: Lanes) -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+                         _ r7: Lanes) -> InlineArray<8, Lanes> {
     @inline(__always) func lo(_ a: Lanes, _ b: Lanes) -> Lanes { Lanes(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5]) }
     @inline(__always) func hi(_ a: Lanes, _ b: Lanes) -> Lanes { Lanes(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7]) }
     @inline(__always) func lo2(_ a: Lanes, _ b: Lanes) -> Lanes { Lanes(a[0], a[1], b[0], b[1], a[4], a[5], b[4], b[5]) }
@@ -316,6 +312,6 @@ extension WinogradConv {
     let t4 = lo(r4, r5), t5 = hi(r4, r5), t6 = lo(r6, r7), t7 = hi(r6, r7)
     let u0 = lo2(t0, t2), u1 = hi2(t0, t2), u2 = lo2(t1, t3), u3 = hi2(t1, t3)
     let u4 = lo2(t4, t6), u5 = hi2(t4, t6), u6 = lo2(t5, t7), u7 = hi2(t5, t7)
-    return (lo4(u0, u4), lo4(u1, u5), lo4(u2, u6), lo4(u3, u7), hi4(u0, u4), hi4(u1, u5), hi4(u2, u6), hi4(u3, u7))
+    return [lo4(u0, u4), lo4(u1, u5), lo4(u2, u6), lo4(u3, u7), hi4(u0, u4), hi4(u1, u5), hi4(u2, u6), hi4(u3, u7)]
   }
 }
