@@ -13,7 +13,7 @@ import Compute
 //   Aᵀ = [1 1 1 1 0; 0 1 −1 2 0; 0 1 1 4 0; 0 1 −1 8 1]
 // Bᵀ and Aᵀ are small integers (exact in float32); G's thirds and sixths round once, in the
 // pre-packed filters. Measured against float64 direct sums over 256 channels: ≤ 3e-6 of the
-// largest output (F(2 × 2): ~1e-6), well inside the op table's bound.
+// largest output (numpy, random data), well inside the op table's bound.
 //
 // Forward, tile (ty, tx) is output rows 4ty … 4ty + 3, columns 4tx …; phase (py, px) window
 // position j along a side is input row (column) 8t − 1 + 2j + p. Transposed, a tile is dy rows
