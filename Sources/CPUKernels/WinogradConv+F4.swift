@@ -67,8 +67,9 @@ extension WinogradConv {
   typealias Lanes = SIMD8<Float>
   static let lanes = 8
 
-  /// Where the 32 tiles of a panel sit (4 groups of 8, one SIMD8 lane per tile): per tile, its
-  /// image and its tile row and column; tiles past the chunk repeat its last tile.
+  /// Where up to 32 consecutive tiles of a chunk sit — a panel (4 groups of 8, one SIMD8 lane per
+  /// tile) for the input transform, one group of 8 for the output transform: per tile, its image
+  /// and its tile row and column; tiles past the chunk repeat its last tile.
   struct PanelTiles {
     var image = InlineArray<32, Int>(repeating: 0)
     var ty = InlineArray<32, Int>(repeating: 0)
@@ -76,10 +77,10 @@ extension WinogradConv {
     /// Tiles of the panel inside the chunk.
     var count = 0
 
-    mutating func set(_ s: Shape, n0: Int, chunkTiles: Int, first t0: Int) {
-      count = min(32, chunkTiles - t0)
+    mutating func set(_ s: Shape, n0: Int, chunkTiles: Int, first t0: Int, tiles: Int = 32) {
+      count = min(tiles, chunkTiles - t0)
       let tpi = s.tilesPerImage, tw = s.tilesWide
-      for l in 0..<32 {
+      for l in 0..<tiles {
         let t = t0 + min(l, count - 1), r = t % tpi
         image[l] = n0 + t / tpi; ty[l] = r / tw; tx[l] = r % tw
       }
@@ -196,23 +197,6 @@ extension WinogradConv {
     }
   }
 
-  /// Where the 8 tiles of an output group sit (as `PanelTiles`, 8 lanes).
-  struct TileGroup {
-    var image = InlineArray<8, Int>(repeating: 0)
-    var ty = InlineArray<8, Int>(repeating: 0)
-    var tx = InlineArray<8, Int>(repeating: 0)
-    var count = 0
-
-    mutating func set(_ s: Shape, n0: Int, chunkTiles: Int, first t0: Int) {
-      count = min(8, chunkTiles - t0)
-      let tpi = s.tilesPerImage, tw = s.tilesWide
-      for l in 0..<8 {
-        let t = t0 + min(l, count - 1), r = t % tpi
-        image[l] = n0 + t / tpi; ty[l] = r / tw; tx[l] = r % tw
-      }
-    }
-  }
-
   /// The output from M (rows: the op's output channels, columns: the chunk's tiles, leading
   /// dimension ld): Aᵀ M A per tile (and per output phase when transposed), bias and activation,
   /// each lane's block stored to its tile. Work items are (tile group, channel).
@@ -231,7 +215,7 @@ extension WinogradConv {
       let (m, output, bias) = box.value
       // Items go channel by channel, along M's rows; each lane's block offset in its channel-0
       // plane is found per item (on the stack: the z loop allocates nothing).
-      var group = TileGroup()
+      var group = PanelTiles()
       var at = InlineArray<8, Int>(repeating: 0)
       var z = InlineArray<20, Lanes>(repeating: Lanes()), y = InlineArray<64, Lanes>(repeating: Lanes())
       var current = -1
@@ -242,7 +226,7 @@ extension WinogradConv {
           let count = min(8, chunkTiles - t0)
           if g != current {
             current = g
-            group.set(s, n0: n0, chunkTiles: chunkTiles, first: t0)
+            group.set(s, n0: n0, chunkTiles: chunkTiles, first: t0, tiles: lanes)
             for l in 0..<8 {
               at[l] = group.image[l] * channels * oh * ow + block * group.ty[l] * ow + block * group.tx[l]
             }
