@@ -597,6 +597,65 @@ final class CLITests: XCTestCase {
                     output: png + "3.png", environment: noBlast)
   }
 
+  /// One binary on an AVX2-only CPU: under Tools/avx2-only's CPUID mask (an AVX-512 machine that
+  /// reports no AVX-512, as a Haswell/Zen 3 server does) mend chooses its AVX2 kernels by itself,
+  /// says so in `--version` and in the benchmark JSON, refuses `MEND_CPU_ISA=avx512` in one line (and
+  /// `--version` names the reason), and
+  /// generates the same bytes as `MEND_CPU_ISA=avx2` on the real CPU. Needs x86-64 Linux with CPUID
+  /// faulting (the cpuid_fault flag) and a C compiler; skipped, with the reason, elsewhere and under
+  /// the sanitizers (their runtime must be the first library loaded).
+  func testChoosesAVX2OnAnAVX2OnlyCPU() throws {
+    let env = ProcessInfo.processInfo.environment
+    guard env["MEND_CHILD_ASAN_OPTIONS"] == nil, env["TSAN_OPTIONS"] == nil else { throw XCTSkip("sanitizer build: no LD_PRELOAD") }
+    let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    guard cpuinfo.contains(" cpuid_fault"), cpuinfo.contains(" avx2") else { throw XCTSkip("no CPUID faulting or no AVX2 here") }
+    let dir = try freshDir("avx2only")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let shim = dir + "/cpuid-avx2-only.so"
+    let cc = Process()
+    cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    cc.arguments = ["cc", "-O2", "-shared", "-fPIC", "-o", shim, Self.root.appendingPathComponent("Tools/avx2-only/cpuid-avx2-only.c").path, "-ldl"]
+    try cc.run()
+    cc.waitUntilExit()
+    guard cc.terminationStatus == 0 else { throw XCTSkip("no C compiler to build the CPUID shim") }
+    var masked = env
+    masked["LD_PRELOAD"] = shim
+    masked["MEND_CPUID_SHIM_REQUIRE"] = "1"
+    masked["MEND_CPU_ISA"] = nil
+    let version = try output(["--version"], environment: masked)
+    XCTAssert(version.contains("CPU kernels: avx2; this CPU runs avx2, generic"), version)
+    let bench = try output(["bench", "models", "--device", "cpu", "--threads", "1", "--filter", "G_fwd_b1", "--budget", "0.05", "--json"],
+                           environment: masked)
+    XCTAssert(bench.contains("\"isa\":\"avx2\""), bench)
+    var forced = masked
+    forced["MEND_CPU_ISA"] = "avx512"
+    XCTAssert(try output(["--version"], environment: forced).contains("CPU kernels: none, MEND_CPU_ISA=avx512: this CPU does not support it"))
+    try assertFails(["generate", "--seed", "5", "-o", dir + "/x.png"], mentions: "MEND_CPU_ISA=avx512", output: dir + "/x.png",
+                    environment: forced)
+    let a = dir + "/masked.png", b = dir + "/forced.png"
+    XCTAssertEqual(try run(["generate", "--seed", "5", "-o", a, "--device", "cpu"], environment: masked).status, 0)
+    var avx2 = env
+    avx2["MEND_CPU_ISA"] = "avx2"
+    XCTAssertEqual(try run(["generate", "--seed", "5", "-o", b, "--device", "cpu"], environment: avx2).status, 0)
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: a)), try Data(contentsOf: URL(fileURLWithPath: b)))
+  }
+
+  /// Runs mend and returns its standard output (a non-zero exit fails the test).
+  func output(_ args: [String], environment: [String: String]) throws -> String {
+    let p = Process()
+    p.executableURL = try binary
+    p.arguments = args
+    p.environment = environment
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = Pipe()
+    try p.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    XCTAssertEqual(p.terminationStatus, 0, "\(args)")
+    return text
+  }
+
   /// A folder of 64×64 faces inpainted in batches through one plan writes what each face
   /// inpainted alone writes, up to rounding (every image starts from the latents it gets alone),
   /// and one report line each.

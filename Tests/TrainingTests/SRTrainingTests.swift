@@ -46,22 +46,11 @@ final class SRTrainingTests: XCTestCase {
     var dir = SplitMix64(seed: 3)
     for name in ["head.conv.weight", "head.prelu.alpha", "blocks.0.conv1.weight", "blocks.1.bn2.weight",
                  "up.0.conv.bias", "tail.conv.weight", "tail.conv.bias"] {
-      let e = try XCTUnwrap(t.store.entries[name], name)
-      _ = try loss()
-      let g = try cpu.values(t.plan.tensor(try XCTUnwrap(t.grads[name], name)))
-      let w = try cpu.values(e.value)
       // Sparse, along the gradient's signs (sparseSignDirection): a dense Gaussian direction's
       // derivative was as small as 6e-6 (head.prelu.alpha) and needed a 15 % / 3e-5 escape; this
       // one is ≥ 1e-3 for every tensor.
-      let u = Harness.sparseSignDirection(g, rng: &dir)
-      let h: Float = 3e-4
-      try cpu.write(zip(w, u).map { $0 + h * $1 }, to: e.value); let lp = try loss()
-      try cpu.write(zip(w, u).map { $0 - h * $1 }, to: e.value); let lm = try loss()
-      try cpu.write(w, to: e.value)
-      let num = (lp - lm) / Double(2 * h), ana = Harness.dot(g, u)
-      print("SR \(name): directional analytic \(ana), numeric \(num)")
-      // +∞ on NaN, a length mismatch or a lost gradient, so the max keeps it.
-      worst = max(worst, Harness.directionalError(numeric: num, analytic: ana))
+      worst = max(worst, try directional(t.store, name, grad: t.plan.tensor(try XCTUnwrap(t.grads[name], name)), loss: loss,
+                                         rng: &dir, h: 3e-4, label: "SR"))
     }
     // Float64 loss, sparse sign directions, h = 3e-4: ≤ 0.39 % seen over 21 draws (3 seeds × 7
     // tensors, CPU AVX-512; PReLU kinks and the pixels' float32 rounding); with the float32 loss the
@@ -75,28 +64,6 @@ final class SRTrainingTests: XCTestCase {
     XCTAssertLessThan(last, first * 0.5)
   }
 
-  /// Directional finite-difference check of `grad` (a tensor of `plan`) for parameter `name` of
-  /// `store` against `loss()` (float64); returns the relative error, +∞ on NaN, a length mismatch
-  /// or an all-zero gradient.
-  func directional(_ store: ParameterStore, _ name: String, grad: TensorRef, loss: () throws -> Double,
-                   rng: inout SplitMix64, h: Float = 1e-4) throws -> Double {
-    let cpu = store.device
-    let e = try XCTUnwrap(store.entries[name], name)
-    _ = try loss()
-    let g = try cpu.values(grad)
-    let w = try cpu.values(e.value)
-    // A sparse direction (at most 64 entries: perturbing all 2M entries of a dense layer at once
-    // crosses many LeakyReLU kinks and measures curvature, not the gradient), each entry along the
-    // sign of its analytic gradient, so the directional derivative Σ|g_i| does not cancel to a
-    // value that float32 rounding of the loss swamps (Harness.sparseSignDirection).
-    let u = Harness.sparseSignDirection(g, rng: &rng)
-    try cpu.write(zip(w, u).map { $0 + h * $1 }, to: e.value); let lp = try loss()
-    try cpu.write(zip(w, u).map { $0 - h * $1 }, to: e.value); let lm = try loss()
-    try cpu.write(w, to: e.value)
-    let num = (lp - lm) / Double(2 * h), ana = Harness.dot(g, u)
-    print("\(name): directional analytic \(ana), numeric \(num)")
-    return Harness.directionalError(numeric: num, analytic: ana)
-  }
 
   /// BCE with logits in float64: −log σ(x) for target 1, −log(1 − σ(x)) for target 0.
   func bce(_ logits: [Float], target: Double) -> Double {

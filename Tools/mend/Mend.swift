@@ -10,8 +10,15 @@ struct Mend: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mend",
     abstract: "Repair images with generative networks on OpenCL GPUs or the Swift CPU path.",
-    version: "mend \(mendVersion) (CPU kernels: \(CPUISA.selected); this CPU runs \(CPUISA.supported.map(\.rawValue).joined(separator: ", ")))",
+    version: "mend \(mendVersion) (\(cpuKernels))",
     subcommands: [Complete.self, Inpaint.self, Generate.self, SuperRes.self, TrainCommand.self, EvalCommand.self, Devices.self, BenchCommand.self])
+
+  /// The CPU kernel level in use and those this CPU runs; a `MEND_CPU_ISA` this CPU cannot run is
+  /// named with the reason (every command then refuses to start).
+  static var cpuKernels: String {
+    let runs = "this CPU runs \(CPUISA.supported.map(\.rawValue).joined(separator: ", "))"
+    do { return "CPU kernels: \(try CPUISA.fromEnvironment()); \(runs)" } catch { return "CPU kernels: none, \(error)" }
+  }
 
   /// `--tune-generator` takes an optional step count: the flag alone means the default steps.
   static func main() {
