@@ -195,6 +195,15 @@ CLBlastStatusCode CL_API_CALL CLBlastSgemmStridedBatched(const CLBlastLayout a, 
 }
 #pragma GCC visibility pop
 
+// Extension functions (cl_khr_command_buffer) are looked up per platform through the loader; the
+// lookup itself is optional (an OpenCL 1.1 loader lacks it: no extensions then).
+typedef void *(CL_API_CALL *clGetExtensionFunctionAddressForPlatform_fn)(cl_platform_id a, const char *b);
+static clGetExtensionFunctionAddressForPlatform_fn p_clGetExtensionFunctionAddressForPlatform;
+void *mend_opencl_extension_function(cl_platform_id platform, const char *name) {
+  if (!p_clGetExtensionFunctionAddressForPlatform) return NULL;
+  return p_clGetExtensionFunctionAddressForPlatform(platform, name);
+}
+
 // libOpenCL is opened into the global scope and mend's calls resolve through it, so a tool
 // interposed with LD_PRELOAD (an OpenCL call counter) sees them as it would in a linked binary.
 static void *resolve(void *h, const char *name) {
@@ -247,6 +256,8 @@ static void opencl_open(void) {
   if (!(p_clEnqueueWriteBuffer = (clEnqueueWriteBuffer_fn)resolve(h, "clEnqueueWriteBuffer"))) { snprintf(why, sizeof opencl_error, "%s lacks clEnqueueWriteBuffer", used); return; }
   if (!(p_clEnqueueFillBuffer = (clEnqueueFillBuffer_fn)resolve(h, "clEnqueueFillBuffer"))) { snprintf(why, sizeof opencl_error, "%s lacks clEnqueueFillBuffer", used); return; }
   if (!(p_clEnqueueNDRangeKernel = (clEnqueueNDRangeKernel_fn)resolve(h, "clEnqueueNDRangeKernel"))) { snprintf(why, sizeof opencl_error, "%s lacks clEnqueueNDRangeKernel", used); return; }
+  p_clGetExtensionFunctionAddressForPlatform =
+      (clGetExtensionFunctionAddressForPlatform_fn)resolve(h, "clGetExtensionFunctionAddressForPlatform");
   opencl_ok = 1;
 }
 

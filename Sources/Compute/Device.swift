@@ -23,6 +23,10 @@ public protocol Device: AnyObject {
   /// (OpenCL: kernel objects with their arguments set), so a replay only enqueues; the default
   /// calls `run` each time.
   func prepare(_ op: Op, inputs: [TensorRef], outputs: [TensorRef]) throws -> PreparedOp
+  /// Groups a plan's prepared steps, in order, for replay: a device may merge consecutive steps
+  /// into one submission (OpenCL: a `cl_khr_command_buffer` per run of mend's own kernels). The
+  /// default returns them as they are.
+  func group(_ steps: [PreparedOp]) throws -> [PreparedOp]
   /// Scratch memory for lowered ops; grows on demand and is reused, so steady-state runs allocate
   /// nothing. Valid until the next call to `workspace`.
   func workspace(byteCount: Int) throws -> DeviceBuffer
@@ -51,6 +55,8 @@ public struct DeviceActivity: Sendable, Equatable {
   public var kernelCreations = 0
   /// Blocking transfers and queue finishes: each one a host wait.
   public var hostWaits = 0
+  /// Command buffers submitted (each replays several of the launches counted above).
+  public var submissions = 0
   public init() {}
 
   public static func - (a: DeviceActivity, b: DeviceActivity) -> DeviceActivity {
@@ -60,6 +66,7 @@ public struct DeviceActivity: Sendable, Equatable {
     d.bufferCreations = a.bufferCreations - b.bufferCreations
     d.kernelCreations = a.kernelCreations - b.kernelCreations
     d.hostWaits = a.hostWaits - b.hostWaits
+    d.submissions = a.submissions - b.submissions
     return d
   }
 
@@ -67,7 +74,7 @@ public struct DeviceActivity: Sendable, Equatable {
   public func jsonFields(per n: Int) -> String {
     func f(_ v: Int) -> String { String(format: "%.2f", Double(v) / Double(max(1, n))) }
     return "\"launches\":\(f(launches)),\"library_calls\":\(f(libraryCalls)),\"buffer_creations\":\(f(bufferCreations)),"
-      + "\"kernel_creations\":\(f(kernelCreations)),\"host_waits\":\(f(hostWaits))"
+      + "\"kernel_creations\":\(f(kernelCreations)),\"host_waits\":\(f(hostWaits)),\"command_buffers\":\(f(submissions))"
   }
 }
 
@@ -92,6 +99,8 @@ extension Device {
     try op.validate(inputs: inputs, outputs: outputs)
     return DeferredOp(self, op, inputs: inputs, outputs: outputs)
   }
+
+  public func group(_ steps: [PreparedOp]) throws -> [PreparedOp] { steps }
 
   public var memoryBudget: Int { Int(clamping: ProcessInfo.processInfo.physicalMemory / 4) }
   public var activity: DeviceActivity? { nil }

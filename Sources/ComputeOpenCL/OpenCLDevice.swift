@@ -55,7 +55,14 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   /// The program cache file this device reads and writes.
   public let programCacheFile: URL
   public private(set) var allocationCount = 0
-  private var counts = DeviceActivity()
+  var counts = DeviceActivity()
+  /// `cl_khr_command_buffer`, where the device offers it and `MEND_OPENCL_COMMAND_BUFFER` is not 0.
+  let commandBufferAPI: CommandBufferAPI?
+  /// Whether plans compiled from now on replay through command buffers (`group`); on by default
+  /// where the API exists (tests turn it off to compare).
+  public var useCommandBuffers: Bool
+  /// Whether this device offers `cl_khr_command_buffer` to mend.
+  public var supportsCommandBuffers: Bool { commandBufferAPI != nil }
   public var activity: DeviceActivity? { counts }
 
   /// Opens device `index` of `OpenCLRuntime.devices()`. `cacheDirectory` overrides where compiled
@@ -75,6 +82,8 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     info = all[index]
     self.index = index
     useFused = Self.fusedDefault(info)
+    commandBufferAPI = CommandBufferAPI(info)
+    useCommandBuffers = commandBufferAPI != nil
     var err: cl_int = 0
     var dev: cl_device_id? = info.device
     guard let ctx = clCreateContext(nil, 1, &dev, nil, nil, &err), err == CL_SUCCESS else {

@@ -11,7 +11,8 @@ public final class Plan {
   public let memory: Planner.Result
   let tensors: [TensorRef]
   let steps: [(op: Op, inputs: [TensorRef], outputs: [TensorRef])]
-  /// The steps bound once (`Device.prepare`); `run()` replays them.
+  /// The steps bound once (`Device.prepare`) and grouped for submission (`Device.group`); `run()`
+  /// replays them.
   let prepared: [PreparedOp]
   // Held so the tensors' buffers stay alive.
   let buffers: [DeviceBuffer]
@@ -48,7 +49,7 @@ public final class Plan {
     }
     device.declareConstant(params)
     steps = g.nodes.map { n in (n.op, n.inputs.map { ts[$0.id] }, n.outputs.map { ts[$0.id] }) }
-    prepared = try steps.map { try device.prepare($0.op, inputs: $0.inputs, outputs: $0.outputs) }
+    prepared = try device.group(steps.map { try device.prepare($0.op, inputs: $0.inputs, outputs: $0.outputs) })
   }
 
   /// Whether plans fold epilogues: `MEND_FUSE=0` turns it off (to compare counts and results).

@@ -32,6 +32,12 @@ final class CancellableDevice: Device, @unchecked Sendable {
     CheckedStep(try base.prepare(op, inputs: inputs, outputs: outputs), self)
   }
 
+  /// The base device's grouping of the unwrapped steps, each group checked before it runs (a group
+  /// that is one command buffer is cancelled before or after, not within).
+  func group(_ steps: [PreparedOp]) throws -> [PreparedOp] {
+    try base.group(steps.map { ($0 as? CheckedStep)?.inner ?? $0 }).map { CheckedStep($0, self) }
+  }
+
   final class CheckedStep: PreparedOp {
     let inner: PreparedOp
     unowned let owner: CancellableDevice

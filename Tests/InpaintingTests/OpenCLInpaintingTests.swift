@@ -45,5 +45,43 @@ final class OpenCLInpaintingTests: XCTestCase {
       XCTAssertLessThan(dloss, 1e-5, path)
     }
   }
+
+  /// With `cl_khr_command_buffer` (PoCL 3 has it), a plan of fused kernels replays as one command
+  /// buffer per run: the z loop gives bit-identical latents and images to launch-by-launch replay
+  /// (the same kernels in the same order), with one submission per iteration and the same launches.
+  func testCommandBufferReplayEqualsLaunchByLaunch() throws {
+    guard (try? OpenCLRuntime.devices().isEmpty) == false else {
+      if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("CI=true but no OpenCL device") }
+      throw XCTSkip("no OpenCL device (not counted as a pass)")
+    }
+    guard try OpenCLDevice(index: 0).supportsCommandBuffers else {
+      throw XCTSkip("this OpenCL device has no cl_khr_command_buffer (or MEND_OPENCL_COMMAND_BUFFER=0)")
+    }
+    let gen = try faceGenerator()
+    let disc = try DCGANDiscriminator(weights: try WeightStore.load(WeightStore.faceDiscriminator), logits: true)
+    let (face, _) = try knownFace(gen, seed: 35, device: CPUDevice(threads: 2))
+    let mask = Mask.center(width: 64, height: 64, fraction: 0.4)
+    var cfg = InpaintConfig()
+    cfg.starts = 8; cfg.iterations = 4; cfg.seed = 3; cfg.logEvery = 1000
+    var results: [InpaintResult] = [], activity: [DeviceActivity] = []
+    for buffers in [false, true] {
+      let dev = try OpenCLDevice(index: 0)
+      dev.useFused = true
+      dev.useCommandBuffers = buffers
+      let inp = try Inpainter(generator: gen, discriminator: disc, device: dev, images: 1, config: cfg)
+      let before = try XCTUnwrap(dev.activity)
+      results.append(try inp.run([face], masks: [mask])[0])
+      activity.append(try XCTUnwrap(dev.activity) - before)
+    }
+    XCTAssertEqual(results[1].latent, results[0].latent)
+    XCTAssertEqual(results[1].generated.data, results[0].generated.data)
+    XCTAssertEqual(results[1].totalLoss, results[0].totalLoss)
+    XCTAssertEqual(activity[0].submissions, 0)
+    XCTAssertEqual(activity[1].launches, activity[0].launches)
+    // One buffer per plan run: the 4 iterations plus the final forward (at most a few more).
+    XCTAssertGreaterThanOrEqual(activity[1].submissions, cfg.iterations)
+    XCTAssertLessThan(activity[1].submissions, 3 * cfg.iterations)
+    print("z loop, 4 iterations: \(activity[0].launches) launches either way; \(activity[1].submissions) command buffers")
+  }
 }
 #endif

@@ -11,6 +11,8 @@
 /// Opens the OpenCL ICD loader ($MEND_OPENCL_LIBRARY, else libOpenCL.so.1, else libOpenCL.so).
 /// Returns 1 when every function mend needs was found; else 0 with a one-line reason in `err`.
 int mend_opencl_load(char *err, unsigned long errlen);
+/// An extension function of `platform` (clGetExtensionFunctionAddressForPlatform), or NULL.
+void *mend_opencl_extension_function(cl_platform_id platform, const char *name);
 /// Opens CLBlast ($MEND_CLBLAST_LIBRARY, else libclblast.so.1, else libclblast.so); as above.
 int mend_clblast_load(char *err, unsigned long errlen);
 #endif
