@@ -18,22 +18,14 @@ final class SafeTensorsTests: XCTestCase {
   }
 
   func testBrokenFilesAreClearErrors() throws {
-    func header(_ json: String, data: Int) -> Data {
-      var d = Data()
-      var n = UInt64(json.utf8.count).littleEndian
-      withUnsafeBytes(of: &n) { d.append(contentsOf: $0) }
-      d.append(contentsOf: Array(json.utf8))
-      d.append(Data(count: data))
-      return d
-    }
     let cases: [(String, Data, String)] = [
       ("too short", Data([1, 2, 3]), "only 3 bytes"),
       ("huge header", Data([0, 0, 0, 0, 1, 0, 0, 0]) + Data(count: 4), "exceeds the file"),
-      ("not json", header("{nope", data: 0), "not a JSON object"),
-      ("bad dtype", header(#"{"x":{"dtype":"I8","shape":[1],"data_offsets":[0,1]}}"#, data: 1), "unsupported dtype"),
-      ("size mismatch", header(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#, data: 8), "bytes for shape"),
-      ("outside", header(#"{"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, data: 8), "outside the file"),
-      ("overlap", header(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, data: 12), "overlap"),
+      ("not json", safetensorsFile("{nope", data: 0), "not a JSON object"),
+      ("bad dtype", safetensorsFile(#"{"x":{"dtype":"I8","shape":[1],"data_offsets":[0,1]}}"#, data: 1), "unsupported dtype"),
+      ("size mismatch", safetensorsFile(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#, data: 8), "bytes for shape"),
+      ("outside", safetensorsFile(#"{"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, data: 8), "outside the file"),
+      ("overlap", safetensorsFile(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, data: 12), "overlap"),
     ]
     for (what, data, expect) in cases {
       XCTAssertThrowsError(try SafeTensors.parse(data, name: "w"), what) { e in
@@ -53,14 +45,6 @@ final class SafeTensorsTests: XCTestCase {
   /// the size of a small data range (or trapped); offsets given as huge floats were truncated by
   /// NSNumber.intValue; a tensor name with a newline split the error over two lines.
   func testHostileHeadersAreOneLineErrors() throws {
-    func file(_ json: String, data: Int) -> Data {
-      var d = Data()
-      var n = UInt64(json.utf8.count).littleEndian
-      withUnsafeBytes(of: &n) { d.append(contentsOf: $0) }
-      d.append(contentsOf: Array(json.utf8))
-      d.append(Data(count: data))
-      return d
-    }
     let cases: [(String, Int, String)] = [
       // (2^31-1)^2 · 4 bytes does not overflow, but needs far more bytes than the file holds.
       (#"{"w":{"dtype":"F32","shape":[2147483647,2147483647],"data_offsets":[0,0]}}"#, 0, "needs more bytes"),
@@ -76,14 +60,24 @@ final class SafeTensorsTests: XCTestCase {
       ("{\"w\":{\"dtype\":\"I\\n8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1, "unsupported dtype"),
     ]
     for (json, bytes, says) in cases {
-      XCTAssertThrowsError(try SafeTensors.parse(file(json, data: bytes), name: "x.safetensors"), json) { e in
+      XCTAssertThrowsError(try SafeTensors.parse(safetensorsFile(json, data: bytes), name: "x.safetensors"), json) { e in
         let s = "\(e)"
         XCTAssert(s.contains(says), "\(s) should mention \(says)")
         XCTAssertFalse(s.contains("\n"), "not one line: \(s)")
       }
     }
     // A valid name with a newline still loads under its real name.
-    let ok = try SafeTensors.parse(file("{\"a\\nb\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", data: 4))
+    let ok = try SafeTensors.parse(safetensorsFile("{\"a\\nb\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", data: 4))
     XCTAssertEqual(ok.tensors["a\nb"]?.data, [0])
   }
+}
+
+/// A safetensors file: the header length (8 bytes, little-endian), the JSON header, `data` zero bytes.
+private func safetensorsFile(_ json: String, data: Int) -> Data {
+  var d = Data()
+  var n = UInt64(json.utf8.count).littleEndian
+  withUnsafeBytes(of: &n) { d.append(contentsOf: $0) }
+  d.append(contentsOf: Array(json.utf8))
+  d.append(Data(count: data))
+  return d
 }
