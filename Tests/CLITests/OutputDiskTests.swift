@@ -114,7 +114,8 @@ extension CLITests {
 
   /// The inputs of the disk tests: a 32×16 JPEG (superres), a 64×64 face (inpaint), the README's
   /// face and mask (complete), and a folder of three copies of the JPEG.
-  func diskTestInputs(_ dir: String) throws -> (jpeg: String, face64: String, face: String, mask: String, folder: String) {
+  typealias DiskTestInputs = (jpeg: String, face64: String, face: String, mask: String, folder: String)
+  func diskTestInputs(_ dir: String) throws -> DiskTestInputs {
     let jpeg = dir + "/q.jpg", folder = dir + "/folder"
     try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("quad.jpg").path, toPath: jpeg)
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -126,6 +127,26 @@ extension CLITests {
   }
 
   static let quickInpaint = ["--iterations", "5", "--starts", "1", "--device", "cpu"]
+
+  /// (what, arguments for an output folder, what the error must name) for one image of each
+  /// command: superres; inpaint (its extra `inpaint` options, paths given relative to the folder,
+  /// must name `names`); complete with everything in the folder, and with -o alone there (--grid
+  /// and --keep-intermediates in `side`, which must stay empty: all-or-nothing).
+  static func singleImageCases(_ inputs: DiskTestInputs, side: String, inpaint: [String], names: [String])
+    -> [(String, (String) -> [String], [String])] {
+    [
+      ("superres", { ["superres", inputs.jpeg, "-o", $0 + "/x.png", "--device", "cpu"] }, ["/x.png"]),
+      (inpaint.isEmpty ? "inpaint" : "inpaint \(inpaint.joined(separator: " "))", { dir in
+        ["inpaint", inputs.face64, "--mask-type", "center", "-o", dir + "/x.png"]
+          + inpaint.map { $0.hasPrefix("/") ? dir + $0 : $0 } + Self.quickInpaint }, names),
+      ("complete, everything on the disk", {
+        ["complete", inputs.face, "--mask", inputs.mask, "-o", $0 + "/x.png", "--grid", $0 + "/g.png", "--keep-intermediates", $0 + "/k"]
+          + Self.quickComplete }, []),
+      ("complete, -o alone on the disk", {
+        ["complete", inputs.face, "--mask", inputs.mask, "-o", $0 + "/x.png", "--grid", side + "/g.png", "--keep-intermediates", side + "/k"]
+          + Self.quickComplete }, ["/x.png"]),
+    ]
+  }
   static let quickComplete = ["--iterations", "3", "--starts", "1", "--device", "cpu"]
 
   /// A read-only output folder: superres, inpaint, complete (with --grid and --keep-intermediates
@@ -138,15 +159,7 @@ extension CLITests {
     let inputs = try diskTestInputs(dir)
     let side = dir + "/side"  // a writable folder for --grid and --keep-intermediates
     try FileManager.default.createDirectory(atPath: side, withIntermediateDirectories: true)
-    let cases: [(String, (String) -> [String], [String])] = [
-      ("superres", { ["superres", inputs.jpeg, "-o", $0 + "/x.png", "--device", "cpu"] }, ["/x.png"]),
-      ("inpaint", { ["inpaint", inputs.face64, "--mask-type", "center", "-o", $0 + "/x.png"] + Self.quickInpaint }, ["/x.png"]),
-      ("complete, everything on the disk", {
-        ["complete", inputs.face, "--mask", inputs.mask, "-o", $0 + "/x.png", "--grid", $0 + "/g.png", "--keep-intermediates", $0 + "/k"]
-          + Self.quickComplete }, []),
-      ("complete, -o alone on the disk", {
-        ["complete", inputs.face, "--mask", inputs.mask, "-o", $0 + "/x.png", "--grid", side + "/g.png", "--keep-intermediates", side + "/k"]
-          + Self.quickComplete }, ["/x.png"]),
+    let cases = Self.singleImageCases(inputs, side: side, inpaint: [], names: ["/x.png"]) + [
       ("folder run into the folder", { ["superres", inputs.folder, "-o", $0, "--device", "cpu"] }, ["/a.jpg", "stopped: 0 written"]),
       ("folder run into a new folder", { ["superres", inputs.folder, "-o", $0 + "/new", "--device", "cpu"] }, ["/new"]),
     ]
@@ -195,17 +208,8 @@ extension CLITests {
     let inputs = try diskTestInputs(dir)
     let side = dir + "/side"
     try FileManager.default.createDirectory(atPath: side, withIntermediateDirectories: true)
-    let cases: [(String, (String) -> [String], [String])] = [
-      ("superres", { ["superres", inputs.jpeg, "-o", $0 + "/x.png", "--device", "cpu"] }, ["/x.png"]),
-      ("inpaint with --save-latent", {
-        ["inpaint", inputs.face64, "--mask-type", "center", "-o", $0 + "/x.png", "--save-latent", $0 + "/z.npy"] + Self.quickInpaint }, []),
-      ("complete, everything on the disk", {
-        ["complete", inputs.face, "--mask", inputs.mask, "-o", $0 + "/x.png", "--grid", $0 + "/g.png", "--keep-intermediates", $0 + "/k"]
-          + Self.quickComplete }, []),
-      ("complete, -o alone on the disk", {
-        ["complete", inputs.face, "--mask", inputs.mask, "-o", $0 + "/x.png", "--grid", side + "/g.png", "--keep-intermediates", side + "/k"]
-          + Self.quickComplete }, ["/x.png"]),
-    ]
+    // With --save-latent the error may name either of inpaint's two files.
+    let cases = Self.singleImageCases(inputs, side: side, inpaint: ["--save-latent", "/z.npy"], names: [])
     for (what, args, names) in cases {
       let copy = try freshDir("full-copy")
       defer { try? FileManager.default.removeItem(atPath: copy) }
