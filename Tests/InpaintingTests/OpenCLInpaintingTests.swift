@@ -48,16 +48,17 @@ final class OpenCLInpaintingTests: XCTestCase {
   }
 
   /// With `cl_khr_command_buffer` (PoCL 3 has it), a plan of fused kernels replays as one command
-  /// buffer per run: the z loop gives bit-identical latents and images to launch-by-launch replay
+  /// buffer per run (without it, launch by launch, checked the same way): the z loop gives bit-identical latents and images to launch-by-launch replay
   /// (the same kernels in the same order), with one submission per iteration and the same launches.
   func testCommandBufferReplayEqualsLaunchByLaunch() throws {
     guard (try? OpenCLRuntime.devices().isEmpty) == false else {
       if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("CI=true but no OpenCL device") }
       throw XCTSkip("no OpenCL device (not counted as a pass)")
     }
-    guard try OpenCLDevice(index: 0).supportsCommandBuffers else {
-      throw XCTSkip("this OpenCL device has no cl_khr_command_buffer (or MEND_OPENCL_COMMAND_BUFFER=0)")
-    }
+    // Without the extension (or with MEND_OPENCL_COMMAND_BUFFER=0) both runs replay launch by launch:
+    // the comparison still holds and no buffer may be submitted.
+    let supported = try OpenCLDevice(index: 0).supportsCommandBuffers
+    if !supported { print("note: this OpenCL device offers no cl_khr_command_buffer: checking the launch-by-launch fallback") }
     let gen = try faceGenerator()
     let disc = try DCGANDiscriminator(weights: try WeightStore.load(WeightStore.faceDiscriminator), logits: true)
     let (face, _) = try knownFace(gen, seed: 35, device: CPUDevice(threads: 2))
@@ -79,9 +80,13 @@ final class OpenCLInpaintingTests: XCTestCase {
     XCTAssertEqual(results[1].totalLoss, results[0].totalLoss)
     XCTAssertEqual(activity[0].submissions, 0)
     XCTAssertEqual(activity[1].launches, activity[0].launches)
-    // One buffer per plan run: the 4 iterations plus the final forward (at most a few more).
-    XCTAssertGreaterThanOrEqual(activity[1].submissions, cfg.iterations)
-    XCTAssertLessThan(activity[1].submissions, 3 * cfg.iterations)
+    if supported {
+      // One buffer per plan run: the 4 iterations plus the final forward (at most a few more).
+      XCTAssertGreaterThanOrEqual(activity[1].submissions, cfg.iterations)
+      XCTAssertLessThan(activity[1].submissions, 3 * cfg.iterations)
+    } else {
+      XCTAssertEqual(activity[1].submissions, 0)
+    }
     print("z loop, 4 iterations: \(activity[0].launches) launches either way; \(activity[1].submissions) command buffers")
   }
 }
