@@ -1,16 +1,20 @@
 import ComputeCPU
 import Foundation
-import Synchronization
 import XCTest
 
 /// The worker pool behind every threaded CPU kernel: each task runs exactly once, for any task
 /// and thread count; a nested call (a task that splits work again) runs inline instead of
 /// deadlocking; two threads splitting work at once both finish with correct results.
 final class ParallelTests: XCTestCase {
-  final class Counter: Sendable {
-    let value = Mutex<Int>(0)
-    func add(_ n: Int) { value.withLock { $0 += n } }
-    var total: Int { value.withLock { $0 } }
+  /// A shared sum behind a pthread mutex (NSLock), which ThreadSanitizer intercepts. (With the
+  /// Synchronization module's `Mutex`, whose contended path on Linux — a futex wait — runs inside
+  /// the uninstrumented standard library, ThreadSanitizer reported the counter's own locked
+  /// increments as a race when the two callers collided.)
+  final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func add(_ n: Int) { lock.withLock { value += n } }
+    var total: Int { lock.withLock { value } }
   }
 
   /// How often each task ran (tasks write disjoint slots).
