@@ -192,4 +192,48 @@ final class InpainterTests: XCTestCase {
     XCTAssertEqual(r0.initialTotalLoss, r0.totalLoss)
     XCTAssertGreaterThanOrEqual(r[0].initialTotalLoss, r0.totalLoss * (1 - 1e-5))
   }
+
+  /// Every start's G(ẑ) comes back best first, and `average` K fills with the mean of the first K.
+  func testCandidatesAreRankedAndAverageIsTheirMean() throws {
+    let gen = try faceGenerator()
+    let cpu = CPUDevice(threads: 2)
+    let (face, _) = try knownFace(gen, seed: 22, device: cpu)
+    let mask = Mask.center(width: 64, height: 64, fraction: 0.4)
+    var cfg = InpaintConfig()
+    XCTAssertEqual(cfg.average, 4, "the default: the mean of the 4 best starts")
+    cfg.starts = 5; cfg.iterations = 20; cfg.seed = 3; cfg.average = 1
+    let inp = try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 1, config: cfg)
+    let r = try inp.run([face], masks: [mask])[0]
+    // The plan still holds the final latents' forward pass: rank its outputs by their losses.
+    let totals = try inp.sampleLosses().total, gen0 = try inp.plan.read(inp.generated)
+    XCTAssertEqual(totals.count, 5)
+    let order = totals.indices.sorted { totals[$0] < totals[$1] }
+    XCTAssertEqual(r.candidates.count, 5)
+    XCTAssertEqual(order[0], r.bestStart)
+    for (rank, s) in order.enumerated() {
+      let expected = Image.fromSigned(Array(gen0[(s * 12288)..<((s + 1) * 12288)]), width: 64, height: 64, channels: 3)
+      XCTAssertEqual(r.candidates[rank].data, expected.data, "rank \(rank) is start \(s)")
+    }
+    XCTAssertEqual(r.generated.data, r.candidates[0].data)
+    var cfg3 = cfg
+    cfg3.average = 3
+    let r3 = try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 1, config: cfg3).run([face], masks: [mask])[0]
+    XCTAssertEqual(r3.candidates.map(\.data), r.candidates.map(\.data), "same seed, same search")
+    XCTAssertEqual(r3.generated.data.count, 12288)
+    for i in 0..<12288 {
+      // Float sums of three values in [0, 1] against a Double reference: within a few ulps of 1.
+      let want = (0..<3).reduce(0.0) { $0 + Double(r.candidates[$1].data[i]) } / 3
+      XCTAssertEqual(Double(r3.generated.data[i]), want, accuracy: 1e-6)
+      if abs(Double(r3.generated.data[i]) - want) > 1e-6 || r3.generated.data[i].isNaN { break }
+    }
+    XCTAssertNotEqual(r3.generated.data, r.generated.data, "the mean of three differs from the best alone")
+    // More than the starts: the mean of all of them.
+    var cfgAll = cfg
+    cfgAll.average = 9
+    let rAll = try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 1, config: cfgAll).run([face], masks: [mask])[0]
+    XCTAssertEqual(rAll.generated.data, Inpainter.mean(r.candidates).data)
+    var bad = cfg
+    bad.average = 0
+    XCTAssertThrowsError(try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 1, config: bad))
+  }
 }

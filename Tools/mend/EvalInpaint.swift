@@ -39,6 +39,9 @@ struct EvalInpaint: ParsableCommand {
     + "'STEPS:LR:PULL:ZLR:SCHEDULE[LAYERS]' separated by commas (A all layers, I progressive from the image side, L from z; LAYERS 1…5); one mean row each, saved as tuneN.",
     valueName: "specs"))
   var tuneGrid: String?
+  @Option(help: ArgumentHelp("Also score the mean of G(ẑ) over the K best starts for each K, from the same search: one mean row each, saved as avgK.",
+    valueName: "K,K,…"))
+  var averageGrid: String?
   @OptionGroup var weightOptions: WeightOptions
   @OptionGroup var deviceOptions: DeviceOptions
 
@@ -59,6 +62,10 @@ struct EvalInpaint: ParsableCommand {
   func run() throws {
     guarded {
       let grid = try tuneGrid.map(parseGrid) ?? []
+      let averages = try (averageGrid ?? "").split(separator: ",").map { f -> Int in
+        guard let k = Int(f), k >= 1 else { throw ValidationError("--average-grid: '\(f)' is not a count ≥ 1") }
+        return k
+      }
       let items = try loadFolder(dir).map { ($0.0, Resize.resize($0.1, width: 64, height: 64, filter: .area).clamped()) }
       let masks = try items.map { try maskOptions.make(for: $0.1, alpha: nil) }
       let (gen, disc) = try opt.loadModels(weightOptions)
@@ -87,6 +94,19 @@ struct EvalInpaint: ParsableCommand {
         try saveCase(out, name, image: im, mask: masks[k], results: row.saved)
       }
       print(scoreRow("mean", "", sums.means(count: items.count)))
+      for k in averages {
+        guard k <= cfg.starts else { throw ValidationError("--average-grid: \(k) is more than --starts (\(cfg.starts))") }
+        var avg = ScoreSums(columns: 1)
+        for (i, (name, im)) in items.enumerated() {
+          let pois = Blend.blend(source: Inpainter.mean(results[i].candidates.prefix(k)), into: im, mask: masks[i], mode: .poisson).0
+          avg.add([Score.masked(pois, im, mask: masks[i])])
+          if let out {
+            try PNG.write(pois, to: fileURL(out).appendingPathComponent("\((name as NSString).deletingPathExtension).avg\(k).png"))
+          }
+        }
+        let mean = avg.means(count: items.count)[0]
+        print(String(format: "avg%d: mean of the %d best starts (poisson): mean %.2f / %.4f", k, k, mean.psnr, mean.ssim))
+      }
       for (gi, t) in grid.enumerated() {
         var c2 = cfg
         c2.tuning = t

@@ -62,6 +62,8 @@ struct MaskOptions: ParsableArguments {
 struct OptimisationOptions: ParsableArguments {
   @Option(help: "Adam iterations on z.") var iterations: Int = 1000
   @Option(help: "Starting latents optimised together; the best by total loss wins.") var starts: Int = 8
+  @Option(help: "Fill with the mean of G(ẑ) over this many of the best starts (all when fewer; 1: the best start alone, as in the paper).")
+  var average: Int = InpaintConfig().average
   @Option(name: .customLong("lambda"), help: "Weight λ of the prior λ·log(1 − D(G(z))) (the paper found 0.1 better than 0.003).")
   var lambda: Float = 0.1
   @Option(help: "Prior form: log1md = λ·log(1 − D), nonsat = −λ·log D.") var prior: String = "log1md"
@@ -96,10 +98,11 @@ struct OptimisationOptions: ParsableArguments {
   func config(haveDiscriminator: Bool) throws -> InpaintConfig {
     guard iterations >= 0 && iterations <= 100_000 else { throw ValidationError("--iterations must be 0…100000") }
     guard starts >= 1 && starts <= 256 else { throw ValidationError("--starts must be 1…256") }
+    guard average >= 1 && average <= 256 else { throw ValidationError("--average must be 1…256") }
     guard window >= 1 && window % 2 == 1 && window <= 63 else { throw ValidationError("--window must be odd, 1…63") }
     guard let p = InpaintConfig.Prior(rawValue: prior) else { throw ValidationError("--prior must be log1md or nonsat") }
     var c = InpaintConfig()
-    c.iterations = iterations; c.starts = starts; c.lambda = lambda; c.prior = p; c.window = window
+    c.iterations = iterations; c.starts = starts; c.average = average; c.lambda = lambda; c.prior = p; c.window = window
     c.learningRate = lr; c.seed = seed
     c.gaussianPrior = gaussian ?? (haveDiscriminator ? 0 : 0.01)
     guard tuneGenerator >= 0 && tuneGenerator <= 100_000 else { throw ValidationError("--tune-generator must be 0…100000 steps") }
@@ -160,8 +163,8 @@ struct Inpaint: ParsableCommand {
   @OptionGroup var maskOptions: MaskOptions
   @OptionGroup var opt: OptimisationOptions
   @Option(help: "poisson, alpha or none.") var blend: String = "poisson"
-  @Option(help: "Write the best latent z, float32 [1,100], as .npy.") var saveLatent: String?
-  @Option(help: "Write a picture: input | masked input | G(ẑ) | result.") var grid: String?
+  @Option(help: "Write the best start's latent ẑ, float32 [1,100], as .npy (G(ẑ) is the fill itself with --average 1).") var saveLatent: String?
+  @Option(help: "Write a picture: input | masked input | generated fill (G(ẑ), or the mean over --average starts) | result.") var grid: String?
   @Option(help: "Write the best total loss every 10 iterations as CSV.") var log: String?
   @OptionGroup var runOptions: RunOptions
   @OptionGroup var weightOptions: WeightOptions
