@@ -6,8 +6,11 @@ import Pipeline
 public struct InpaintedImage: Sendable {
   /// The input with its hole filled (known pixels blended per ``InpaintOptions/blend``), [0, 1].
   public let image: Image
-  /// The generator's whole image G(ẑ) at the winning latent, [0, 1].
+  /// The generated fill's whole 64×64 image, [0, 1]: the mean of G(ẑ) over the
+  /// ``InpaintOptions/average`` best starts (with `average` 1, G(ẑ) at the winning latent).
   public let generated: Image
+  /// Every start's G(ẑ), [0, 1], best total loss first.
+  public let candidates: [Image]
   /// The winning latent ẑ (100 values).
   public let latent: [Float]
   /// The winning start's contextual loss (importance-weighted L1 over the known pixels).
@@ -24,6 +27,7 @@ public struct InpaintedImage: Sendable {
   init(image: Image, result r: InpaintResult) {
     self.image = image
     generated = r.generated
+    candidates = r.candidates
     latent = r.latent
     contextualLoss = r.contextualLoss
     priorLoss = r.priorLoss

@@ -142,8 +142,9 @@ public final class Completer {
   /// ``complete(_:mask:window:progress:)`` on the window that frames the face around the hole the
   /// way the face generators' training crops do. The face is looked for on the image with the hole
   /// filled smoothly; when the hole hides too much of it (a detector needs the eyes), the default
-  /// window is completed first and the face looked for on that result, and, if found, completed
-  /// again on its window (twice the time). Falls back to the default window's result.
+  /// window is completed first, the face looked for on that result and on each start's own fill
+  /// (``faceAfterFirstPass``), and, if found, completed again on its window (twice the time).
+  /// Falls back to the default window's result.
   public func completeFramed(_ image: Image, mask: Mask, finder: FaceFinder,
                              progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> (Stages, Framing) {
     if let f = Self.framedWindow(image, mask: mask, finder: finder) {
@@ -151,14 +152,36 @@ public final class Completer {
       return (st, .face(x: f.face.x, y: f.face.y, width: f.face.width, height: f.face.height))
     }
     let first = try complete(image, mask: mask, progress: progress)
-    let faces = finder.faces(in: first.merged).sorted { $0.width * $0.height > $1.width * $1.height }
-    for f in faces {
-      guard let w = Self.faceWindow(face: f, mask: mask) else { continue }
-      if w == first.window { return (first, .faceAfterFirstPass(x: f.x, y: f.y, width: f.width, height: f.height)) }
-      let st = try complete(image, mask: mask, window: w, progress: progress)
-      return (st, .faceAfterFirstPass(x: f.x, y: f.y, width: f.width, height: f.height))
+    guard let f = Self.faceAfterFirstPass(first, image: image, mask: mask, finder: finder),
+          let w = Self.faceWindow(face: f, mask: mask) else { return (first, .none) }
+    if w == first.window { return (first, .faceAfterFirstPass(x: f.x, y: f.y, width: f.width, height: f.height)) }
+    let st = try complete(image, mask: mask, window: w, progress: progress)
+    return (st, .faceAfterFirstPass(x: f.x, y: f.y, width: f.width, height: f.height))
+  }
+
+  /// The face around the hole on a first completion of the default window. The hole is filled
+  /// in turn with the first pass's result and with each start's own G(ẑ) (best first, upscaled
+  /// bicubically: a detector needs the eyes, which a mean of several fills may blur); the face is
+  /// the median box of every fill on which one frames the hole (each fill draws the eyes a little
+  /// elsewhere, so one fill's box is off by a few pixels). Nil when no fill shows one.
+  public static func faceAfterFirstPass(_ first: Stages, image: Image, mask: Mask, finder: FaceFinder)
+    -> (x: Int, y: Int, width: Int, height: Int)?
+  {
+    var boxes: [(x: Int, y: Int, width: Int, height: Int)] = []
+    func look(_ filled: Image) {
+      let faces = finder.faces(in: filled).sorted { $0.width * $0.height > $1.width * $1.height }
+      if let f = faces.first(where: { faceWindow(face: $0, mask: mask) != nil }) { boxes.append(f) }
     }
-    return (first, .none)
+    look(first.merged)
+    for c in first.result.candidates {
+      let (inp64, _) = Blend.blend(source: c, into: first.input64, mask: first.mask64, mode: .poisson)
+      look(merge(inp64, into: image, mask: mask, window: first.window, mode: .poisson))
+    }
+    guard !boxes.isEmpty else { return nil }
+    func median(_ v: [Int]) -> Int { v.sorted()[v.count / 2] }
+    let side = median(boxes.map { max($0.width, $0.height) })
+    let cx = median(boxes.map { 2 * $0.x + $0.width }), cy = median(boxes.map { 2 * $0.y + $0.height })
+    return ((cx - side) / 2, (cy - side) / 2, side, side)
   }
 
   /// Step 4: `upscaled` (any size) is resized to the window, blended into the window of `image`

@@ -96,4 +96,48 @@ final class PipelineTests: XCTestCase {
     XCTAssertThrowsError(try completer.complete(im, mask: all)) { XCTAssert("\($0)".contains("every pixel")) }
     XCTAssertThrowsError(try WeightStore.load("missing.safetensors")) { XCTAssert("\($0)".contains("fetch-weights")) }
   }
+
+  /// After a first pass, the face is looked for on the first pass's result and on each start's own
+  /// fill, and the median of the boxes that frame the hole gives the window (a scripted finder
+  /// stands in for the cascade).
+  func testFaceAfterFirstPassTakesTheMedianBoxOverTheStartsFills() throws {
+    final class Scripted: FaceFinder {
+      var answers: [[(x: Int, y: Int, width: Int, height: Int)]]
+      var seen: [Image] = []
+      init(_ a: [[(x: Int, y: Int, width: Int, height: Int)]]) { answers = a }
+      func faces(in image: Image) -> [(x: Int, y: Int, width: Int, height: Int)] {
+        seen.append(image)
+        return seen.count <= answers.count ? answers[seen.count - 1] : []
+      }
+    }
+    let gen = try DCGANGenerator(weights: try WeightStore.load(WeightStore.faceGenerator))
+    let sr = try SRResNet(weights: try WeightStore.load(WeightStore.srresnet))
+    let cpu = CPUDevice(threads: 2)
+    var cfg = InpaintConfig()
+    cfg.iterations = 2; cfg.starts = 3
+    let completer = Completer(inpainter: try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 1, config: cfg),
+                              upscaler: try Upscaler(model: sr, device: cpu))
+    var rng = SplitMix64(seed: 11)
+    var im = Image(width: 200, height: 200, channels: 3)
+    for i in im.data.indices { im.data[i] = rng.nextFloat() }
+    var mask = Mask(width: 200, height: 200)
+    for y in 85..<115 { for x in 85..<115 { mask[x, y] = true } }
+    // Calls: the harmonic fill (no face), the first pass's result, then the 3 starts' fills; a
+    // small box far from the hole frames nothing and is ignored.
+    let finder = Scripted([[], [(60, 60, 80, 80)], [], [(70, 62, 84, 84)], [(0, 0, 10, 10), (64, 58, 78, 78)]])
+    let (st, how) = try completer.completeFramed(im, mask: mask, finder: finder)
+    XCTAssertEqual(finder.seen.count, 5)
+    // Sides 80, 84, 78 → 80; doubled centres x 200, 224, 206 → 206, y 200, 208, 194 → 200.
+    XCTAssertEqual(how, .faceAfterFirstPass(x: 63, y: 60, width: 80, height: 80))
+    let w = try XCTUnwrap(Completer.faceWindow(face: (63, 60, 80, 80), mask: mask))
+    XCTAssertEqual([st.window.x, st.window.y, st.window.width, st.window.height], [w.x, w.y, w.width, w.height])
+    // Each start's fill is a different picture from the first pass's result.
+    for k in 2..<5 { XCTAssertNotEqual(finder.seen[k].data, finder.seen[1].data, "call \(k)") }
+    // No face on any fill: the default window's result, unframed.
+    let none = Scripted([])
+    let (st0, how0) = try completer.completeFramed(im, mask: mask, finder: none)
+    XCTAssertEqual(how0, .none)
+    XCTAssertEqual(none.seen.count, 5)
+    XCTAssertEqual([st0.window.width, st0.window.height], [200, 200])
+  }
 }

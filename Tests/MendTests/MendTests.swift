@@ -44,6 +44,13 @@ final class MendTests: XCTestCase {
     XCTAssertEqual([r.image.width, r.image.height, r.image.channels], [64, 64, 3])
     XCTAssertEqual(r.latent.count, 100)
     XCTAssertLessThan(r.totalLoss, r.initialTotalLoss, "30 Adam steps should lower the winner's loss")
+    // Two starts, default average (4): the fill is the mean of both.
+    XCTAssertEqual(options.average, 4)
+    XCTAssertEqual(r.candidates.count, 2)
+    for j in stride(from: 0, to: 3 * 64 * 64, by: 97) {
+      // (a + b)·0.5 in Float is exact up to one rounding: 1e-6 is a few ulps of values ≤ 1.
+      XCTAssertEqual(r.generated.data[j], (r.candidates[0].data[j] + r.candidates[1].data[j]) / 2, accuracy: 1e-6)
+    }
     // Alpha blending: known pixels are the input's, hole pixels the generator's.
     for i in 0..<(64 * 64) {
       for c in 0..<3 {
