@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Side-by-side picture of inpainting results saved by `mend eval inpaint --out DIR --tune-generator N`:
-one row per face: masked input | OpenCV Navier-Stokes | mend (no tuning) | mend (generator tuning) | original,
+"""Side-by-side picture of inpainting results saved by `mend eval inpaint --out DIR`:
+one row per face: masked input | OpenCV Navier-Stokes | the saved results named by --columns | original,
 each 64x64 shown at 3x (nearest neighbour), with a header.
 
-    python3 Tools/inpaint-pictures.py DIR OUT.png [STEM ...]
+    python3 Tools/inpaint-pictures.py DIR OUT.png [--columns KEY=LABEL,...] [STEM ...]
+
+KEY is a result's file suffix (DIR/STEM.KEY.png): mend, mendz (with --tune-generator: mend is the tuned
+result, mendz the search's), avgK (with --average-grid K). Default: mendz=mend,mend=mend + tuning.
 
 Needs numpy, Pillow and opencv-python-headless.
 """
@@ -19,8 +22,13 @@ def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     d, out = sys.argv[1], sys.argv[2]
-    stems = sys.argv[3:] or sorted(os.path.basename(p)[:-len(".image.png")] for p in glob.glob(os.path.join(d, "*.image.png")))
-    cols = ["masked", "OpenCV NS", "mend", "mend + tuning", "original"]
+    rest = sys.argv[3:]
+    spec = "mendz=mend,mend=mend + tuning"
+    if rest and rest[0] == "--columns":
+        spec, rest = rest[1], rest[2:]
+    keys = [tuple(c.split("=", 1)) for c in spec.split(",")]
+    stems = rest or sorted(os.path.basename(p)[:-len(".image.png")] for p in glob.glob(os.path.join(d, "*.image.png")))
+    cols = ["masked", "OpenCV NS"] + [label for _, label in keys] + ["original"]
     W, H, top = 64 * S, 64 * S, 18
     pic = Image.new("RGB", (W * len(cols), top + H * len(stems)), (255, 255, 255))
     dr = ImageDraw.Draw(pic)
@@ -34,7 +42,7 @@ def main():
         masked.paste((128, 128, 128), mask=mask)
         u8 = np.asarray(img)[..., ::-1].copy()
         ns = Image.fromarray(cv2.inpaint(u8, (np.asarray(mask) >= 128).astype(np.uint8) * 255, 3, cv2.INPAINT_NS)[..., ::-1].copy())
-        ims = [masked, ns, Image.open(base + ".mendz.png").convert("RGB"), Image.open(base + ".mend.png").convert("RGB"), img]
+        ims = [masked, ns] + [Image.open(f"{base}.{k}.png").convert("RGB") for k, _ in keys] + [img]
         for c, im in enumerate(ims):
             pic.paste(im.resize((W, H), Image.NEAREST), (c * W, top + r * H))
     pic.save(out)

@@ -203,13 +203,7 @@ public final class Mender: @unchecked Sendable {
           return CompletedImage(stages: try completer.complete(image, mask: mask, progress: report), framing: .off)
         }
         let (stages, how) = try completer.completeFramed(image, mask: mask, finder: detector, progress: report)
-        let framing: FaceFraming
-        switch how {
-        case .face(let x, let y, let w, let h): framing = .face(x: x, y: y, width: w, height: h)
-        case .faceAfterFirstPass(let x, let y, let w, let h): framing = .faceAfterFirstPass(x: x, y: y, width: w, height: h)
-        case .none: framing = .noFace
-        }
-        return CompletedImage(stages: stages, framing: framing)
+        return CompletedImage(stages: stages, framing: FaceFraming(how))
       } catch let e as CompletionError {
         throw MendError.invalidArgument(e.description)
       }

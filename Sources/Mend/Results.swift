@@ -70,11 +70,20 @@ public enum FaceFraming: Sendable, Equatable {
   /// A face (its detector box, in input pixels) was found with the hole filled smoothly; the window
   /// frames it.
   case face(x: Int, y: Int, width: Int, height: Int)
-  /// The hole hid the face: it was found on a first completion of the default window, and the
-  /// framed window was completed in a second pass.
+  /// The hole hid the face: it was found on a first completion of the default window (the median
+  /// box over that result and each start's own fill), and the framed window was completed in a
+  /// second pass.
   case faceAfterFirstPass(x: Int, y: Int, width: Int, height: Int)
   /// No face around the hole: the default window.
   case noFace
   /// Framing was off (``CompletionOptions/frameFace``), or no face cascade was found.
   case off
+
+  init(_ how: Completer.Framing) {
+    switch how {
+    case .face(let x, let y, let w, let h): self = .face(x: x, y: y, width: w, height: h)
+    case .faceAfterFirstPass(let x, let y, let w, let h): self = .faceAfterFirstPass(x: x, y: y, width: w, height: h)
+    case .none: self = .noFace
+    }
+  }
 }
