@@ -23,6 +23,9 @@ final class OpenCLInpaintingTests: XCTestCase {
     let mask = Mask.center(width: 64, height: 64, fraction: 0.4)
     var cfg = InpaintConfig()
     cfg.starts = 64; cfg.iterations = 3; cfg.seed = 9; cfg.logEvery = 1000
+    // The best start's G(ẑ) alone: the mean over several starts is host code after the device
+    // work (InpainterTests), and would make this comparison depend on how close starts 2–4 rank.
+    cfg.average = 1
     let want = try Inpainter(generator: gen, discriminator: disc, device: cpu, images: 1, config: cfg)
       .run([face], masks: [mask])[0]
     for fused in [true, false] {
