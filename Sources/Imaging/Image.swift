@@ -25,6 +25,31 @@ public struct Image: Sendable, Equatable {
     Image(width: width, height: height, channels: 1, data: Array(data[(c * width * height)..<((c + 1) * width * height)]))
   }
 
+  /// True for a 3-channel image whose red, green and blue agree within `tolerance` at every pixel
+  /// `include` accepts (every pixel by default): a gray picture stored as RGB.
+  public func isGray(tolerance: Float = 1.5 / 255, where include: (Int) -> Bool = { _ in true }) -> Bool {
+    guard channels == 3 else { return false }
+    let n = width * height
+    for i in 0..<n where include(i) {
+      let r = data[i], g = data[n + i], b = data[2 * n + i]
+      if !(abs(r - g) <= tolerance && abs(g - b) <= tolerance) { return false }
+    }
+    return true
+  }
+
+  /// A 3-channel image with red, green and blue each set to the BT.601 luma (0.299 R + 0.587 G +
+  /// 0.114 B); other channel counts are returned as they are.
+  public func grayscaled() -> Image {
+    guard channels == 3 else { return self }
+    let n = width * height
+    var out = self
+    for i in 0..<n {
+      let y = 0.299 * data[i] + 0.587 * data[n + i] + 0.114 * data[2 * n + i]
+      out.data[i] = y; out.data[n + i] = y; out.data[2 * n + i] = y
+    }
+    return out
+  }
+
   /// Values mapped to [-1, 1] (the DCGAN's range).
   public var signed: [Float] { data.map { $0 * 2 - 1 } }
 

@@ -45,10 +45,10 @@ public struct InpaintConfig: Sendable {
 
 /// One image's outcome.
 public struct InpaintResult: Sendable {
-  /// G(ẑ) for the best start, or the mean over `InpaintConfig.average` best starts, [0, 1] (with
-  /// generator tuning: the tuned generator's G(ẑ)).
+  /// G(ẑ) for the best start, or the mean over `InpaintConfig.average` best starts, [0, 1], in
+  /// gray when the input's known pixels are gray (with generator tuning: the tuned generator's G(ẑ)).
   public var generated: Image
-  /// Every start's G(ẑ), [0, 1], best total loss first (`generated` without tuning is the mean of
+  /// Every start's G(ẑ), [0, 1] (gray for a gray input), best total loss first (`generated` without tuning is the mean of
   /// the first `InpaintConfig.average`; the latent and losses above are the first one's).
   public var candidates: [Image] = []
   /// The latent search's ẑ (with generator tuning: the pivot the tuning started from).
@@ -228,8 +228,11 @@ public final class Inpainter {
       let s = i * k + b.start
       // Best first; ties keep the start order, so the first is `b.start`.
       let order = (0..<k).sorted { (total[i * k + $0], $0) < (total[i * k + $1], $1) }
+      // The generator draws colour faces; a gray photo's hole is filled in gray.
+      let gray = inputs[i].isGray(where: { !masks[i].missing[$0] })
       let candidates = order.map { j in
-        Image.fromSigned(Array(gen[((i * k + j) * per)..<((i * k + j + 1) * per)]), width: w, height: h, channels: c)
+        let g = Image.fromSigned(Array(gen[((i * k + j) * per)..<((i * k + j + 1) * per)]), width: w, height: h, channels: c)
+        return gray ? g.grayscaled() : g
       }
       var r = InpaintResult(generated: Self.mean(candidates.prefix(max(1, config.average))),
                             latent: Array(zs[(s * nz)..<((s + 1) * nz)]), contextualLoss: b.ctx, priorLoss: b.prior,
@@ -243,7 +246,7 @@ public final class Inpainter {
       for i in results.indices {
         let t = try tuner.tune(inputs[i], mask: masks[i], latent: results[i].latent)
         results[i].untunedGenerated = results[i].generated
-        results[i].generated = t.generated
+        results[i].generated = inputs[i].isGray(where: { !masks[i].missing[$0] }) ? t.generated.grayscaled() : t.generated
         results[i].tunedLosses = (t.ctx, t.prior, t.pull)
       }
     }

@@ -236,4 +236,26 @@ final class InpainterTests: XCTestCase {
     bad.average = 0
     XCTAssertThrowsError(try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 1, config: bad))
   }
+
+  /// A gray photo (R = G = B on the known pixels) is filled in gray: the generator only draws
+  /// colour faces. A colour photo keeps the generator's colours.
+  func testGrayInputsGetGrayFills() throws {
+    let gen = try faceGenerator()
+    let cpu = CPUDevice(threads: 2)
+    let (face, _) = try knownFace(gen, seed: 23, device: cpu)
+    let mask = Mask.center(width: 64, height: 64, fraction: 0.4)
+    var cfg = InpaintConfig()
+    cfg.starts = 2; cfg.iterations = 5; cfg.seed = 1
+    let inp = try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 2, config: cfg)
+    var gray = face.grayscaled()
+    // Colour inside the hole must not matter: only known pixels decide.
+    for i in 0..<4096 where mask.missing[i] { gray.data[i] = 1; gray.data[4096 + i] = 0 }
+    XCTAssertFalse(face.isGray())
+    XCTAssertTrue(gray.isGray(where: { !mask.missing[$0] }))
+    let r = try inp.run([face, gray], masks: [mask, mask])
+    XCTAssertFalse(r[0].generated.isGray(), "a colour input keeps the generator's colours")
+    XCTAssertTrue(r[1].generated.isGray(tolerance: 0))
+    XCTAssert(r[1].candidates.allSatisfy { $0.isGray(tolerance: 0) })
+    XCTAssertEqual(r[1].candidates.count, 2)
+  }
 }
