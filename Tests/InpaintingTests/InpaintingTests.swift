@@ -25,6 +25,14 @@ func knownFace(_ gen: DCGANGenerator, seed: UInt64, device: Device) throws -> (I
   return (Image.fromSigned(try p.read(out), width: 64, height: 64, channels: 3), z)
 }
 
+/// The face generator, a 2-thread CPU device, a face it drew from `seed`, and a centre hole 0.4 of a side.
+func generatedFaceWithHole(seed: UInt64) throws -> (DCGANGenerator, CPUDevice, Image, Mask) {
+  let gen = try faceGenerator()
+  let cpu = CPUDevice(threads: 2)
+  let (face, _) = try knownFace(gen, seed: seed, device: cpu)
+  return (gen, cpu, face, Mask.center(width: 64, height: 64, fraction: 0.4))
+}
+
 func maskedPSNR(_ a: Image, _ b: Image, _ m: Mask) -> Double {
   var se = 0.0, n = 0
   let plane = a.width * a.height
@@ -156,10 +164,7 @@ final class InpainterTests: XCTestCase {
   /// A face G made from a known latent, with a hole: inpainting fills the hole far better than
   /// the trivial fill (the mean of the known pixels), deterministically, without allocating.
   func testRecoversAGeneratedFace() throws {
-    let gen = try faceGenerator()
-    let cpu = CPUDevice(threads: 2)
-    let (face, _) = try knownFace(gen, seed: 21, device: cpu)
-    let mask = Mask.center(width: 64, height: 64, fraction: 0.4)
+    let (gen, cpu, face, mask) = try generatedFaceWithHole(seed: 21)
     var cfg = InpaintConfig()
     cfg.starts = 8; cfg.iterations = 300; cfg.seed = 5
     let inp = try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 1, config: cfg)
@@ -195,10 +200,7 @@ final class InpainterTests: XCTestCase {
 
   /// Every start's G(ẑ) comes back best first, and `average` K fills with the mean of the first K.
   func testCandidatesAreRankedAndAverageIsTheirMean() throws {
-    let gen = try faceGenerator()
-    let cpu = CPUDevice(threads: 2)
-    let (face, _) = try knownFace(gen, seed: 22, device: cpu)
-    let mask = Mask.center(width: 64, height: 64, fraction: 0.4)
+    let (gen, cpu, face, mask) = try generatedFaceWithHole(seed: 22)
     var cfg = InpaintConfig()
     XCTAssertEqual(cfg.average, 4, "the default: the mean of the 4 best starts")
     cfg.starts = 5; cfg.iterations = 20; cfg.seed = 3; cfg.average = 1
@@ -240,10 +242,7 @@ final class InpainterTests: XCTestCase {
   /// A gray photo (R = G = B on the known pixels) is filled in gray: the generator only draws
   /// colour faces. A colour photo keeps the generator's colours.
   func testGrayInputsGetGrayFills() throws {
-    let gen = try faceGenerator()
-    let cpu = CPUDevice(threads: 2)
-    let (face, _) = try knownFace(gen, seed: 23, device: cpu)
-    let mask = Mask.center(width: 64, height: 64, fraction: 0.4)
+    let (gen, cpu, face, mask) = try generatedFaceWithHole(seed: 23)
     var cfg = InpaintConfig()
     cfg.starts = 2; cfg.iterations = 5; cfg.seed = 1
     let inp = try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 2, config: cfg)

@@ -9,6 +9,17 @@ import SuperResolution
 import XCTest
 
 final class PipelineTests: XCTestCase {
+  /// A completer with the face generator (no discriminator) and SRResNet on the CPU.
+  func completer(iterations: Int, starts: Int, threads: Int = 2) throws -> Completer {
+    let gen = try DCGANGenerator(weights: try WeightStore.load(WeightStore.faceGenerator))
+    let sr = try SRResNet(weights: try WeightStore.load(WeightStore.srresnet))
+    let cpu = CPUDevice(threads: threads)
+    var cfg = InpaintConfig()
+    cfg.iterations = iterations; cfg.starts = starts
+    return Completer(inpainter: try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 1, config: cfg),
+                     upscaler: try Upscaler(model: sr, device: cpu))
+  }
+
   func testMaskDownscaleRuleIsAny() {
     // 256 → 64: each low-res pixel covers a 4×4 block; one missing pixel marks the block.
     var m = Mask(width: 256, height: 256)
@@ -51,13 +62,7 @@ final class PipelineTests: XCTestCase {
   /// Known pixels are bit-identical at every size, including a hole at the border and a large image
   /// with a small hole.
   func testKnownPixelsUntouchedAtEverySize() throws {
-    let gen = try DCGANGenerator(weights: try WeightStore.load(WeightStore.faceGenerator))
-    let sr = try SRResNet(weights: try WeightStore.load(WeightStore.srresnet))
-    let cpu = CPUDevice(threads: 2)
-    var cfg = InpaintConfig()
-    cfg.iterations = 5; cfg.starts = 2
-    let completer = Completer(inpainter: try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 1, config: cfg),
-                              upscaler: try Upscaler(model: sr, device: cpu))
+    let completer = try completer(iterations: 5, starts: 2)
     var rng = SplitMix64(seed: 8)
     for (w, h, border) in [(64, 64, false), (100, 80, false), (128, 128, true), (200, 200, false), (256, 256, false),
                            (600, 400, false), (40, 50, true)] {
@@ -82,13 +87,7 @@ final class PipelineTests: XCTestCase {
   }
 
   func testBadInputs() throws {
-    let gen = try DCGANGenerator(weights: try WeightStore.load(WeightStore.faceGenerator))
-    let sr = try SRResNet(weights: try WeightStore.load(WeightStore.srresnet))
-    let cpu = CPUDevice(threads: 1)
-    var cfg = InpaintConfig()
-    cfg.iterations = 1; cfg.starts = 1
-    let completer = Completer(inpainter: try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 1, config: cfg),
-                              upscaler: try Upscaler(model: sr, device: cpu))
+    let completer = try completer(iterations: 1, starts: 1, threads: 1)
     let im = Image(width: 100, height: 100, channels: 3)
     XCTAssertThrowsError(try completer.complete(im, mask: Mask(width: 90, height: 100))) { XCTAssert("\($0)".contains("90×100")) }
     XCTAssertThrowsError(try completer.complete(im, mask: Mask(width: 100, height: 100))) { XCTAssert("\($0)".contains("no missing")) }
@@ -110,13 +109,7 @@ final class PipelineTests: XCTestCase {
         return seen.count <= answers.count ? answers[seen.count - 1] : []
       }
     }
-    let gen = try DCGANGenerator(weights: try WeightStore.load(WeightStore.faceGenerator))
-    let sr = try SRResNet(weights: try WeightStore.load(WeightStore.srresnet))
-    let cpu = CPUDevice(threads: 2)
-    var cfg = InpaintConfig()
-    cfg.iterations = 2; cfg.starts = 3
-    let completer = Completer(inpainter: try Inpainter(generator: gen, discriminator: nil, device: cpu, images: 1, config: cfg),
-                              upscaler: try Upscaler(model: sr, device: cpu))
+    let completer = try completer(iterations: 2, starts: 3)
     var rng = SplitMix64(seed: 11)
     var im = Image(width: 200, height: 200, channels: 3)
     for i in im.data.indices { im.data[i] = rng.nextFloat() }
