@@ -37,7 +37,7 @@ func optimised(cpu: String) -> [SwiftSetting] {
 let fastMath = optimised(cpu: targetCPU)
 // Each level's folder holds symbolic links to Sources/CPUKernels/*.swift.
 let kernelTargets: [Target] = kernelLevels.map { level in
-  .target(name: level.name, dependencies: ["Compute", "CPURuntime"],
+  .target(name: level.name, dependencies: ["Compute", "CPURuntime", "CCPUFeatures"],
           swiftSettings: optimised(cpu: level.cpu) + [.define(level.define)])
 }
 let kernelSourceFiles: [String] = {
