@@ -221,7 +221,70 @@ void NAME(const int N, const int C, const int H, const int W, const int M, const
                                      hasPrelu, hasResidual, ea, eb, shuffle, alpha, ao, res, ro, dx, dxo);) \
 }
 
+// Backward-filter: dw[m, k] (+)= Σ_q dy[n, m, p] · patch(x)[k, q] over q = (n, p), the batch's output
+// pixels. GEMM view: M rows (output channels) × K columns (the patch: c, ky, kx), reduced over the
+// N·P pixels in steps of TK through local memory — one launch for what the lowering does with
+// im2col, a transpose and a GEMM per tile of images. Per tile column: the patch element's plane and
+// tap; per reduction step: its image, output pixel and dy offset.
+#define DEFINE_CONV_BWF(NAME, TM, TN, WX, WY)                                                           \
+__kernel __attribute__((reqd_work_group_size(WX, WY, 1)))                                              \
+void NAME(const int N, const int C, const int H, const int W, const int M, const int kh, const int kw, \
+          const int sh, const int sw, const int ph, const int pw, const int oh, const int ow,           \
+          const int accumulate, __global const float* x, const int xo, __global const float* dy,        \
+          const int dyo, __global float* dw, const int dwo) {                                           \
+  enum { RM = TM / WY, RN = TN / WX, ITEMS = WX * WY, LX = WX, LY = WY };                               \
+  __local float As[CONV_TK][TM];                                                                        \
+  __local float Bs[CONV_TK][TN];                                                                        \
+  __local int kBase[TN], kY[TN], kX[TN], qBase[CONV_TK], qY[CONV_TK], qX[CONV_TK], qDy[CONV_TK];      \
+  const int K = C * kh * kw, P = oh * ow, R = N * P, taps = kh * kw;                                    \
+  const int tx = get_local_id(0), ty = get_local_id(1), lid = ty * WX + tx;                             \
+  const int n0 = get_group_id(0) * TN, m0 = get_group_id(1) * TM;                                       \
+  for (int e = lid; e < TN; e += ITEMS) {                                                               \
+    const int k = n0 + e, c = k / taps, r = k % taps;                                                   \
+    kBase[e] = c * H * W;                                                                               \
+    kY[e] = k < K ? r / kw : -(1 << 28);                                                                \
+    kX[e] = r % kw;                                                                                     \
+  }                                                                                                     \
+  float acc[RM][RN];                                                                                    \
+  for (int i = 0; i < RM; ++i) for (int j = 0; j < RN; ++j) acc[i][j] = 0.0f;                          \
+  for (int q0 = 0; q0 < R; q0 += CONV_TK) {                                                             \
+    for (int e = lid; e < CONV_TK; e += ITEMS) {                                                        \
+      const int q = q0 + e, n = q / P, p = q % P;                                                       \
+      qBase[e] = n * C * H * W;                                                                         \
+      qY[e] = q < R ? (p / ow) * sh - ph : -(1 << 28);                                                  \
+      qX[e] = (p % ow) * sw - pw;                                                                       \
+      qDy[e] = q < R ? n * M * P + p : -1;                                                              \
+    }                                                                                                   \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                                       \
+    for (int e = lid; e < CONV_TK * TM; e += ITEMS) {                                                   \
+      const int kk = e % CONV_TK, mm = e / CONV_TK, m = m0 + mm;                                        \
+      As[kk][mm] = (m < M && qDy[kk] >= 0) ? dy[dyo + qDy[kk] + m * P] : 0.0f;                          \
+    }                                                                                                   \
+    for (int e = lid; e < CONV_TK * TN; e += ITEMS) {                                                   \
+      const int nn = e % TN, kk = e / TN;                                                               \
+      const int iy = qY[kk] + kY[nn], ix = qX[kk] + kX[nn];                                             \
+      Bs[kk][nn] = (iy >= 0 && iy < H && ix >= 0 && ix < W)                                             \
+        ? x[xo + qBase[kk] + kBase[nn] + iy * W + ix] : 0.0f;                                           \
+    }                                                                                                   \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                                       \
+    CONV_TILE_PRODUCT                                                                                   \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                                       \
+  }                                                                                                     \
+  for (int i = 0; i < RM; ++i) {                                                                        \
+    const int m = m0 + ty + i * LY;                                                                     \
+    if (m >= M) continue;                                                                               \
+    for (int j = 0; j < RN; ++j) {                                                                      \
+      const int k = n0 + tx + j * LX;                                                                   \
+      if (k >= K) continue;                                                                             \
+      const int d = dwo + m * K + k;                                                                    \
+      dw[d] = accumulate ? dw[d] + acc[i][j] : acc[i][j];                                               \
+    }                                                                                                   \
+  }                                                                                                     \
+}
+
 DEFINE_CONV_FWD(conv2d_fused, 32, 64, 16, 8)
 DEFINE_CONV_FWD(conv2d_fused_narrow, 4, 256, 64, 1)
 DEFINE_CONV_BWD(conv2d_bwd_fused, 32, 64, 16, 8)
 DEFINE_CONV_BWD(conv2d_bwd_fused_narrow, 4, 256, 64, 1)
+DEFINE_CONV_BWF(conv2d_bwf_fused, 32, 64, 16, 8)
+DEFINE_CONV_BWF(conv2d_bwf_fused_narrow, 4, 256, 64, 1)

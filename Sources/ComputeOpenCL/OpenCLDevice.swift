@@ -414,7 +414,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   // MARK: - Fused convolutions (Kernels/conv.cl)
 
   /// Whether convolutions (every shape, fully connected and 1 × 1 included, so a z iteration never
-  /// calls CLBlast) run on the fused kernels, else im2col/col2im + CLBlast:
+  /// calls CLBlast; forward, backward-data and backward-filter) run on the fused kernels, else im2col/col2im + CLBlast:
   /// `MEND_OPENCL_CONV=fused|lowered`, by default fused on GPUs and lowered on CPU-type devices
   /// (on PoCL the fused kernels are correct but slower than CLBlast's GEMM around im2col; see
   /// docs/performance.md).
@@ -438,6 +438,8 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
       return c.outChannels <= narrowTile.m ? "conv2d_fused_narrow" : "conv2d_fused"
     case .conv2dBackwardData(let c, _, _, _):
       return c.inChannels <= narrowTile.m ? "conv2d_bwd_fused_narrow" : "conv2d_bwd_fused"
+    case .conv2dBackwardFilter(let c, _):
+      return c.outChannels <= narrowTile.m ? "conv2d_bwf_fused_narrow" : "conv2d_bwf_fused"
     default:
       return nil
     }
@@ -487,6 +489,19 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     try launch(narrow ? "conv2d_bwd_fused_narrow" : "conv2d_bwd_fused",
                groups: ((cols + t.n - 1) / t.n, (c.inChannels + t.m - 1) / t.m, c.strideH * c.strideW),
                local: t.local, o.args(c, activation, e, out: dx))
+  }
+
+  /// dw (+)= the weight gradient of conv2d(x, w) given dy, one launch: output channels × patch
+  /// elements per work-group tile, the batch's pixels reduced through local memory.
+  func convBackwardFilterFused(_ c: ConvGeometry, x: TensorRef, dy: TensorRef, accumulate: Bool,
+                               dw: TensorRef) throws {
+    let narrow = c.outChannels <= Self.narrowTile.m
+    let t = narrow ? Self.narrowTile : Self.wideTile
+    try launch(narrow ? "conv2d_bwf_fused_narrow" : "conv2d_bwf_fused",
+               groups: ((c.patchSize + t.n - 1) / t.n, (c.outChannels + t.m - 1) / t.m, 1), local: t.local,
+               [.int(c.batch), .int(c.inChannels), .int(c.inHeight), .int(c.inWidth), .int(c.outChannels),
+                .int(c.kernelH), .int(c.kernelW), .int(c.strideH), .int(c.strideW), .int(c.padH), .int(c.padW),
+                .int(c.outHeight), .int(c.outWidth), .int(accumulate ? 1 : 0), .tensor(x), .tensor(dy), .tensor(dw)])
   }
 
   static func poolArgs(_ c: ConvGeometry) -> [KArg] {
@@ -578,6 +593,8 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     case .conv2dBackwardData(let c, let bias, let act, _):
       try ConvLowering.conv2dBackwardData(on: DeviceLowering(self), c, dy: i[0], w: i[1], bias: bias ? i[2] : nil,
                                           activation: act, dx: o[0])
+    case .conv2dBackwardFilter(let c, let acc) where useFused:
+      try convBackwardFilterFused(c, x: i[0], dy: i[1], accumulate: acc, dw: o[0])
     case .conv2dBackwardFilter(let c, let acc):
       try ConvLowering.conv2dBackwardFilter(on: DeviceLowering(self), c, x: i[0], dy: i[1], accumulate: acc, dw: o[0])
     case .im2col(let c, let t):

@@ -149,8 +149,8 @@ final class OpenCLDeviceChoiceTests: XCTestCase {
     XCTAssertNil(OpenCLRuntime.preferredGPU(Array(list.prefix(1))), "PoCL's CPU device is never auto")
   }
 
-  /// The op table reaches every fused convolution kernel (wide and narrow tiles, forward and
-  /// backward-data, stride 1 and strided), so the conformance test above checks each of them.
+  /// The op table reaches every fused convolution kernel (wide and narrow tiles, forward,
+  /// backward-data and backward-filter, stride 1 and strided), so the conformance test above checks each of them.
   func testOpTableReachesEveryFusedKernel() {
     var seen: Set<String> = []
     for c in OpCases.all(.test) where c.referenceAffordable {
@@ -159,7 +159,8 @@ final class OpenCLDeviceChoiceTests: XCTestCase {
       if case .conv2dBackwardData(let g, _, _, _) = c.op, g.strideH > 1 { seen.insert(k + "-strided") }
     }
     for k in ["conv2d_fused", "conv2d_fused_narrow", "conv2d_bwd_fused", "conv2d_bwd_fused_narrow",
-              "conv2d_bwd_fused-strided", "conv2d_bwd_fused_narrow-strided"] {
+              "conv2d_bwd_fused-strided", "conv2d_bwd_fused_narrow-strided", "conv2d_bwf_fused",
+              "conv2d_bwf_fused_narrow"] {
       XCTAssert(seen.contains(k), "no reference-checked op case runs \(k)")
     }
   }
