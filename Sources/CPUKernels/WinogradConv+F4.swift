@@ -22,10 +22,13 @@ import Compute
 // row (column) 4t − 1 + a + j, and y_ij goes to dx row 8ty + 2i + ay, column 8tx + 2j + ax.
 // Both transforms work on groups of 8 consecutive tiles of a chunk (in any rows or images: the
 // layers' tile rows are 1 to 4 tiles wide, too narrow to vectorise along), one SIMD8 lane per
-// tile: the input transform gathers each window position into a vector (zero where the window
-// leaves the image) and stores V with whole-vector stores into the GEMM panels (8 tiles of a
-// 32-tile panel row); the output transform loads M the same way and scatters each lane's block,
-// with bias and activation applied in registers.
+// tile: the input transform gathers each window position into a vector (the window's inner
+// columns as one load per tile and an 8 × 8 transpose, the two edge columns lane by lane, zero
+// where the window leaves the image) and stores V with whole-vector stores into the GEMM panels (8
+// tiles of a 32-tile panel row); the output transform loads M the same way and scatters each
+// lane's block, with bias and activation applied in registers. Both ask for the lines they read
+// next (the next channel's window rows; M two lines ahead): their reads hop between planes and
+// rows, which the hardware prefetchers do not follow.
 extension WinogradConv {
   /// U_ab = Σᵢⱼ G[a][i] G[b][j] g_ij for one phase's 2 × 2 kernel (vectors of MR rows), stored at
   /// dst + (a·5 + b)·uStride.
@@ -69,8 +72,8 @@ extension WinogradConv {
   static let lanes = 8
 
   /// Where up to 32 consecutive tiles of a chunk sit — a panel (4 groups of 8, one SIMD8 lane per
-  /// tile) for the input transform, one group of 8 for the output transform: per tile, its image
-  /// and its tile row and column; tiles past the chunk repeat its last tile.
+  /// tile) for the input transform: per tile, its image and its tile row and column; tiles past
+  /// the chunk repeat its last tile.
   struct PanelTiles {
     var image = InlineArray<32, Int>(repeating: 0)
     var ty = InlineArray<32, Int>(repeating: 0)
@@ -78,10 +81,10 @@ extension WinogradConv {
     /// Tiles of the panel inside the chunk.
     var count = 0
 
-    mutating func set(_ s: Shape, n0: Int, chunkTiles: Int, first t0: Int, tiles: Int = 32) {
-      count = min(tiles, chunkTiles - t0)
+    mutating func set(_ s: Shape, n0: Int, chunkTiles: Int, first t0: Int) {
+      count = min(32, chunkTiles - t0)
       let tpi = s.tilesPerImage, tw = s.tilesWide
-      for l in 0..<tiles {
+      for l in 0..<32 {
         let t = t0 + min(l, count - 1), r = t % tpi
         image[l] = n0 + t / tpi; ty[l] = r / tw; tx[l] = r % tw
       }
@@ -261,8 +264,10 @@ extension WinogradConv {
     pool.forRanges(groups * channels, grain: 8) { items in
       let (m, output, bias) = box.value
       // Items go channel by channel, along M's rows; each lane's block offset in its channel-0
-      // plane is found per item (on the stack: the z loop allocates nothing).
-      var group = PanelTiles()
+      // plane is found per item (on the stack: the z loop allocates nothing) by stepping from the
+      // group's first tile — the group changes with every item, and `PanelTiles.set`'s three
+      // divisions per lane, read back as vectors, cost a fifth of this transform.
+      let tpi = s.tilesPerImage, tw = s.tilesWide, th = s.tilesHigh, planeSize = channels * oh * ow
       var at = InlineArray<8, Int>(repeating: 0)
       var z = InlineArray<20, Lanes>(repeating: Lanes()), y = InlineArray<64, Lanes>(repeating: Lanes())
       var current = -1
@@ -273,15 +278,27 @@ extension WinogradConv {
           let count = min(8, chunkTiles - t0)
           if g != current {
             current = g
-            group.set(s, n0: n0, chunkTiles: chunkTiles, first: t0, tiles: lanes)
+            // Lanes past the chunk repeat its last tile.
+            var image = t0 / tpi, ty = (t0 - image * tpi) / tw, tx = t0 - image * tpi - ty * tw
             for l in 0..<8 {
-              at[l] = group.image[l] * channels * oh * ow + block * group.ty[l] * ow + block * group.tx[l]
+              at[l] = (n0 + image) * planeSize + block * ty * ow + block * tx
+              if l + 1 < count {
+                tx += 1
+                if tx == tw { tx = 0; ty += 1 }
+                if ty == th { ty = 0; image += 1 }
+              }
             }
           }
           let src = m + o * ld + t0
           let b = bias?[o] ?? 0
           for phase in 0..<(transposed ? 4 : 1) {
             let p = UnsafeRawPointer(src + phase * 25 * ms)
+            // The 25 products' rows of M are read 8 tiles (half a line) per item, 25 (100
+            // transposed) streams at once — more than the hardware prefetcher follows: without
+            // this, the first load of each phase waited on memory (a fifth of the transform).
+            if t0 % 16 == 0 {
+              for r in 0..<25 { mend_prefetch_for_read(p + r * ms * 4 + 128) }
+            }
             for bb in 0..<5 {
               let q = p + bb * ms * 4, st = 5 * ms * 4
               let r = aF4(q.loadUnaligned(as: Lanes.self), q.loadUnaligned(fromByteOffset: st, as: Lanes.self),
@@ -305,9 +322,20 @@ extension WinogradConv {
               for ay in 0..<2 {
                 let e = (ay * 2) * 16 + i * 4, f = (ay * 2 + 1) * 16 + i * 4
                 let c = transpose8(y[e], y[f], y[e + 1], y[f + 1], y[e + 2], y[f + 2], y[e + 3], y[f + 3])
-                let off = (2 * i + ay) * ow
-                for l in 0..<count {
-                  UnsafeMutableRawPointer(plane + at[l] + off).storeBytes(of: c[l], as: Lanes.self)
+                let row = plane + (2 * i + ay) * ow
+                if count == 8 {
+                  // Constant lane indices keep c in registers; a loop over `count` re-spilled all
+                  // eight vectors to the stack before every store (14 % of this transform's time).
+                  UnsafeMutableRawPointer(row + at[0]).storeBytes(of: c[0], as: Lanes.self)
+                  UnsafeMutableRawPointer(row + at[1]).storeBytes(of: c[1], as: Lanes.self)
+                  UnsafeMutableRawPointer(row + at[2]).storeBytes(of: c[2], as: Lanes.self)
+                  UnsafeMutableRawPointer(row + at[3]).storeBytes(of: c[3], as: Lanes.self)
+                  UnsafeMutableRawPointer(row + at[4]).storeBytes(of: c[4], as: Lanes.self)
+                  UnsafeMutableRawPointer(row + at[5]).storeBytes(of: c[5], as: Lanes.self)
+                  UnsafeMutableRawPointer(row + at[6]).storeBytes(of: c[6], as: Lanes.self)
+                  UnsafeMutableRawPointer(row + at[7]).storeBytes(of: c[7], as: Lanes.self)
+                } else {
+                  for l in 0..<count { UnsafeMutableRawPointer(row + at[l]).storeBytes(of: c[l], as: Lanes.self) }
                 }
               }
             }
@@ -316,10 +344,30 @@ extension WinogradConv {
             for i in stride(from: 0, to: 4, by: 2) {
               let e = i * 4
               let c = transpose8(y[e], y[e + 1], y[e + 2], y[e + 3], y[e + 4], y[e + 5], y[e + 6], y[e + 7])
-              for l in 0..<count {
-                let dst = UnsafeMutableRawPointer(plane + at[l] + i * ow)
-                dst.storeBytes(of: c[l].lowHalf, as: SIMD4<Float>.self)
-                (dst + ow * 4).storeBytes(of: c[l].highHalf, as: SIMD4<Float>.self)
+              let row = plane + i * ow
+              if count == 8 {  // (constant lane indices: see the transposed case)
+                UnsafeMutableRawPointer(row + at[0]).storeBytes(of: c[0].lowHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(row + at[0] + ow).storeBytes(of: c[0].highHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(row + at[1]).storeBytes(of: c[1].lowHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(row + at[1] + ow).storeBytes(of: c[1].highHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(row + at[2]).storeBytes(of: c[2].lowHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(row + at[2] + ow).storeBytes(of: c[2].highHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(row + at[3]).storeBytes(of: c[3].lowHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(row + at[3] + ow).storeBytes(of: c[3].highHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(row + at[4]).storeBytes(of: c[4].lowHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(row + at[4] + ow).storeBytes(of: c[4].highHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(row + at[5]).storeBytes(of: c[5].lowHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(row + at[5] + ow).storeBytes(of: c[5].highHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(row + at[6]).storeBytes(of: c[6].lowHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(row + at[6] + ow).storeBytes(of: c[6].highHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(row + at[7]).storeBytes(of: c[7].lowHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(row + at[7] + ow).storeBytes(of: c[7].highHalf, as: SIMD4<Float>.self)
+              } else {
+                for l in 0..<count {
+                  let dst = UnsafeMutableRawPointer(row + at[l])
+                  dst.storeBytes(of: c[l].lowHalf, as: SIMD4<Float>.self)
+                  (dst + ow * 4).storeBytes(of: c[l].highHalf, as: SIMD4<Float>.self)
+                }
               }
             }
           }
