@@ -37,7 +37,8 @@ extension SGEMMEngine {
             var ii = 0
             while ii < mc {
               Self.microKernel(kc: kc, a: pa + ii * kc, b: bp, c: cg + (i0 + ii) * ldc + j, ldc: ldc,
-                               rows: min(mr, mc - ii), cols: min(nr, n - j), alpha: 1, beta: sl == 0 ? 0 : 1)
+                               rows: min(mr, mc - ii), cols: min(nr, n - j), alpha: 1, beta: sl == 0 ? 0 : 1,
+                               prefetchC: true)
               ii += mr
             }
           }

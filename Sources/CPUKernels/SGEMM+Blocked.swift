@@ -135,7 +135,7 @@ extension SGEMMEngine {
                   var ii = 0
                   while ii < mc {
                     Self.microKernel(kc: kc, a: UnsafePointer(pa + ii * kc), b: bp, c: cm + (i0 + ii) * ldc + j, ldc: ldc,
-                                     rows: min(mr, mc - ii), cols: cols, alpha: alpha, beta: betaEff)
+                                     rows: min(mr, mc - ii), cols: cols, alpha: alpha, beta: betaEff, prefetchC: true)
                     ii += mr
                   }
                 case .patches(let s):
@@ -154,7 +154,7 @@ extension SGEMMEngine {
                       while ii < mc {
                         let rows = min(mr, mc - ii), st = staging + (i0 + ii) * Self.stagingLd + p * nr
                         Self.microKernel(kc: kc, a: UnsafePointer(pa + ii * kc), b: bp, c: st, ldc: Self.stagingLd,
-                                         rows: rows, cols: cols, alpha: 1, beta: pc == 0 ? 0 : 1)
+                                         rows: rows, cols: cols, alpha: 1, beta: pc == 0 ? 0 : 1, prefetchC: true)
                         if last {
                           s.scatter(from: st, ld: Self.stagingLd, rows: rows, cols: cols, i0: i0 + ii,
                                     offsets: UnsafePointer(offsets.baseAddress!))
@@ -187,7 +187,8 @@ extension SGEMMEngine {
       microKernel(kc: kc, a: a, b: b, c: scratch, ldc: nr, rows: rows, cols: cols, alpha: 1, beta: 0)
       s.finish(rows: rows, cols: cols, i0: i0 + ii, tile: scratch, ld: nr, into: dst, ldc: s.rowStride, accumulate: !first)
     } else {
-      microKernel(kc: kc, a: a, b: b, c: dst, ldc: s.rowStride, rows: rows, cols: cols, alpha: 1, beta: first ? 0 : 1)
+      microKernel(kc: kc, a: a, b: b, c: dst, ldc: s.rowStride, rows: rows, cols: cols, alpha: 1, beta: first ? 0 : 1,
+                  prefetchC: true)
     }
   }
 }

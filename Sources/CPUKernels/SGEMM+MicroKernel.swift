@@ -11,14 +11,19 @@ extension SGEMMEngine {
   @inline(__always)
   static func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
-                          alpha: Float, beta: Float, half: Bool = false) {
+                          alpha: Float, beta: Float, half: Bool = false, prefetchC: Bool = false) {
     typealias V = SIMD16<Float>
-    // The C tile's rows are ldc apart — 4 KB in a 1024-wide C, all in one L1 set — and were
-    // last touched a whole k-slice ago: fetched when the tile is stored, they stalled the update
-    // (18 % of AVX2 SGEMM 1024, one thread). Asked for now, they arrive during the kc FMAs.
-    for r in 0..<rows {
-      mend_prefetch_for_write(c + r * ldc)
-      mend_prefetch_for_write(c + r * ldc + 16)
+    // `prefetchC` (a literal at the call site) where C is a matrix in memory: its tile's rows are
+    // ldc apart — 4 KB in a 1024-wide C, all in one L1 set — and were last touched a whole k-slice
+    // ago, so fetched when the tile is stored they stalled the update (18 % of AVX2 SGEMM 1024, one
+    // thread). Asked for now, they arrive during the kc FMAs. Not for the skinny kernels' scratch
+    // tiles, nor for narrow C (ldc < 256: the batch-1 models' small products, whose C stays in L1),
+    // where the hints only cost time (batch-1 models 2–6 % slower with them).
+    if prefetchC && ldc >= 256 {
+      for r in 0..<rows {
+        mend_prefetch_for_write(c + r * ldc)
+        mend_prefetch_for_write(c + r * ldc + 16)
+      }
     }
     #if MEND_ISA_AVX2
       let tile = avx2Tile(kc: kc, a: a, b: b, half: half)
