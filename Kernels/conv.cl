@@ -102,6 +102,15 @@ inline void conv_store(float v, const int n, const int m, const int M, const int
     }                                                                                                   \
   }
 
+// Split reduction (for layers whose tiles are too few to fill the device: a GPU's compute units
+// would idle). The reduction dimension (K for the forward and backward-data kernels, the batch's
+// pixels for backward-filter) is cut into `split` slices of `kPer` (a multiple of CONV_TK), one per
+// work-group plane; with split > 1 each slice writes its raw sums to part[slice][element] and
+// conv_split_reduce / conv_bwf_split_reduce add the slices in order (deterministic) and run the
+// epilogue. With split = 1, kPer ≥ K and the kernels store as before.
+#define CONV_SPLIT_PARAMS const int split, const int kPer
+#define CONV_SPLIT_BUFFER __global float* part, const int po
+
 // acc += As[kk] ⊗ Bs[kk] over the chunk: each item's RM rows (strided by LY) × RN columns (by LX).
 #define CONV_TILE_PRODUCT                                                                               \
   for (int kk = 0; kk < CONV_TK; ++kk) {                                                                \
@@ -111,14 +120,14 @@ inline void conv_store(float v, const int n, const int m, const int M, const int
     for (int i = 0; i < RM; ++i) for (int j = 0; j < RN; ++j) acc[i][j] = mad(a[i], b[j], acc[i][j]);   \
   }
 
-#define DEFINE_CONV_FWD(NAME, TM, TN, WX, WY)                                                           \
+#define DEFINE_CONV_FWD(NAME, TM, TN, WX, WY, WT, WLOAD)                                                \
 __kernel __attribute__((reqd_work_group_size(WX, WY, 1)))                                              \
 void NAME(const int N, const int C, const int H, const int W, const int M, const int kh, const int kw, \
           const int sh, const int sw, const int ph, const int pw, const int oh, const int ow,           \
-          const int hasBias, const int kind, const float slope, CONV_EPILOGUE_PARAMS,                   \
-          __global const float* x, const int xo, __global const float* w, const int wo,                 \
+          const int hasBias, const int kind, const float slope, CONV_EPILOGUE_PARAMS, CONV_SPLIT_PARAMS, \
+          __global const float* x, const int xo, __global const WT* w, const int wo,                    \
           __global const float* bias, const int bo, CONV_EPILOGUE_BUFFERS,                              \
-          __global float* y, const int yo) {                                                            \
+          __global float* y, const int yo, CONV_SPLIT_BUFFER) {                                         \
   enum { RM = TM / WY, RN = TN / WX, ITEMS = WX * WY, LX = WX, LY = WY };                               \
   __local float As[CONV_TK][TM];                                                                        \
   __local float Bs[CONV_TK][TN];                                                                        \
@@ -135,16 +144,17 @@ void NAME(const int N, const int C, const int H, const int W, const int M, const
   }                                                                                                     \
   float acc[RM][RN];                                                                                    \
   for (int i = 0; i < RM; ++i) for (int j = 0; j < RN; ++j) acc[i][j] = 0.0f;                          \
-  for (int k0 = 0; k0 < K; k0 += CONV_TK) {                                                             \
+  const int slice = get_group_id(2), kEnd = min(K, (slice + 1) * kPer);                                \
+  for (int k0 = slice * kPer; k0 < kEnd; k0 += CONV_TK) {                                               \
     for (int e = lid; e < CONV_TK; e += ITEMS) {                                                        \
       const int k = k0 + e, c = k / taps, r = k % taps;                                                 \
       kBase[e] = c * H * W;                                                                             \
-      kY[e] = k < K ? r / kw : -(1 << 28);                                                              \
+      kY[e] = k < kEnd ? r / kw : -(1 << 28);                                                           \
       kX[e] = r % kw;                                                                                   \
     }                                                                                                   \
     for (int e = lid; e < CONV_TK * TM; e += ITEMS) {                                                   \
       const int kk = e % CONV_TK, mm = e / CONV_TK, m = m0 + mm, k = k0 + kk;                           \
-      As[kk][mm] = (m < M && k < K) ? w[wo + m * K + k] : 0.0f;                                         \
+      As[kk][mm] = (m < M && k < kEnd) ? WLOAD(w, wo + m * K + k) : 0.0f;                               \
     }                                                                                                   \
     barrier(CLK_LOCAL_MEM_FENCE);                                                                       \
     for (int e = lid; e < CONV_TK * TN; e += ITEMS) {                                                   \
@@ -159,24 +169,26 @@ void NAME(const int N, const int C, const int H, const int W, const int M, const
   }                                                                                                     \
   CONV_EPILOGUE(M, cols,                                                                                \
     const int n = col / P, p = col % P;                                                                 \
-    conv_store(mend_act(acc[i][j] + b, kind, slope), n, m, M, p / ow, p % ow, oh, ow,                  \
-               hasPrelu, hasResidual, ea, eb, shuffle, alpha, ao, res, ro, y, yo);)                     \
+    if (split > 1) part[po + (slice * N * M + n * M + m) * P + p] = acc[i][j];                          \
+    else conv_store(mend_act(acc[i][j] + b, kind, slope), n, m, M, p / ow, p % ow, oh, ow,              \
+                    hasPrelu, hasResidual, ea, eb, shuffle, alpha, ao, res, ro, y, yo);)                \
 }
 
 // Here C, H, W describe dx (the transposed convolution's output) and M, oh, ow dy; the kernel
 // computes C rows. Phase (qy, qx) = get_group_id(2) covers iy = qy + sh·a, ix = qx + sw·b.
-#define DEFINE_CONV_BWD(NAME, TM, TN, WX, WY)                                                           \
+#define DEFINE_CONV_BWD(NAME, TM, TN, WX, WY, WT, WLOAD)                                                \
 __kernel __attribute__((reqd_work_group_size(WX, WY, 1)))                                              \
 void NAME(const int N, const int C, const int H, const int W, const int M, const int kh, const int kw, \
           const int sh, const int sw, const int ph, const int pw, const int oh, const int ow,           \
-          const int hasBias, const int kind, const float slope, CONV_EPILOGUE_PARAMS,                   \
-          __global const float* dy, const int dyo, __global const float* w, const int wo,               \
+          const int hasBias, const int kind, const float slope, CONV_EPILOGUE_PARAMS, CONV_SPLIT_PARAMS, \
+          __global const float* dy, const int dyo, __global const WT* w, const int wo,                  \
           __global const float* bias, const int bo, CONV_EPILOGUE_BUFFERS,                              \
-          __global float* dx, const int dxo) {                                                          \
+          __global float* dx, const int dxo, CONV_SPLIT_BUFFER) {                                       \
   enum { RM = TM / WY, RN = TN / WX, ITEMS = WX * WY, LX = WX, LY = WY };                                                 \
   __local float As[CONV_TK][TM];                                                                        \
   __local float Bs[CONV_TK][TN];                                                                        \
-  const int qy = get_group_id(2) / sw, qx = get_group_id(2) % sw;                                       \
+  const int phase = get_group_id(2) / split, slice = get_group_id(2) % split;                           \
+  const int qy = phase / sw, qx = phase % sw;                                                           \
   const int ky0 = (qy + ph) % sh, kx0 = (qx + pw) % sw;                                                 \
   const int ty_ = (kh + sh - 1) / sh, tx_ = (kw + sw - 1) / sw;                                         \
   const int hq = (H + sh - 1) / sh, wq = (W + sw - 1) / sw, P = hq * wq, cols = N * P;                  \
@@ -185,21 +197,22 @@ void NAME(const int N, const int C, const int H, const int W, const int M, const
   const int n0 = get_group_id(0) * TN, m0 = get_group_id(1) * TM;                                       \
   float acc[RM][RN];                                                                                    \
   for (int i = 0; i < RM; ++i) for (int j = 0; j < RN; ++j) acc[i][j] = 0.0f;                          \
-  for (int k0 = 0; k0 < K; k0 += CONV_TK) {                                                             \
+  const int kEnd = min(K, (slice + 1) * kPer);                                                          \
+  for (int k0 = slice * kPer; k0 < kEnd; k0 += CONV_TK) {                                               \
     for (int e = lid; e < CONV_TK * TM; e += ITEMS) {                                                   \
       const int kk = e % CONV_TK, cc = e / CONV_TK, c = m0 + cc, k = k0 + kk;                           \
       float v = 0.0f;                                                                                   \
-      if (c < C && k < K) {                                                                             \
+      if (c < C && k < kEnd) {                                                                          \
         const int m = k / (ty_ * tx_), r = k % (ty_ * tx_);                                             \
         const int ky = ky0 + sh * (r / tx_), kx = kx0 + sw * (r % tx_);                                 \
-        if (ky < kh && kx < kw) v = w[wo + ((m * C + c) * kh + ky) * kw + kx];                          \
+        if (ky < kh && kx < kw) v = WLOAD(w, wo + ((m * C + c) * kh + ky) * kw + kx);                   \
       }                                                                                                 \
       As[kk][cc] = v;                                                                                   \
     }                                                                                                   \
     for (int e = lid; e < CONV_TK * TN; e += ITEMS) {                                                   \
       const int nn = e % TN, kk = e / TN, col = n0 + nn, k = k0 + kk;                                   \
       float v = 0.0f;                                                                                   \
-      if (col < cols && k < K) {                                                                        \
+      if (col < cols && k < kEnd) {                                                                     \
         const int n = col / P, p = col % P, iy = qy + sh * (p / wq), ix = qx + sw * (p % wq);           \
         const int m = k / (ty_ * tx_), r = k % (ty_ * tx_);                                             \
         const int ky = ky0 + sh * (r / tx_), kx = kx0 + sw * (r % tx_);                                 \
@@ -217,8 +230,11 @@ void NAME(const int N, const int C, const int H, const int W, const int M, const
   }                                                                                                     \
   CONV_EPILOGUE(C, cols,                                                                                \
     const int n = col / P, p = col % P, iy = qy + sh * (p / wq), ix = qx + sw * (p % wq);               \
-    if (iy < H && ix < W) conv_store(mend_act(acc[i][j] + b, kind, slope), n, m, C, iy, ix, H, W,       \
-                                     hasPrelu, hasResidual, ea, eb, shuffle, alpha, ao, res, ro, dx, dxo);) \
+    if (iy < H && ix < W) {                                                                             \
+      if (split > 1) part[po + ((slice * N + n) * C + m) * H * W + iy * W + ix] = acc[i][j];            \
+      else conv_store(mend_act(acc[i][j] + b, kind, slope), n, m, C, iy, ix, H, W,                      \
+                      hasPrelu, hasResidual, ea, eb, shuffle, alpha, ao, res, ro, dx, dxo);             \
+    })                                                                                                  \
 }
 
 // Backward-filter: dw[m, k] (+)= Σ_q dy[n, m, p] · patch(x)[k, q] over q = (n, p), the batch's output
@@ -230,8 +246,8 @@ void NAME(const int N, const int C, const int H, const int W, const int M, const
 __kernel __attribute__((reqd_work_group_size(WX, WY, 1)))                                              \
 void NAME(const int N, const int C, const int H, const int W, const int M, const int kh, const int kw, \
           const int sh, const int sw, const int ph, const int pw, const int oh, const int ow,           \
-          const int accumulate, __global const float* x, const int xo, __global const float* dy,        \
-          const int dyo, __global float* dw, const int dwo) {                                           \
+          const int accumulate, CONV_SPLIT_PARAMS, __global const float* x, const int xo,               \
+          __global const float* dy, const int dyo, __global float* dw, const int dwo, CONV_SPLIT_BUFFER) { \
   enum { RM = TM / WY, RN = TN / WX, ITEMS = WX * WY, LX = WX, LY = WY };                               \
   __local float As[CONV_TK][TM];                                                                        \
   __local float Bs[CONV_TK][TN];                                                                        \
@@ -247,13 +263,14 @@ void NAME(const int N, const int C, const int H, const int W, const int M, const
   }                                                                                                     \
   float acc[RM][RN];                                                                                    \
   for (int i = 0; i < RM; ++i) for (int j = 0; j < RN; ++j) acc[i][j] = 0.0f;                          \
-  for (int q0 = 0; q0 < R; q0 += CONV_TK) {                                                             \
+  const int slice = get_group_id(2), qEnd = min(R, (slice + 1) * kPer);                                \
+  for (int q0 = slice * kPer; q0 < qEnd; q0 += CONV_TK) {                                               \
     for (int e = lid; e < CONV_TK; e += ITEMS) {                                                        \
       const int q = q0 + e, n = q / P, p = q % P;                                                       \
       qBase[e] = n * C * H * W;                                                                         \
-      qY[e] = q < R ? (p / ow) * sh - ph : -(1 << 28);                                                  \
+      qY[e] = q < qEnd ? (p / ow) * sh - ph : -(1 << 28);                                               \
       qX[e] = (p % ow) * sw - pw;                                                                       \
-      qDy[e] = q < R ? n * M * P + p : -1;                                                              \
+      qDy[e] = q < qEnd ? n * M * P + p : -1;                                                           \
     }                                                                                                   \
     barrier(CLK_LOCAL_MEM_FENCE);                                                                       \
     for (int e = lid; e < CONV_TK * TM; e += ITEMS) {                                                   \
@@ -276,15 +293,58 @@ void NAME(const int N, const int C, const int H, const int W, const int M, const
     for (int j = 0; j < RN; ++j) {                                                                      \
       const int k = n0 + tx + j * LX;                                                                   \
       if (k >= K) continue;                                                                             \
+      if (split > 1) { part[po + (slice * M + m) * K + k] = acc[i][j]; continue; }                       \
       const int d = dwo + m * K + k;                                                                    \
       dw[d] = accumulate ? dw[d] + acc[i][j] : acc[i][j];                                               \
     }                                                                                                   \
   }                                                                                                     \
 }
 
-DEFINE_CONV_FWD(conv2d_fused, 32, 64, 16, 8)
-DEFINE_CONV_FWD(conv2d_fused_narrow, 4, 256, 64, 1)
-DEFINE_CONV_BWD(conv2d_bwd_fused, 32, 64, 16, 8)
-DEFINE_CONV_BWD(conv2d_bwd_fused_narrow, 4, 256, 64, 1)
+// Weights as float, or as half (IEEE binary16, read with vload_half: core OpenCL, no cl_khr_fp16
+// needed) for devices that keep a half copy of constant weights (OpenCLDevice.halfWeights): the
+// "_hw" kernels.
+#define W_FLOAT(w, i) (w)[i]
+#define W_HALF(w, i) vload_half((i), (w))
+
+DEFINE_CONV_FWD(conv2d_fused, 32, 64, 16, 8, float, W_FLOAT)
+DEFINE_CONV_FWD(conv2d_fused_narrow, 4, 256, 64, 1, float, W_FLOAT)
+DEFINE_CONV_BWD(conv2d_bwd_fused, 32, 64, 16, 8, float, W_FLOAT)
+DEFINE_CONV_BWD(conv2d_bwd_fused_narrow, 4, 256, 64, 1, float, W_FLOAT)
+DEFINE_CONV_FWD(conv2d_fused_hw, 32, 64, 16, 8, half, W_HALF)
+DEFINE_CONV_FWD(conv2d_fused_narrow_hw, 4, 256, 64, 1, half, W_HALF)
+DEFINE_CONV_BWD(conv2d_bwd_fused_hw, 32, 64, 16, 8, half, W_HALF)
+DEFINE_CONV_BWD(conv2d_bwd_fused_narrow_hw, 4, 256, 64, 1, half, W_HALF)
 DEFINE_CONV_BWF(conv2d_bwf_fused, 32, 64, 16, 8)
 DEFINE_CONV_BWF(conv2d_bwf_fused_narrow, 4, 256, 64, 1)
+
+// y[i] = epilogue(act(bias + Σ_s part[s][i])) for the i-th element of a [N, M, Hh, Ww] result (the
+// forward conv's y, or backward-data's dx with M = C), slices added in order.
+__kernel void conv_split_reduce(const int N, const int M, const int Hh, const int Ww, const int split,
+                                const int hasBias, const int kind, const float slope, CONV_EPILOGUE_PARAMS,
+                                __global const float* part, const int po, __global const float* bias, const int bo,
+                                CONV_EPILOGUE_BUFFERS, __global float* y, const int yo) {
+  const int i = get_global_id(0), total = N * M * Hh * Ww;
+  if (i >= total) return;
+  float v = 0.0f;
+  for (int s = 0; s < split; ++s) v += part[po + s * total + i];
+  const int x = i % Ww, yy = (i / Ww) % Hh, m = (i / (Ww * Hh)) % M, n = i / (Ww * Hh * M);
+  if (hasBias) v += bias[bo + m];
+  conv_store(mend_act(v, kind, slope), n, m, M, yy, x, Hh, Ww, hasPrelu, hasResidual, ea, eb, shuffle, alpha, ao,
+             res, ro, y, yo);
+}
+
+// dw[i] (+)= Σ_s part[s][i], slices added in order.
+__kernel void conv_bwf_split_reduce(const int total, const int split, const int accumulate,
+                                    __global const float* part, const int po, __global float* dw, const int dwo) {
+  const int i = get_global_id(0);
+  if (i >= total) return;
+  float v = 0.0f;
+  for (int s = 0; s < split; ++s) v += part[po + s * total + i];
+  dw[dwo + i] = accumulate ? dw[dwo + i] + v : v;
+}
+
+// h[i] = x[i] rounded to half (nearest even), for i < n: the half copy of constant weights.
+__kernel void float_to_half(const int n, __global const float* x, const int xo, __global half* h, const int ho) {
+  const int i = get_global_id(0);
+  if (i < n) vstore_half_rte(x[xo + i], ho + i, h);
+}

@@ -6,6 +6,10 @@ import MendKernels
 /// An OpenCL buffer.
 final class CLBuffer: DeviceBuffer, @unchecked Sendable {
   let mem: cl_mem
+  /// The buffer's values rounded to half, kept current (`OpenCLDevice.halfWeights`). It holds
+  /// byteCount / 2 bytes but reports the float buffer's byteCount, so a tensor of this buffer
+  /// re-pointed at it (same offset, same shape) addresses it by element.
+  var half: CLBuffer?
 
   init(mem: cl_mem, byteCount: Int, device: OpenCLDevice) {
     self.mem = mem
@@ -34,6 +38,9 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   var queue: cl_command_queue?
   let program: cl_program
   private var scratch: CLBuffer?
+  /// Partial sums of split reductions (`splitCount`). Grown by replacement: launches recorded
+  /// against an older one keep it alive (`RecordedLaunches.buffers`).
+  private var splitPartials: CLBuffer?
   /// CLBlast's temporary buffer (`gemm`), and the size it needs per GEMM shape and offsets.
   private var gemmTemp: CLBuffer?
   struct TempKey: Hashable { let g: GemmDesc, ao: Int, bo: Int, co: Int }
@@ -113,6 +120,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   deinit {
     releaseBound()
     scratch = nil
+    splitPartials = nil
     gemmTemp = nil
     clReleaseProgram(program)
     if let queue { clReleaseCommandQueue(queue) }
@@ -129,6 +137,12 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   // MARK: - Memory
 
   public func makeBuffer(byteCount: Int) throws -> DeviceBuffer {
+    try makeCLBuffer(byteCount: byteCount, reporting: byteCount)
+  }
+
+  /// A buffer of `byteCount` bytes whose `byteCount` property says `reported` (the half copy of a
+  /// float buffer reports the float buffer's size: `CLBuffer.half`).
+  func makeCLBuffer(byteCount: Int, reporting reported: Int) throws -> CLBuffer {
     guard byteCount >= 0 else { throw ComputeError.invalidArgument("negative buffer size") }
     guard byteCount <= info.maxAllocation else {
       throw ComputeError.invalidArgument("buffer of \(byteCount >> 20) MiB exceeds the device's max allocation "
@@ -147,7 +161,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     try CLErrors.check(clEnqueueFillBuffer(queue, mem, &zero, 4, 0, size / 4 * 4, 0, nil, nil), "clEnqueueFillBuffer")
     allocationCount += 1
     counts.bufferCreations += 1
-    return CLBuffer(mem: mem, byteCount: byteCount, device: self)
+    return CLBuffer(mem: mem, byteCount: reported, device: self)
   }
 
   public func workspace(byteCount: Int) throws -> DeviceBuffer {
@@ -175,6 +189,42 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     try CLErrors.check(clEnqueueWriteBuffer(queue, try mem(ref), cl_bool(CL_TRUE), ref.offset, bytes.count,
                                             bytes.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
     counts.hostWaits += 1
+    try refreshHalf(ref)
+  }
+
+  // MARK: - Half-precision weights
+
+  /// Whether constant buffers (a plan's weights) get a half-precision copy that the fused forward
+  /// and backward-data convolutions read instead (half the weight traffic; the products and sums
+  /// stay float32): `MEND_OPENCL_FP16=weights`; off by default. Applies to buffers declared constant
+  /// from then on. Needs no `cl_khr_fp16` (vload_half is core OpenCL); measured error in
+  /// docs/performance.md. A write into the buffer — `write`, or an op's output such as a training
+  /// step's update — refreshes the copy in the same queue, so it never goes stale.
+  public var halfWeights: Bool = {
+    let v = ProcessInfo.processInfo.environment["MEND_OPENCL_FP16"]?.lowercased()
+    return v == "weights" || v == "1"
+  }()
+
+  public func declareConstant(_ buffer: DeviceBuffer) {
+    guard let b = buffer as? CLBuffer, b.deviceID == ObjectIdentifier(self) else { return }
+    guard halfWeights, b.half == nil, b.byteCount >= 4 else { return }
+    // Best effort: without the copy the kernels read the float weights.
+    guard let h = try? makeCLBuffer(byteCount: (b.byteCount / 4 * 2 + 3) / 4 * 4, reporting: b.byteCount) else { return }
+    b.half = h
+    try? refreshHalf(TensorRef(buffer: b, offset: 0, shape: [b.byteCount / 4]))
+  }
+
+  /// Re-rounds the half copy of `t`'s range after a write (nothing when the buffer has none).
+  func refreshHalf(_ t: TensorRef) throws {
+    guard let b = t.buffer as? CLBuffer, let h = b.half, t.count > 0 else { return }
+    try launch("float_to_half", global: t.count,
+               [.int(t.count), .tensor(t), .tensor(TensorRef(buffer: h, offset: t.offset, shape: t.shape))])
+  }
+
+  /// `t` in its buffer's half copy, where the fused kernels should read it.
+  func halfCopy(_ t: TensorRef) -> TensorRef? {
+    guard halfWeights, let h = (t.buffer as? CLBuffer)?.half else { return nil }
+    return TensorRef(buffer: h, offset: t.offset, shape: t.shape)
   }
 
   public func read(_ ref: TensorRef, into bytes: UnsafeMutableRawBufferPointer) throws {
@@ -328,6 +378,9 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   private var recording: [RecordedLaunches.Launch]?
   /// Set when the op being recorded did something a replay of launches cannot (a CLBlast call).
   private var recordingFailed = false
+  /// Every buffer the recorded launches point at (the op's tensors and device-owned ones such as
+  /// `splitPartials`), kept alive by the recorded op.
+  private var recordedBuffers: [DeviceBuffer] = []
 
   /// Ops made only of mend's own kernels are recorded: `run` goes through the usual dispatch with
   /// `launch` creating a kernel object per launch and setting its arguments instead of enqueuing,
@@ -338,7 +391,8 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     precondition(recording == nil, "prepare is not reentrant")
     recording = []
     recordingFailed = false
-    defer { recording = nil }
+    recordedBuffers = []
+    defer { recording = nil; recordedBuffers = [] }
     do {
       try run(op, inputs: inputs, outputs: outputs)
     } catch {
@@ -350,7 +404,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
       for l in launches { clReleaseKernel(l.kernel) }
       return DeferredOp(self, op, inputs: inputs, outputs: outputs)
     }
-    return RecordedLaunches(self, launches, (inputs + outputs).map(\.buffer))
+    return RecordedLaunches(self, launches, (inputs + outputs).map(\.buffer) + recordedBuffers)
   }
 
   private func record(_ name: String, groups: (Int, Int, Int), local: (Int, Int), _ args: [KArg]) throws {
@@ -381,6 +435,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
       clReleaseKernel(k)
       throw error
     }
+    for a in args { if case .tensor(let t) = a { recordedBuffers.append(t.buffer) } }
     recording!.append(RecordedLaunches.Launch(kernel: k, name: name,
                                               sizes: (groups.0 * local.0, groups.1 * local.1, groups.2, local.0, local.1, 1)))
   }
@@ -458,50 +513,156 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
       residual = e.residual ? i[k] : nil
     }
     /// Scalars and buffers in the kernels' order (unused buffers point at w).
-    func args(_ c: ConvGeometry, _ act: Activation, _ e: ConvEpilogue, out: TensorRef) -> [KArg] {
+    /// `w`: where the kernel reads the weights (their half copy for the "_hw" kernels), else `self.w`.
+    func args(_ c: ConvGeometry, _ act: Activation, _ e: ConvEpilogue, out: TensorRef, split: Int, per: Int,
+              part: TensorRef, w readW: TensorRef? = nil) -> [KArg] {
       [.int(c.batch), .int(c.inChannels), .int(c.inHeight), .int(c.inWidth), .int(c.outChannels), .int(c.kernelH),
        .int(c.kernelW), .int(c.strideH), .int(c.strideW), .int(c.padH), .int(c.padW), .int(c.outHeight),
        .int(c.outWidth), .int(bias == nil ? 0 : 1)] + OpenCLDevice.actArgs(act)
         + [.int(e.prelu ? 1 : 0), .int(e.residual ? 1 : 0), .float(e.alpha), .float(e.beta), .int(e.shuffle)]
-        + [.tensor(x), .tensor(w), .tensor(bias ?? w), .tensor(alpha ?? w), .tensor(residual ?? w), .tensor(out)]
+        + [.int(split), .int(per)]
+        + [.tensor(x), .tensor(readW ?? w), .tensor(bias ?? w), .tensor(alpha ?? w), .tensor(residual ?? w),
+           .tensor(out), .tensor(part)]
     }
   }
 
-  /// y = epilogue(act(conv2d(x, w) + bias)), one launch.
+  /// Work-groups per compute unit a split reduction aims for; a slice is at least `minSliceSteps`
+  /// steps of CONV_TK (16) along the reduction, and there are at most `maxSplit` slices.
+  static let splitTargetPerUnit = 2, minSliceSteps = 8, maxSplit = 64
+  /// Forces every fused convolution with at least two reduction steps into this many slices (at
+  /// most one per step): `MEND_OPENCL_SPLIT=N`, 1 turns splitting off; tests set it to exercise
+  /// the split kernels on any device. nil: `splitCount`'s rule.
+  public var splitOverride: Int? = ProcessInfo.processInfo.environment["MEND_OPENCL_SPLIT"].flatMap { Int($0) }
+    .map { max(1, $0) }
+
+  /// Slices for a convolution launch of `groups` work-groups whose reduction is `length` long
+  /// (K, or the batch's pixels for backward-filter): split when the groups would occupy at most half
+  /// the compute units, so that about `splitTargetPerUnit` groups per unit run, each slice ≥ 8
+  /// steps. (A layer that nearly fills the device in one wave — SRResNet's 128 groups at a 64 × 64
+  /// input on a 132-unit GPU — gains less from more, partial waves than its partial sums cost.)
+  /// Returns (slices, slice length in elements, a multiple of 16); one slice covers everything.
+  public static func splitCount(groups: Int, length: Int, computeUnits: Int, override: Int?) -> (split: Int, per: Int) {
+    let tk = 16, steps = (length + tk - 1) / tk
+    var s = 1
+    if let o = override {
+      s = min(o, steps)
+    } else if 2 * groups <= computeUnits {
+      s = min((splitTargetPerUnit * computeUnits + groups - 1) / groups, steps / minSliceSteps, maxSplit)
+    }
+    if s < 2 { return (1, max(length, 1)) }
+    let perSteps = (steps + s - 1) / s
+    return ((steps + perSteps - 1) / perSteps, perSteps * tk)
+  }
+
+  /// The length of a fused convolution's reduction (what `splitCount` cuts): the patch for the
+  /// forward kernel, output channels × the taps of one stride phase for backward-data, the batch's
+  /// output pixels for backward-filter; nil for other ops.
+  public static func reductionLength(for op: Op) -> Int? {
+    switch op {
+    case .conv2d(let c, _, _, _):
+      return c.patchSize
+    case .conv2dBackwardData(let c, _, _, _):
+      return c.outChannels * ((c.kernelH + c.strideH - 1) / c.strideH) * ((c.kernelW + c.strideW - 1) / c.strideW)
+    case .conv2dBackwardFilter(let c, _):
+      return c.batch * c.outPixels
+    default:
+      return nil
+    }
+  }
+
+  /// The partial-sum buffer for `floats` floats (grown by replacement, never shrunk).
+  func partials(floats: Int) throws -> TensorRef {
+    let bytes = max(4, floats * 4)
+    if splitPartials == nil || splitPartials!.byteCount < bytes {
+      splitPartials = try makeBuffer(byteCount: max(bytes, (splitPartials?.byteCount ?? 0) * 3 / 2)) as? CLBuffer
+    }
+    return TensorRef(buffer: splitPartials!, offset: 0, shape: [floats])
+  }
+
+  /// The compute units the split rule plans for: the device's, or `MEND_OPENCL_SPLIT_UNITS=N` to see
+  /// (count launches, check results) what a device with N units would run.
+  public var splitUnits: Int = ProcessInfo.processInfo.environment["MEND_OPENCL_SPLIT_UNITS"].flatMap { Int($0) } ?? 0
+
+  func split(groups: Int, length: Int) -> (split: Int, per: Int) {
+    Self.splitCount(groups: groups, length: length, computeUnits: splitUnits > 0 ? splitUnits : info.computeUnits,
+                    override: splitOverride)
+  }
+
+  /// The epilogue's scalars and buffers for `conv_split_reduce` after the partial sums of a
+  /// [n, m, hh, ww] result.
+  func splitReduce(n: Int, m: Int, hh: Int, ww: Int, split: Int, part: TensorRef, _ o: ConvOperands,
+                   _ act: Activation, _ e: ConvEpilogue, out: TensorRef) throws {
+    try launch("conv_split_reduce", global: n * m * hh * ww,
+               [.int(n), .int(m), .int(hh), .int(ww), .int(split), .int(o.bias == nil ? 0 : 1)] + Self.actArgs(act)
+                 + [.int(e.prelu ? 1 : 0), .int(e.residual ? 1 : 0), .float(e.alpha), .float(e.beta), .int(e.shuffle)]
+                 + [.tensor(part), .tensor(o.bias ?? o.w), .tensor(o.alpha ?? o.w), .tensor(o.residual ?? o.w),
+                    .tensor(out)])
+  }
+
+  /// y = epilogue(act(conv2d(x, w) + bias)): one launch, or two when the reduction is split.
   func convFused(_ c: ConvGeometry, _ o: ConvOperands, activation: Activation, epilogue e: ConvEpilogue,
                  y: TensorRef) throws {
     let narrow = c.outChannels <= Self.narrowTile.m
     let t = narrow ? Self.narrowTile : Self.wideTile
     let cols = c.batch * c.outPixels
-    try launch(narrow ? "conv2d_fused_narrow" : "conv2d_fused",
-               groups: ((cols + t.n - 1) / t.n, (c.outChannels + t.m - 1) / t.m, 1), local: t.local,
-               o.args(c, activation, e, out: y))
+    let groups = ((cols + t.n - 1) / t.n, (c.outChannels + t.m - 1) / t.m)
+    let (s, per) = split(groups: groups.0 * groups.1, length: c.patchSize)
+    let total = cols * c.outChannels
+    let part = s > 1 ? try partials(floats: s * total) : y
+    let hw = halfCopy(o.w)
+    try launch((narrow ? "conv2d_fused_narrow" : "conv2d_fused") + (hw == nil ? "" : "_hw"),
+               groups: (groups.0, groups.1, s), local: t.local,
+               o.args(c, activation, e, out: y, split: s, per: per, part: part, w: hw))
+    if s > 1 {
+      try splitReduce(n: c.batch, m: c.outChannels, hh: c.outHeight, ww: c.outWidth, split: s, part: part, o,
+                      activation, e, out: y)
+    }
   }
 
   /// dx = epilogue(act(conv2d_backward_data(dy, w) + bias)) — a transposed convolution — one
-  /// launch, one work-group plane per stride phase (`o.x` is dy).
+  /// launch (two when split), one work-group plane per stride phase and slice (`o.x` is dy).
   func convBackwardDataFused(_ c: ConvGeometry, _ o: ConvOperands, activation: Activation, epilogue e: ConvEpilogue,
                              dx: TensorRef) throws {
     let narrow = c.inChannels <= Self.narrowTile.m
     let t = narrow ? Self.narrowTile : Self.wideTile
     let hq = (c.inHeight + c.strideH - 1) / c.strideH, wq = (c.inWidth + c.strideW - 1) / c.strideW
-    let cols = c.batch * hq * wq
-    try launch(narrow ? "conv2d_bwd_fused_narrow" : "conv2d_bwd_fused",
-               groups: ((cols + t.n - 1) / t.n, (c.inChannels + t.m - 1) / t.m, c.strideH * c.strideW),
-               local: t.local, o.args(c, activation, e, out: dx))
+    let cols = c.batch * hq * wq, phases = c.strideH * c.strideW
+    let groups = ((cols + t.n - 1) / t.n, (c.inChannels + t.m - 1) / t.m)
+    let length = c.outChannels * ((c.kernelH + c.strideH - 1) / c.strideH) * ((c.kernelW + c.strideW - 1) / c.strideW)
+    let (s, per) = split(groups: groups.0 * groups.1 * phases, length: length)
+    let total = c.batch * c.inChannels * c.inHeight * c.inWidth
+    let part = s > 1 ? try partials(floats: s * total) : dx
+    let hw = halfCopy(o.w)
+    try launch((narrow ? "conv2d_bwd_fused_narrow" : "conv2d_bwd_fused") + (hw == nil ? "" : "_hw"),
+               groups: (groups.0, groups.1, phases * s), local: t.local,
+               o.args(c, activation, e, out: dx, split: s, per: per, part: part, w: hw))
+    if s > 1 {
+      try splitReduce(n: c.batch, m: c.inChannels, hh: c.inHeight, ww: c.inWidth, split: s, part: part, o,
+                      activation, e, out: dx)
+    }
   }
 
-  /// dw (+)= the weight gradient of conv2d(x, w) given dy, one launch: output channels × patch
-  /// elements per work-group tile, the batch's pixels reduced through local memory.
+  /// dw (+)= the weight gradient of conv2d(x, w) given dy: output channels × patch elements per
+  /// work-group tile, the batch's pixels reduced through local memory — one launch, or two when
+  /// the pixels are split into slices (`conv_bwf_split_reduce` adds them).
   func convBackwardFilterFused(_ c: ConvGeometry, x: TensorRef, dy: TensorRef, accumulate: Bool,
                                dw: TensorRef) throws {
     let narrow = c.outChannels <= Self.narrowTile.m
     let t = narrow ? Self.narrowTile : Self.wideTile
-    try launch(narrow ? "conv2d_bwf_fused_narrow" : "conv2d_bwf_fused",
-               groups: ((c.patchSize + t.n - 1) / t.n, (c.outChannels + t.m - 1) / t.m, 1), local: t.local,
+    let groups = ((c.patchSize + t.n - 1) / t.n, (c.outChannels + t.m - 1) / t.m)
+    let (s, per) = split(groups: groups.0 * groups.1, length: c.batch * c.outPixels)
+    let total = c.outChannels * c.patchSize
+    let part = s > 1 ? try partials(floats: s * total) : dw
+    try launch(narrow ? "conv2d_bwf_fused_narrow" : "conv2d_bwf_fused", groups: (groups.0, groups.1, s),
+               local: t.local,
                [.int(c.batch), .int(c.inChannels), .int(c.inHeight), .int(c.inWidth), .int(c.outChannels),
                 .int(c.kernelH), .int(c.kernelW), .int(c.strideH), .int(c.strideW), .int(c.padH), .int(c.padW),
-                .int(c.outHeight), .int(c.outWidth), .int(accumulate ? 1 : 0), .tensor(x), .tensor(dy), .tensor(dw)])
+                .int(c.outHeight), .int(c.outWidth), .int(accumulate ? 1 : 0), .int(s), .int(per),
+                .tensor(x), .tensor(dy), .tensor(dw), .tensor(part)])
+    if s > 1 {
+      try launch("conv_bwf_split_reduce", global: total,
+                 [.int(total), .int(s), .int(accumulate ? 1 : 0), .tensor(part), .tensor(dw)])
+    }
   }
 
   static func poolArgs(_ c: ConvGeometry) -> [KArg] {
@@ -577,6 +738,12 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
   // MARK: - Dispatch
 
   public func run(_ op: Op, inputs: [TensorRef], outputs: [TensorRef]) throws {
+    try dispatch(op, inputs: inputs, outputs: outputs)
+    // An op that writes a buffer with a half copy (a training step's update) refreshes it.
+    for t in outputs where (t.buffer as? CLBuffer)?.half != nil { try refreshHalf(t) }
+  }
+
+  func dispatch(_ op: Op, inputs: [TensorRef], outputs: [TensorRef]) throws {
     try op.validate(inputs: inputs, outputs: outputs)
     let i = inputs, o = outputs
     switch op {

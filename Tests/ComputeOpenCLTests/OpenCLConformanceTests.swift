@@ -21,12 +21,19 @@ final class OpenCLConformanceTests: XCTestCase {
     return try infos.indices.map { try OpenCLDevice(index: $0) }
   }
 
-  /// Both convolution paths: the fused kernels and the im2col/col2im + CLBlast lowering.
+  /// The convolution paths: the fused kernels as the device would run them, the fused kernels
+  /// with every reduction of two or more steps split into up to 3 slices (the split a GPU takes for
+  /// layers with few tiles; a 2-unit CPU driver never chooses it), and the im2col/col2im + CLBlast
+  /// lowering.
+  static let paths: [(name: String, fused: Bool, split: Int?)] = [("fused", true, 1), ("fused, split 3", true, 3),
+                                                                 ("lowered", false, nil)]
+
   func testEveryOpCaseMatchesCPU() throws {
     let cpu = CPUDevice(threads: 2)
     for dev in try openCLDevices() {
-    for fused in [true, false] {
+    for (path, fused, split) in Self.paths {
       dev.useFused = fused
+      dev.splitOverride = split
       var rows: [String] = [], unsupported: [String] = []
       for c in OpCases.all(.test) {
         guard dev.supports(c.op) else {
@@ -47,11 +54,11 @@ final class OpenCLConformanceTests: XCTestCase {
           let e = Harness.nmse(got[k], want[k])
           worst = max(worst, e)
           // Same tolerance as CPU vs float64: both devices round float32 sums, in different orders.
-          XCTAssert(e <= c.tolerance, "\(c.name) output \(k) on \(dev.name) (\(fused ? "fused" : "lowered")): nmse \(e) > \(c.tolerance)")
+          XCTAssert(e <= c.tolerance, "\(c.name) output \(k) on \(dev.name) (\(path)): nmse \(e) > \(c.tolerance)")
         }
         rows.append("\(c.name.padding(toLength: 40, withPad: " ", startingAt: 0)) nmse \(String(format: "%.2e", worst))")
       }
-      print("coverage on \(dev.summary), \(fused ? "fused" : "lowered") convolutions: \(rows.count) cases checked, \(unsupported.count) unsupported")
+      print("coverage on \(dev.summary), \(path) convolutions: \(rows.count) cases checked, \(unsupported.count) unsupported")
       for u in unsupported { print("  UNSUPPORTED \(u)") }
       XCTAssertGreaterThan(rows.count, 60)
     }
@@ -60,14 +67,15 @@ final class OpenCLConformanceTests: XCTestCase {
 
   func testGradientsMatchFiniteDifferences() throws {
     for dev in try openCLDevices() {
-    for fused in [true, false] {
+    for (path, fused, split) in Self.paths {
       dev.useFused = fused
+      dev.splitOverride = split
       var checked = 0
       for c in OpCases.all(.test) where dev.supports(c.op) {
         for g in c.gradients where dev.supports(g.backward) {
           let err = try Harness.gradientError(c, g, on: dev)
           // As on the CPU: float32 backward vs float64 central differences (h = 1e-4).
-          XCTAssert(err < 1e-3, "\(c.name) backward \(g.backward.kind) on \(dev.name) (\(fused ? "fused" : "lowered")): relative error \(err)")
+          XCTAssert(err < 1e-3, "\(c.name) backward \(g.backward.kind) on \(dev.name) (\(path)): relative error \(err)")
           checked += 1
         }
       }
@@ -125,6 +133,115 @@ final class OpenCLConformanceTests: XCTestCase {
       XCTAssert("\(e)".contains("does not exist") || "\(e)".contains("no OpenCL devices"), "\(e)")
     }
   }
+
+  /// Half-precision weights (`halfWeights`): every reference-checked fused forward and
+  /// backward-data case against the CPU, the weights (input 1) read from their half copy. Rounding a
+  /// weight to half moves it by at most 2⁻¹¹ of itself; for sums of uncorrelated products that is
+  /// an nmse of about 2⁻²²/3 ≈ 8e-8; cases with cancellation reach more (measured on PoCL: worst
+  /// 4.5e-7 over 73 cases), so the bound is 2e-6. The half kernels must have run (results differ
+  /// from the float weights' in most cases).
+  func testHalfWeightsStayWithinTheirRounding() throws {
+    let cpu = CPUDevice(threads: 2)
+    for dev in try openCLDevices() {
+      dev.useFused = true
+      dev.splitOverride = 1
+      defer { dev.halfWeights = false }
+      var worst = 0.0, checked = 0, differing = 0
+      for c in OpCases.all(.test) where c.referenceAffordable {
+        switch c.op {
+        case .conv2d, .conv2dBackwardData: break
+        default: continue
+        }
+        let inputs = c.makeInputs()
+        dev.halfWeights = false
+        let float = try Harness.run(c, on: dev, inputs: inputs, constantInputs: true)
+        dev.halfWeights = true
+        let got = try Harness.run(c, on: dev, inputs: inputs, constantInputs: true)
+        let want = cpu.supports(c.op) ? try Harness.run(c, on: cpu, inputs: inputs)
+          : Reference.run(c.op, inputs.map { $0.map(Double.init) }).map { $0.map(Float.init) }
+        let e = Harness.nmse(got[0], want[0])
+        worst = max(worst, e)
+        XCTAssert(e <= 2e-6, "\(c.name) with half weights: nmse \(e)")
+        checked += 1
+        if got[0] != float[0] { differing += 1 }
+      }
+      print("half weights on \(dev.name): \(checked) cases, worst nmse \(String(format: "%.2e", worst)), "
+            + "\(differing) differ from float weights")
+      XCTAssertGreaterThan(checked, 20)
+      XCTAssertGreaterThan(differing, checked / 2)
+    }
+  }
+
+  /// The half copy follows every write into the weights: an op that writes them (as a training
+  /// step's update does) and a host `write` — in a recorded plan step too. A stale copy would give
+  /// the old result.
+  func testHalfWeightsFollowWrites() throws {
+    guard let dev = try openCLDevices().first else { return }
+    dev.useFused = true
+    dev.splitOverride = 1
+    dev.halfWeights = true
+    defer { dev.halfWeights = false }
+    let g = ConvGeometry(batch: 2, inChannels: 8, inHeight: 6, inWidth: 6, outChannels: 16, kernel: (3, 3),
+                         padding: (1, 1))
+    var rng = SplitMix64(seed: 11)
+    let xs = (0..<2 * 8 * 36).map { _ in Float.random(in: -1...1, using: &rng) }
+    let ws = (0..<16 * g.patchSize).map { _ in Float.random(in: -1...1, using: &rng) }
+    let x = try dev.tensor(xs, shape: [2, 8, 6, 6]), w = try dev.tensor(ws, shape: [16, 8, 3, 3])
+    dev.declareConstant(w.buffer)
+    let y = try dev.zeros([2, 16, 6, 6])
+    let op = Op.conv2d(g, bias: false, activation: .identity)
+    let step = try dev.prepare(op, inputs: [x, w], outputs: [y])
+    try step.run()
+    let y1 = try dev.values(y)
+    // An op writes w (w = 3·w − 0): the next convolution sees 3·y1.
+    try dev.run(.scale(count: ws.count, alpha: 3, beta: 0), inputs: [w], outputs: [w])
+    try step.run()
+    let y3 = try dev.values(y)
+    XCTAssertEqual(y3.count, y1.count)
+    XCTAssertLessThanOrEqual(Harness.nmse(y3, y1.map { 3 * $0 }), 2e-6, "after an op wrote the weights")
+    // A host write: the negated weights give −y1.
+    try dev.write(ws.map { -$0 }, to: w)
+    try step.run()
+    XCTAssertLessThanOrEqual(Harness.nmse(try dev.values(y), y1.map { -$0 }), 2e-6, "after a host write")
+    // And the copy is half: the result differs from float weights'.
+    dev.halfWeights = false
+    let yf = try dev.zeros([2, 16, 6, 6])
+    try dev.run(op, inputs: [x, w], outputs: [yf])
+    XCTAssertNotEqual(try dev.values(yf), try dev.values(y))
+  }
+
+  /// A split convolution is two launches (the slices, then the reduction), recorded once into a
+  /// plan step, and its partial sums need no allocation per call.
+  func testSplitConvolutionLaunchesAndReusesItsBuffer() throws {
+    guard let dev = try openCLDevices().first else { return }
+    dev.useFused = true
+    let g = ConvGeometry(batch: 1, inChannels: 64, inHeight: 4, inWidth: 4, outChannels: 8, kernel: (3, 3),
+                         padding: (1, 1))
+    var rng = SplitMix64(seed: 7)
+    let xs = (0..<g.batch * 64 * 16).map { _ in Float.random(in: -1...1, using: &rng) }
+    let ws = (0..<8 * g.patchSize).map { _ in Float.random(in: -1...1, using: &rng) }
+    let x = try dev.tensor(xs, shape: [1, 64, 4, 4]), w = try dev.tensor(ws, shape: [8, 64, 3, 3])
+    let y1 = try dev.zeros([1, 8, 4, 4]), y2 = try dev.zeros([1, 8, 4, 4])
+    let op = Op.conv2d(g, bias: false, activation: .identity)
+    dev.splitOverride = 1
+    try dev.run(op, inputs: [x, w], outputs: [y1])
+    dev.splitOverride = 4
+    try dev.run(op, inputs: [x, w], outputs: [y2])  // creates the partial-sum buffer
+    let before = dev.activity!
+    try dev.run(op, inputs: [x, w], outputs: [y2])
+    let d = dev.activity! - before
+    XCTAssertEqual(d.launches, 2, "slices + reduction")
+    XCTAssertEqual(d.bufferCreations, 0)
+    let step = try dev.prepare(op, inputs: [x, w], outputs: [y2])
+    let b2 = dev.activity!
+    try step.run()
+    XCTAssertEqual((dev.activity! - b2).launches, 2)
+    XCTAssertEqual((dev.activity! - b2).kernelCreations, 0)
+    let a = try dev.values(y1), b = try dev.values(y2)
+    // 576 products summed in four slices instead of one run: float32 rounding of the order only.
+    XCTAssertLessThanOrEqual(Harness.nmse(b, a), 1e-12)
+    XCTAssertEqual(a.count, b.count)
+  }
 }
 #endif
 
@@ -157,13 +274,61 @@ final class OpenCLDeviceChoiceTests: XCTestCase {
       guard let k = OpenCLDevice.fusedKernel(for: c.op) else { continue }
       seen.insert(k)
       if case .conv2dBackwardData(let g, _, _, _) = c.op, g.strideH > 1 { seen.insert(k + "-strided") }
+      // The "fused, split 3" path splits every reduction of two or more steps: each kernel must
+      // meet such a case, with slices of unequal lengths somewhere (a last, partial slice).
+      if let length = OpenCLDevice.reductionLength(for: c.op),
+         OpenCLDevice.splitCount(groups: 1, length: length, computeUnits: 1, override: 3).split > 1 {
+        seen.insert(k + "-split")
+        if length % OpenCLDevice.splitCount(groups: 1, length: length, computeUnits: 1, override: 3).per != 0 {
+          seen.insert(k + "-split-partial")
+        }
+      }
     }
     for k in ["conv2d_fused", "conv2d_fused_narrow", "conv2d_bwd_fused", "conv2d_bwd_fused_narrow",
               "conv2d_bwd_fused-strided", "conv2d_bwd_fused_narrow-strided", "conv2d_bwf_fused",
               "conv2d_bwf_fused_narrow"] {
       XCTAssert(seen.contains(k), "no reference-checked op case runs \(k)")
     }
+    for k in ["conv2d_fused", "conv2d_fused_narrow", "conv2d_bwd_fused", "conv2d_bwd_fused_narrow", "conv2d_bwf_fused",
+              "conv2d_bwf_fused_narrow"] {
+      XCTAssert(seen.contains(k + "-split"), "no reference-checked op case splits \(k)'s reduction")
+    }
+    XCTAssert(seen.contains { $0.hasSuffix("-split-partial") }, "no split with a partial last slice")
   }
+
+  /// When a fused convolution's reduction is split: only when its work-groups would fill at most
+  /// half the compute units, into slices of whole 16-steps, at least 8 steps each, at most 64 slices; the
+  /// override forces it wherever there are two steps.
+  func testSplitRule() {
+    typealias D = OpenCLDevice
+    // A 512 × 16 × 8192 product at batch 1 (16 groups) on a 132-unit GPU: ⌈264 / 16⌉ = 17 slices of
+    // 31 steps (496).
+    XCTAssertEqual(D.splitCount(groups: 16, length: 8192, computeUnits: 132, override: nil).split, 17)
+    XCTAssertEqual(D.splitCount(groups: 16, length: 8192, computeUnits: 132, override: nil).per, 496)
+    // Backward-filter of D's first layer at batch 64 (2 groups, 65,536 pixels): the 64-slice cap.
+    XCTAssertEqual(D.splitCount(groups: 2, length: 65_536, computeUnits: 132, override: nil).split, 64)
+    // Enough groups, or a short reduction: no split.
+    XCTAssertEqual(D.splitCount(groups: 132, length: 65_536, computeUnits: 132, override: nil).split, 1)
+    XCTAssertEqual(D.splitCount(groups: 67, length: 65_536, computeUnits: 132, override: nil).split, 1, "over half")
+    XCTAssertEqual(D.splitCount(groups: 66, length: 65_536, computeUnits: 132, override: nil).split, 4)
+    XCTAssertEqual(D.splitCount(groups: 2, length: 48, computeUnits: 132, override: nil).split, 1)
+    XCTAssertEqual(D.splitCount(groups: 1, length: 240, computeUnits: 132, override: nil).split, 1, "15 steps: no two slices of 8")
+    XCTAssertEqual(D.splitCount(groups: 1, length: 256, computeUnits: 132, override: nil).split, 2)
+    // The override: at most one slice per step, slices cover the length exactly once.
+    XCTAssertEqual(D.splitCount(groups: 500, length: 40, computeUnits: 2, override: 3).split, 3)
+    XCTAssertEqual(D.splitCount(groups: 500, length: 40, computeUnits: 2, override: 3).per, 16)
+    XCTAssertEqual(D.splitCount(groups: 500, length: 16, computeUnits: 2, override: 3).split, 1)
+    XCTAssertEqual(D.splitCount(groups: 500, length: 16, computeUnits: 2, override: 3).per, 16)
+    for length in [17, 100, 1000, 4097] {
+      for units in [1, 8, 132] {
+        let (s, per) = D.splitCount(groups: 1, length: length, computeUnits: units, override: nil)
+        XCTAssertEqual(per % 16 == 0 || s == 1, true)
+        XCTAssertGreaterThanOrEqual(s * per, length, "slices cover \(length)")
+        XCTAssertLessThan((s - 1) * per, length, "no empty slice for \(length) on \(units) units")
+      }
+    }
+  }
+
 
   func testDevicesByIndexOrName() throws {
     XCTAssertEqual(try OpenCLRuntime.match("2", in: list), 2)
