@@ -120,7 +120,7 @@ inline void conv_store(float v, const int n, const int m, const int M, const int
     for (int i = 0; i < RM; ++i) for (int j = 0; j < RN; ++j) acc[i][j] = mad(a[i], b[j], acc[i][j]);   \
   }
 
-#define DEFINE_CONV_FWD(NAME, TM, TN, WX, WY, WT, WLOAD)                                                \
+#define DEFINE_CONV_FWD(NAME, TM, TN, WX, WY, WT, WLOAD, WLOAD4)                                        \
 __kernel __attribute__((reqd_work_group_size(WX, WY, 1)))                                              \
 void NAME(const int N, const int C, const int H, const int W, const int M, const int kh, const int kw, \
           const int sh, const int sw, const int ph, const int pw, const int oh, const int ow,           \
@@ -152,9 +152,21 @@ void NAME(const int N, const int C, const int H, const int W, const int M, const
       kY[e] = k < kEnd ? r / kw : -(1 << 28);                                                           \
       kX[e] = r % kw;                                                                                   \
     }                                                                                                   \
-    for (int e = lid; e < CONV_TK * TM; e += ITEMS) {                                                   \
-      const int kk = e % CONV_TK, mm = e / CONV_TK, m = m0 + mm, k = k0 + kk;                           \
-      As[kk][mm] = (m < M && k < kEnd) ? WLOAD(w, wo + m * K + k) : 0.0f;                               \
+    /* The weight tile: rows of w are contiguous along k, so each item reads 4 at once. */           \
+    for (int e = lid; e < CONV_TK / 4 * TM; e += ITEMS) {                                               \
+      const int kq = e % (CONV_TK / 4), mm = e / (CONV_TK / 4), m = m0 + mm, k = k0 + 4 * kq;           \
+      float4 v = (float4)(0.0f);                                                                        \
+      if (m < M) {                                                                                      \
+        const int i = wo + m * K + k;                                                                   \
+        if (k + 3 < kEnd) v = WLOAD4(w, i);                                                             \
+        else {                                                                                          \
+          if (k < kEnd) v.s0 = WLOAD(w, i);                                                             \
+          if (k + 1 < kEnd) v.s1 = WLOAD(w, i + 1);                                                     \
+          if (k + 2 < kEnd) v.s2 = WLOAD(w, i + 2);                                                     \
+        }                                                                                               \
+      }                                                                                                 \
+      As[4 * kq][mm] = v.s0; As[4 * kq + 1][mm] = v.s1; As[4 * kq + 2][mm] = v.s2;                      \
+      As[4 * kq + 3][mm] = v.s3;                                                                        \
     }                                                                                                   \
     barrier(CLK_LOCAL_MEM_FENCE);                                                                       \
     for (int e = lid; e < CONV_TK * TN; e += ITEMS) {                                                   \
@@ -305,13 +317,15 @@ void NAME(const int N, const int C, const int H, const int W, const int M, const
 // "_hw" kernels.
 #define W_FLOAT(w, i) (w)[i]
 #define W_HALF(w, i) vload_half((i), (w))
+#define W_FLOAT4(w, i) vload4(0, (w) + (i))
+#define W_HALF4(w, i) vload_half4(0, (w) + (i))
 
-DEFINE_CONV_FWD(conv2d_fused, 32, 64, 16, 8, float, W_FLOAT)
-DEFINE_CONV_FWD(conv2d_fused_narrow, 4, 256, 64, 1, float, W_FLOAT)
+DEFINE_CONV_FWD(conv2d_fused, 32, 64, 16, 8, float, W_FLOAT, W_FLOAT4)
+DEFINE_CONV_FWD(conv2d_fused_narrow, 4, 256, 64, 1, float, W_FLOAT, W_FLOAT4)
 DEFINE_CONV_BWD(conv2d_bwd_fused, 32, 64, 16, 8, float, W_FLOAT)
 DEFINE_CONV_BWD(conv2d_bwd_fused_narrow, 4, 256, 64, 1, float, W_FLOAT)
-DEFINE_CONV_FWD(conv2d_fused_hw, 32, 64, 16, 8, half, W_HALF)
-DEFINE_CONV_FWD(conv2d_fused_narrow_hw, 4, 256, 64, 1, half, W_HALF)
+DEFINE_CONV_FWD(conv2d_fused_hw, 32, 64, 16, 8, half, W_HALF, W_HALF4)
+DEFINE_CONV_FWD(conv2d_fused_narrow_hw, 4, 256, 64, 1, half, W_HALF, W_HALF4)
 DEFINE_CONV_BWD(conv2d_bwd_fused_hw, 32, 64, 16, 8, half, W_HALF)
 DEFINE_CONV_BWD(conv2d_bwd_fused_narrow_hw, 4, 256, 64, 1, half, W_HALF)
 DEFINE_CONV_BWF(conv2d_bwf_fused, 32, 64, 16, 8)
