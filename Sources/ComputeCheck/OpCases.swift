@@ -39,6 +39,8 @@ public enum OpCases {
     add("gemm_33x65x17_tAtB_beta", GemmDesc(transA: true, transB: true, m: 33, n: 65, k: 17, alpha: 0.5, beta: -1.5))
     add("gemm_ld_padded", GemmDesc(m: 9, n: 40, k: 300, lda: 310, ldb: 47, ldc: 45, beta: 1))
     add("gemm_batched_bcastA", GemmDesc(m: 12, n: 50, k: 20, batch: 3, strideA: 0))
+    // Full and partial 8 × 32 tiles of the OpenCL gemm_tile, with alpha, beta and a batch.
+    add("gemm_tA_batched_alpha_beta", GemmDesc(transA: true, m: 19, n: 70, k: 45, alpha: 0.75, beta: -0.5, batch: 3))
     add("gemm_1023", GemmDesc(m: 1023, n: 1023, k: 1023), tol: 1e-9)
     // The skinny path (n ≤ 16) and the single-row path (m = 1), every transpose combination.
     add("gemm_skinny_n5_k70", GemmDesc(m: 300, n: 5, k: 70))

@@ -89,6 +89,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     info = all[index]
     self.index = index
     useFused = Self.fusedDefault(info)
+    useTileGEMM = Self.tileGEMMDefault(info)
     commandBufferAPI = CommandBufferAPI(info)
     useCommandBuffers = commandBufferAPI != nil
     var err: cl_int = 0
@@ -683,9 +684,30 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
 
   // MARK: - GEMM (CLBlast)
 
+  /// Whether GEMMs without a transposed B run on mend's `gemm_tile` (Kernels/gemm.cl: an 8 × 32
+  /// register tile per work-item in explicit vectors, shaped for CPU cores) instead of CLBlast:
+  /// `MEND_OPENCL_GEMM=mend|clblast`; by default mend's on CPU-type devices (PoCL), where CLBlast's
+  /// GPU-shaped kernels reach ~10–20 GFLOP/s, and CLBlast on GPUs.
+  public var useTileGEMM: Bool
+
+  static func tileGEMMDefault(_ info: OpenCLDeviceInfo) -> Bool {
+    switch ProcessInfo.processInfo.environment["MEND_OPENCL_GEMM"]?.lowercased() {
+    case "mend": return true
+    case "clblast": return false
+    default: return !info.isGPU
+    }
+  }
+
   func gemm(_ g: GemmDesc, a: TensorRef, b: TensorRef, c: TensorRef) throws {
-    if recording != nil { recordingFailed = true; return }
     if g.batch == 0 || g.m == 0 || g.n == 0 { return }
+    if useTileGEMM && !g.transB && g.k > 0 {
+      try launch("gemm_tile", groups: ((g.m + 7) / 8, (g.n + 31) / 32, g.batch), local: (1, 1),
+                 [.int(g.m), .int(g.n), .int(g.k), .int(g.transA ? 1 : 0), .int(g.lda), .int(g.ldb), .int(g.ldc),
+                  .float(g.alpha), .float(g.beta), .int(g.strideA), .int(g.strideB), .int(g.strideC),
+                  .tensor(a), .tensor(b), .tensor(c)])
+      return
+    }
+    if recording != nil { recordingFailed = true; return }
     let ta = g.transA ? CLBlastTransposeYes : CLBlastTransposeNo
     let tb = g.transB ? CLBlastTransposeYes : CLBlastTransposeNo
     var event: cl_event? = nil

@@ -21,19 +21,22 @@ final class OpenCLConformanceTests: XCTestCase {
     return try infos.indices.map { try OpenCLDevice(index: $0) }
   }
 
-  /// The convolution paths: the fused kernels as the device would run them, the fused kernels
-  /// with every reduction of two or more steps split into up to 3 slices (the split a GPU takes for
-  /// layers with few tiles; a 2-unit CPU driver never chooses it), and the im2col/col2im + CLBlast
-  /// lowering.
-  static let paths: [(name: String, fused: Bool, split: Int?)] = [("fused", true, 1), ("fused, split 3", true, 3),
-                                                                 ("lowered", false, nil)]
+  /// The convolution paths: the fused kernels unsplit, the fused kernels with every reduction of
+  /// two or more steps split into up to 3 slices (the split a GPU takes for layers with few tiles;
+  /// a 2-unit CPU driver never chooses it), and the im2col/col2im lowering — each GEMM (the op
+  /// table's own and the lowering's) on mend's `gemm_tile` or on CLBlast, both on every device.
+  static let paths: [(name: String, fused: Bool, split: Int?, tileGEMM: Bool)] = [
+    ("fused, mend GEMM", true, 1, true), ("fused, split 3, CLBlast GEMM", true, 3, false),
+    ("lowered, mend GEMM", false, nil, true), ("lowered, CLBlast GEMM", false, nil, false),
+  ]
 
   func testEveryOpCaseMatchesCPU() throws {
     let cpu = CPUDevice(threads: 2)
     for dev in try openCLDevices() {
-    for (path, fused, split) in Self.paths {
+    for (path, fused, split, tileGEMM) in Self.paths {
       dev.useFused = fused
       dev.splitOverride = split
+      dev.useTileGEMM = tileGEMM
       var rows: [String] = [], unsupported: [String] = []
       for c in OpCases.all(.test) {
         guard dev.supports(c.op) else {
@@ -67,9 +70,10 @@ final class OpenCLConformanceTests: XCTestCase {
 
   func testGradientsMatchFiniteDifferences() throws {
     for dev in try openCLDevices() {
-    for (path, fused, split) in Self.paths {
+    for (path, fused, split, tileGEMM) in Self.paths {
       dev.useFused = fused
       dev.splitOverride = split
+      dev.useTileGEMM = tileGEMM
       var checked = 0
       for c in OpCases.all(.test) where dev.supports(c.op) {
         for g in c.gradients where dev.supports(g.backward) {
@@ -340,10 +344,13 @@ final class OpenCLDeviceChoiceTests: XCTestCase {
     XCTAssertThrowsError(try OpenCLRuntime.match("7", in: list)) { XCTAssert("\($0)".contains("does not exist")) }
   }
 
-  /// Benchmarks read per-iteration counts from the device: a GEMM is one library call, a
-  /// blocking read one host wait, steady state creates nothing.
+  /// Benchmarks read per-iteration counts from the device: a GEMM is one library call (on CLBlast)
+  /// or one launch (on mend's `gemm_tile`), a blocking read one host wait, steady state creates
+  /// nothing.
   func testActivityCounts() throws {
+    for tile in [false, true] {
     let dev = try OpenCLDevice(index: 0)
+    dev.useTileGEMM = tile
     let a = try dev.tensor([Float](repeating: 1, count: 16), shape: [4, 4]), c = try dev.zeros([4, 4])
     func sequence() throws {
       try dev.run(.gemm(GemmDesc(m: 4, n: 4, k: 4)), inputs: [a, a], outputs: [c])
@@ -354,14 +361,15 @@ final class OpenCLDeviceChoiceTests: XCTestCase {
     let cold = try XCTUnwrap(dev.activity)
     try sequence()
     let warmup = try XCTUnwrap(dev.activity) - cold
-    XCTAssertEqual(warmup.kernelCreations, 1)
+    XCTAssertEqual(warmup.kernelCreations, tile ? 2 : 1)
     let before = try XCTUnwrap(dev.activity)
     try sequence()
     let d = try XCTUnwrap(dev.activity) - before
-    XCTAssertEqual(d.libraryCalls, 1)
-    XCTAssertEqual(d.launches, 1)
+    XCTAssertEqual(d.libraryCalls, tile ? 0 : 1)
+    XCTAssertEqual(d.launches, tile ? 2 : 1)
     XCTAssertEqual(d.hostWaits, 1)
     XCTAssertEqual(d.bufferCreations + d.kernelCreations, 0)
+    }
   }
 }
 #endif
