@@ -787,9 +787,12 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     case .conv2dBackwardFilter(let c, let acc):
       try ConvLowering.conv2dBackwardFilter(on: DeviceLowering(self), c, x: i[0], dy: i[1], accumulate: acc, dw: o[0])
     case .im2col(let c, let t):
-      try launch("im2col", global: c.patchSize * t.columns(c), geometry(c, t) + [.tensor(i[0]), .tensor(o[0])])
+      let lx = min(c.outWidth, 64)
+      try launch("im2col", groups: ((c.outWidth + lx - 1) / lx, t.images * t.rows, c.patchSize), local: (lx, 1),
+                 geometry(c, t) + [.tensor(i[0]), .tensor(o[0])])
     case .col2im(let c, let t):
-      try launch("col2im", global: t.images * c.inChannels * c.inHeight * c.inWidth,
+      let lx = min(c.inWidth, 64)
+      try launch("col2im", groups: ((c.inWidth + lx - 1) / lx, c.inHeight, t.images * c.inChannels), local: (lx, 1),
                  geometry(c, t) + [.tensor(i[0]), .tensor(o[0])])
     case .transposeBlocks(let a, let b, let n):
       try launch("transpose_blocks", global: a * b * n, [.int(a), .int(b), .int(n), .tensor(i[0]), .tensor(o[0])])
