@@ -26,6 +26,11 @@ extension SGEMMEngine {
       }
     }
     #if MEND_ISA_AVX2
+      if !half && rows == 8 && cols == 32 {
+        // The full tile: each pass updates its part of C straight from its registers.
+        avx2FullTile(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
+        return
+      }
       let tile = avx2Tile(kc: kc, a: a, b: b, half: half)
     #else
       var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
@@ -83,6 +88,62 @@ extension SGEMMEngine {
       SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
       SIMD16<Float>, SIMD16<Float>
     )
+
+    /// `avx2Tile`'s three passes for a full 8 × 32 tile, each storing its accumulators into C
+    /// (alpha · acc + beta · C) as it finishes, instead of through a 1 KB stack tile that had to be
+    /// zeroed, written and read back.
+    @inline(__always)
+    static func avx2FullTile(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float) {
+      typealias V = SIMD16<Float>
+      typealias W = SIMD8<Float>
+      @inline(__always) func put(_ v: V, _ r: Int, _ col: Int) {
+        let dst = UnsafeMutableRawPointer(c + r * ldc + col)
+        let out = beta == 0 ? alpha * v
+          : (beta == 1 ? dst.loadUnaligned(as: V.self) + alpha * v : beta * dst.loadUnaligned(as: V.self) + alpha * v)
+        dst.storeBytes(of: out, as: V.self)
+      }
+      @inline(__always) func put8(_ v: W, _ r: Int, _ col: Int) {
+        let dst = UnsafeMutableRawPointer(c + r * ldc + col)
+        let out = beta == 0 ? alpha * v
+          : (beta == 1 ? dst.loadUnaligned(as: W.self) + alpha * v : beta * dst.loadUnaligned(as: W.self) + alpha * v)
+        dst.storeBytes(of: out, as: W.self)
+      }
+      for h in 0..<2 {
+        var r0 = V(), r1 = V(), r2 = V(), r3 = V(), r4 = V()
+        var pa = a
+        var pb = UnsafeRawPointer(b) + h * 64
+        for _ in 0..<kc {
+          let bv = pb.load(as: V.self)
+          r0.madd(V(repeating: pa[0]), bv); r1.madd(V(repeating: pa[1]), bv)
+          r2.madd(V(repeating: pa[2]), bv); r3.madd(V(repeating: pa[3]), bv)
+          r4.madd(V(repeating: pa[4]), bv)
+          pa += 8
+          pb += 128
+        }
+        put(r0, 0, h * 16); put(r1, 1, h * 16); put(r2, 2, h * 16); put(r3, 3, h * 16); put(r4, 4, h * 16)
+      }
+      var s50 = W(), s51 = W(), s52 = W(), s53 = W(), s60 = W(), s61 = W(), s62 = W(), s63 = W()
+      var s70 = W(), s71 = W(), s72 = W(), s73 = W()
+      var pa = a
+      var pb = UnsafeRawPointer(b)
+      for _ in 0..<kc {
+        let a5 = W(repeating: pa[5]), a6 = W(repeating: pa[6]), a7 = W(repeating: pa[7])
+        var bv = pb.load(as: W.self)
+        s50.madd(a5, bv); s60.madd(a6, bv); s70.madd(a7, bv)
+        bv = pb.load(fromByteOffset: 32, as: W.self)
+        s51.madd(a5, bv); s61.madd(a6, bv); s71.madd(a7, bv)
+        bv = pb.load(fromByteOffset: 64, as: W.self)
+        s52.madd(a5, bv); s62.madd(a6, bv); s72.madd(a7, bv)
+        bv = pb.load(fromByteOffset: 96, as: W.self)
+        s53.madd(a5, bv); s63.madd(a6, bv); s73.madd(a7, bv)
+        pa += 8
+        pb += 128
+      }
+      put8(s50, 5, 0); put8(s51, 5, 8); put8(s52, 5, 16); put8(s53, 5, 24)
+      put8(s60, 6, 0); put8(s61, 6, 8); put8(s62, 6, 16); put8(s63, 6, 24)
+      put8(s70, 7, 0); put8(s71, 7, 8); put8(s72, 7, 16); put8(s73, 7, 24)
+    }
 
     /// The 8 × 32 register tile for 16 ymm registers. The AVX-512 tile's 16 SIMD16 accumulators
     /// are 32 ymm here and would spill, so the same packed panels are swept in three passes that

@@ -4,6 +4,8 @@
 #   check.txt           everything below, in order, with the card and driver named
 #   bench-opencl.jsonl  `mend bench models --device opencl:gpu --json` (z_iter_b64, z_iter_b1, SR_fwd_b1,
 #                       G/D forward; launches, host waits, creations and command buffers per run)
+#   bench-opencl-variants.jsonl  the z iterations with half weights, without split reductions, and
+#                       on the lowered path (a "variant" field on each line)
 #   bench-cpu.jsonl     the same cases on the machine's CPU path (same binary), for scale
 #   torch-cuda.json     PyTorch CUDA on the same card, if `import torch` works there with CUDA
 # plus the main command's wall time on the GPU and its output picture (complete-gpu.png).
@@ -53,6 +55,13 @@ say "gpu-check: device $dev, bench budget ${budget} s per case"
 run "$mend" devices --warm --device "$dev" || true
 for f in z_iter fwd; do
   "$mend" bench models --device "$dev" --json --budget "$budget" --filter "$f" 2>>"$log" | tee -a "$out/bench-opencl.jsonl" "$log"
+done
+# Variants of the OpenCL path on the z iterations: half-precision weights, no split reductions, and
+# the lowered path (im2col + CLBlast), each line tagged with its variant.
+for v in MEND_OPENCL_FP16=weights MEND_OPENCL_SPLIT=1 MEND_OPENCL_CONV=lowered; do
+  say "gpu-check: variant $v"
+  env "$v" "$mend" bench models --device "$dev" --json --budget "$budget" --filter z_iter 2>>"$log" \
+    | sed "s/^{/{\"variant\":\"$v\",/" | tee -a "$out/bench-opencl-variants.jsonl" "$log"
 done
 for f in z_iter fwd; do
   "$mend" bench models --device cpu --json --budget "$budget" --filter "$f" 2>>"$log" | tee -a "$out/bench-cpu.jsonl" "$log"
