@@ -684,8 +684,9 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
 
   // MARK: - GEMM (CLBlast)
 
-  /// Whether GEMMs without a transposed B run on mend's `gemm_tile` (Kernels/gemm.cl: an 8 × 32
-  /// register tile per work-item in explicit vectors, shaped for CPU cores) instead of CLBlast:
+  /// Whether GEMMs run on mend's kernels (Kernels/gemm.cl: `gemm_tile`, an 8 × 32 register tile per
+  /// work-item in explicit vectors, shaped for CPU cores; `gemm_tile_nt`, 4 × 4 dot products along k,
+  /// for a transposed B; both A and B transposed stays on CLBlast) instead of CLBlast:
   /// `MEND_OPENCL_GEMM=mend|clblast`; by default mend's on CPU-type devices (PoCL), where CLBlast's
   /// GPU-shaped kernels reach ~10–20 GFLOP/s, and CLBlast on GPUs.
   public var useTileGEMM: Bool
@@ -700,6 +701,12 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
 
   func gemm(_ g: GemmDesc, a: TensorRef, b: TensorRef, c: TensorRef) throws {
     if g.batch == 0 || g.m == 0 || g.n == 0 { return }
+    if useTileGEMM && g.transB && !g.transA && g.k > 0 {
+      try launch("gemm_tile_nt", groups: ((g.m + 3) / 4, (g.n + 3) / 4, g.batch), local: (1, 1),
+                 [.int(g.m), .int(g.n), .int(g.k), .int(g.lda), .int(g.ldb), .int(g.ldc), .float(g.alpha),
+                  .float(g.beta), .int(g.strideA), .int(g.strideB), .int(g.strideC), .tensor(a), .tensor(b), .tensor(c)])
+      return
+    }
     if useTileGEMM && !g.transB && g.k > 0 {
       try launch("gemm_tile", groups: ((g.m + 7) / 8, (g.n + 31) / 32, g.batch), local: (1, 1),
                  [.int(g.m), .int(g.n), .int(g.k), .int(g.transA ? 1 : 0), .int(g.lda), .int(g.ldb), .int(g.ldc),
