@@ -191,4 +191,52 @@ extension SGEMMEngine {
                   prefetchC: true)
     }
   }
+
+  /// Whether `splitK` runs this product: several threads, k at least two KC slices per thread
+  /// and longer than both sides of C, and C small enough that the partial products stay cheap
+  /// (≤ 1 M floats each). On the packed path such a product (a backward-filter GEMM: m = output
+  /// channels, n = input patch, k = batch × pixels — 64 × 48 × 65,536 in a DCGAN's first layer)
+  /// is one or two tasks per KC slice and two parallel regions per slice, hundreds per call: each
+  /// region waits for every thread, and with another process on the machine each wait is a
+  /// scheduler time slice.
+  static func splitKApplies(threads: Int, m: Int, n: Int, k: Int) -> Bool {
+    threads > 1 && k >= 2 * threads * kc && k >= 4 * max(m, n) && m * n <= 1 << 20
+  }
+
+  /// C = alpha · op(A) · op(B) + beta · C with k split into one range of whole KC slices per
+  /// thread: thread t runs the packed path on its range with a one-thread engine of its own (its
+  /// own packing buffers), thread 0 into C with beta, the others into partial products; then one
+  /// parallel pass adds the partials into C. Two parallel regions per call.
+  func splitK(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
+              lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    let threads = splitter.threads
+    while splitEngines.count < threads { splitEngines.append(SGEMMEngine(threads: 1)) }
+    let need = (threads - 1) * m * n
+    if partialsCount < need {
+      partials.deallocate()
+      partials = .allocateAligned(count: need)
+      partialsCount = need
+    }
+    let slices = (k + Self.kc - 1) / Self.kc
+    let box = UnsafeSendable(value: (a, b, c, partials, splitEngines))
+    splitter.forEach(threads) { t in
+      let (a, b, c, partials, engines) = box.value
+      let k0 = t * slices / threads * Self.kc, k1 = min(k, (t + 1) * slices / threads * Self.kc)
+      let at = transA ? a + k0 * lda : a + k0, bt = transB ? b + k0 : b + k0 * ldb
+      let dst = t == 0 ? c : partials + (t - 1) * m * n
+      engines[t].blocked(m: m, n: n, k: k1 - k0, alpha: alpha, beta: t == 0 ? beta : 0,
+                         a: .matrix(at, lda: lda, transA: transA), b: .matrix(bt, ldb: ldb, transB: transB),
+                         c: .matrix(dst, ldc: t == 0 ? ldc : n))
+    }
+    splitter.forRanges(m, grain: 1) { rows in
+      let (_, _, c, partials, _) = box.value
+      for i in rows {
+        let row = c + i * ldc
+        for t in 1..<threads {
+          let p = partials + (t - 1) * m * n + i * n
+          for j in 0..<n { row[j] += p[j] }
+        }
+      }
+    }
+  }
 }

@@ -48,6 +48,11 @@ public final class SGEMMEngine: @unchecked Sendable {
   /// m × NC floats where `blocked` accumulates C tiles it scatters (grown on demand).
   var staging: UnsafeMutablePointer<Float> = .allocateAligned(count: 16)
   var stagingCount = 16
+  /// The split-k driver's one-thread engines (one per thread, made on first use) and the partial
+  /// products of threads 1 ..< threads (grown on demand).
+  var splitEngines: [SGEMMEngine] = []
+  var partials: UnsafeMutablePointer<Float> = .allocateAligned(count: 16)
+  var partialsCount = 16
 
   public init(threads: Int) {
     splitter = ThreadSplitter(threads: threads)
@@ -62,6 +67,7 @@ public final class SGEMMEngine: @unchecked Sendable {
   deinit {
     packedB.deallocate()
     staging.deallocate()
+    partials.deallocate()
     for p in packedA { p.deallocate() }
     for p in threadScratch { p.deallocate() }
   }
@@ -94,6 +100,13 @@ public final class SGEMMEngine: @unchecked Sendable {
     if Self.skinnyApplies(n: n, k: k) {
       skinny(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
              beta: beta, c: c, ldc: ldc, prepacked: prepacked)
+      return
+    }
+    // Long k against a small C (a convolution's backward-filter product: k = batch × pixels):
+    // each thread reduces its own part of k.
+    if prepacked == nil && !Self.skinnyApplies(n: n, k: k) && Self.splitKApplies(threads: splitter.threads, m: m, n: n, k: k) {
+      splitK(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+             beta: beta, c: c, ldc: ldc)
       return
     }
     blocked(m: m, n: n, k: k, alpha: alpha, beta: beta,

@@ -10,6 +10,9 @@ public protocol CPUKernelBackend: Device {
   var allocationCount: Int { get }
   /// Which kernel a convolution op takes; nil for other ops.
   static func convPath(_ op: Op) -> CPUConvPath?
+  /// Whether a GEMM on `threads` threads splits its k between the threads (long k, small C: the
+  /// backward-filter products), rather than tiling C.
+  static func gemmSplitsK(_ g: GemmDesc, threads: Int) -> Bool
   /// Column budget of the im2col lowering (`ConvLowering.shape`).
   static var loweringColumnBudget: Int { get }
   /// Register-only FMA throughput of this level on this CPU, GFLOP/s over `threads` threads.

@@ -49,6 +49,11 @@ public final class CPUDevice: Device, @unchecked Sendable {
     backendType(isa).convPath(op)
   }
 
+  /// Whether a GEMM on `threads` threads of `isa`'s kernels splits its k between the threads.
+  public static func gemmSplitsK(_ g: GemmDesc, threads: Int, isa: CPUISA = .selected) -> Bool {
+    backendType(isa).gemmSplitsK(g, threads: threads)
+  }
+
   /// Column budget of the im2col lowering (`ConvLowering.shape`).
   public static var loweringColumnBudget: Int { backendType(.generic).loweringColumnBudget }
 

@@ -41,6 +41,10 @@ public enum OpCases {
     add("gemm_batched_bcastA", GemmDesc(m: 12, n: 50, k: 20, batch: 3, strideA: 0))
     // Full and partial 8 × 32 tiles of the OpenCL gemm_tile, with alpha, beta and a batch.
     add("gemm_tA_batched_alpha_beta", GemmDesc(transA: true, m: 19, n: 70, k: 45, alpha: 0.75, beta: -0.5, batch: 3))
+    // Long k against a small C: the CPU splits k between threads (backward-filter products),
+    // in partial KC slices, with alpha, beta and leading dimensions.
+    add("gemm_splitk_tB_alpha_beta", GemmDesc(transB: true, m: 19, n: 37, k: 1500, alpha: 0.5, beta: -1))
+    add("gemm_splitk_tA_ld", GemmDesc(transA: true, m: 40, n: 33, k: 1300, lda: 41, ldb: 35, ldc: 45, beta: 1))
     add("gemm_1023", GemmDesc(m: 1023, n: 1023, k: 1023), tol: 1e-9)
     // The skinny path (n ≤ 16) and the single-row path (m = 1), every transpose combination.
     add("gemm_skinny_n5_k70", GemmDesc(m: 300, n: 5, k: 70))

@@ -169,6 +169,23 @@ final class ConvLoweringCoverageTests: XCTestCase {
     }
   }
 
+  /// The op table (run above on 1 and 2 threads) reaches the split-k GEMM driver on every level at
+  /// 2 threads and the ordinary one at 1, and a DCGAN discriminator's first backward-filter product
+  /// at batch 64 (m 64 × n 48 × k 65,536) splits — the case the driver is for.
+  func testOpTableReachesSplitKGEMM() {
+    for isa in CPUConformanceTests.levels {
+      var split: [String] = []
+      for c in OpCases.all(.test) {
+        guard case .gemm(let g) = c.op else { continue }
+        XCTAssertFalse(CPUDevice.gemmSplitsK(g, threads: 1, isa: isa), "\(c.name): one thread never splits")
+        if CPUDevice.gemmSplitsK(g, threads: 2, isa: isa) { split.append(c.name) }
+      }
+      XCTAssertEqual(split, ["gemm_splitk_tB_alpha_beta", "gemm_splitk_tA_ld"], "\(isa)")
+      XCTAssert(CPUDevice.gemmSplitsK(GemmDesc(transB: true, m: 64, n: 48, k: 65_536), threads: 2, isa: isa))
+      XCTAssertFalse(CPUDevice.gemmSplitsK(GemmDesc(m: 1024, n: 1024, k: 1024), threads: 2, isa: isa))
+    }
+  }
+
   /// A constant operand's pre-packed copy follows writes: after new values are written into the
   /// constant buffer, the product uses them.
   func testPrepackedConstantOperandFollowsWrites() throws {
