@@ -11,28 +11,46 @@ import XCTest
 /// The whole z loop (G and D forward, losses, backward to z, Adam) on OpenCL against the CPU, at
 /// the paper's batch of 64 starts, on both OpenCL convolution paths.
 final class OpenCLInpaintingTests: XCTestCase {
-  func testZLoopMatchesCPUAtBatch64() throws {
-    guard (try? OpenCLRuntime.devices().isEmpty) == false else {
-      if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("CI=true but no OpenCL device") }
-      throw XCTSkip("no OpenCL device (not counted as a pass)")
+  /// What every test here starts from: an OpenCL device (a skip without one, not counted as a
+  /// pass, and a failure under CI=true), the face generator and discriminator (logits), a face the
+  /// generator drew from `faceSeed`, and a centre hole of 40 % of the side.
+  struct Fixture {
+    let gen: DCGANGenerator, disc: DCGANDiscriminator, face: Image, mask: Mask
+
+    init(faceSeed: UInt64) throws {
+      guard (try? OpenCLRuntime.devices().isEmpty) == false else {
+        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("CI=true but no OpenCL device") }
+        throw XCTSkip("no OpenCL device (not counted as a pass)")
+      }
+      gen = try faceGenerator()
+      disc = try DCGANDiscriminator(weights: try WeightStore.load(WeightStore.faceDiscriminator), logits: true)
+      face = try knownFace(gen, seed: faceSeed, device: CPUDevice(threads: 2)).0
+      mask = Mask.center(width: 64, height: 64, fraction: 0.4)
     }
-    let gen = try faceGenerator()
-    let disc = try DCGANDiscriminator(weights: try WeightStore.load(WeightStore.faceDiscriminator), logits: true)
-    let cpu = CPUDevice(threads: 2)
-    let (face, _) = try knownFace(gen, seed: 33, device: cpu)
-    let mask = Mask.center(width: 64, height: 64, fraction: 0.4)
+
+    /// The z loop compiled on `device` (activity counted after this excludes its set-up).
+    func inpainter(on device: Device, _ cfg: InpaintConfig) throws -> Inpainter {
+      try Inpainter(generator: gen, discriminator: disc, device: device, images: 1, config: cfg)
+    }
+
+    /// The z loop on `device` for the face and hole.
+    func run(on device: Device, _ cfg: InpaintConfig) throws -> InpaintResult {
+      try inpainter(on: device, cfg).run([face], masks: [mask])[0]
+    }
+  }
+
+  func testZLoopMatchesCPUAtBatch64() throws {
+    let f = try Fixture(faceSeed: 33)
     var cfg = InpaintConfig()
     cfg.starts = 64; cfg.iterations = 3; cfg.seed = 9; cfg.logEvery = 1000
     // The best start's G(ẑ) alone: the mean over several starts is host code after the device
     // work (InpainterTests), and would make this comparison depend on how close starts 2–4 rank.
     cfg.average = 1
-    let want = try Inpainter(generator: gen, discriminator: disc, device: cpu, images: 1, config: cfg)
-      .run([face], masks: [mask])[0]
+    let want = try f.run(on: CPUDevice(threads: 2), cfg)
     for fused in [true, false] {
       let dev = try OpenCLDevice(index: 0)
       dev.useFused = fused
-      let got = try Inpainter(generator: gen, discriminator: disc, device: dev, images: 1, config: cfg)
-        .run([face], masks: [mask])[0]
+      let got = try f.run(on: dev, cfg)
       let path = fused ? "fused" : "lowered"
       XCTAssertEqual(got.bestStart, want.bestStart, path)
       let dz = zip(got.latent, want.latent).map { abs($0 - $1) }.max() ?? .infinity
@@ -54,18 +72,11 @@ final class OpenCLInpaintingTests: XCTestCase {
   /// buffer per run (without it, launch by launch, checked the same way): the z loop gives bit-identical latents and images to launch-by-launch replay
   /// (the same kernels in the same order), with one submission per iteration and the same launches.
   func testCommandBufferReplayEqualsLaunchByLaunch() throws {
-    guard (try? OpenCLRuntime.devices().isEmpty) == false else {
-      if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("CI=true but no OpenCL device") }
-      throw XCTSkip("no OpenCL device (not counted as a pass)")
-    }
+    let f = try Fixture(faceSeed: 35)
     // Without the extension (or with MEND_OPENCL_COMMAND_BUFFER=0) both runs replay launch by launch:
     // the comparison still holds and no buffer may be submitted.
     let supported = try OpenCLDevice(index: 0).supportsCommandBuffers
     if !supported { print("note: this OpenCL device offers no cl_khr_command_buffer: checking the launch-by-launch fallback") }
-    let gen = try faceGenerator()
-    let disc = try DCGANDiscriminator(weights: try WeightStore.load(WeightStore.faceDiscriminator), logits: true)
-    let (face, _) = try knownFace(gen, seed: 35, device: CPUDevice(threads: 2))
-    let mask = Mask.center(width: 64, height: 64, fraction: 0.4)
     var cfg = InpaintConfig()
     cfg.starts = 8; cfg.iterations = 4; cfg.seed = 3; cfg.logEvery = 1000
     var results: [InpaintResult] = [], activity: [DeviceActivity] = []
@@ -73,9 +84,9 @@ final class OpenCLInpaintingTests: XCTestCase {
       let dev = try OpenCLDevice(index: 0)
       dev.useFused = true
       dev.useCommandBuffers = buffers
-      let inp = try Inpainter(generator: gen, discriminator: disc, device: dev, images: 1, config: cfg)
+      let inp = try f.inpainter(on: dev, cfg)
       let before = try XCTUnwrap(dev.activity)
-      results.append(try inp.run([face], masks: [mask])[0])
+      results.append(try inp.run([f.face], masks: [f.mask])[0])
       activity.append(try XCTUnwrap(dev.activity) - before)
     }
     XCTAssertEqual(results[1].latent, results[0].latent)
@@ -98,14 +109,7 @@ final class OpenCLInpaintingTests: XCTestCase {
   /// second launch. Same seed, same kernels otherwise: the result follows the unsplit one to float32
   /// rounding of the reordered sums, and the plan still creates nothing per iteration.
   func testZLoopWithSplitReductionsMatchesUnsplit() throws {
-    guard (try? OpenCLRuntime.devices().isEmpty) == false else {
-      if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("CI=true but no OpenCL device") }
-      throw XCTSkip("no OpenCL device (not counted as a pass)")
-    }
-    let gen = try faceGenerator()
-    let disc = try DCGANDiscriminator(weights: try WeightStore.load(WeightStore.faceDiscriminator), logits: true)
-    let (face, _) = try knownFace(gen, seed: 37, device: CPUDevice(threads: 2))
-    let mask = Mask.center(width: 64, height: 64, fraction: 0.4)
+    let f = try Fixture(faceSeed: 37)
     var cfg = InpaintConfig()
     cfg.starts = 2; cfg.iterations = 6; cfg.seed = 5; cfg.logEvery = 1000; cfg.average = 1
     var results: [InpaintResult] = [], activity: [DeviceActivity] = []
@@ -114,9 +118,9 @@ final class OpenCLInpaintingTests: XCTestCase {
       dev.useFused = true
       dev.splitOverride = nil
       dev.splitUnits = units
-      let inp = try Inpainter(generator: gen, discriminator: disc, device: dev, images: 1, config: cfg)
+      let inp = try f.inpainter(on: dev, cfg)
       let before = try XCTUnwrap(dev.activity)
-      results.append(try inp.run([face], masks: [mask])[0])
+      results.append(try inp.run([f.face], masks: [f.mask])[0])
       activity.append(try XCTUnwrap(dev.activity) - before)
     }
     XCTAssertGreaterThan(activity[1].launches, activity[0].launches, "132 units: some layers split")
@@ -136,14 +140,7 @@ final class OpenCLInpaintingTests: XCTestCase {
   /// Half-precision weights (`halfWeights`) in the z loop: the generator and discriminator read
   /// their weights rounded to half; the fill must stay what float weights give, to the eye.
   func testZLoopWithHalfWeightsFollowsFloat() throws {
-    guard (try? OpenCLRuntime.devices().isEmpty) == false else {
-      if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("CI=true but no OpenCL device") }
-      throw XCTSkip("no OpenCL device (not counted as a pass)")
-    }
-    let gen = try faceGenerator()
-    let disc = try DCGANDiscriminator(weights: try WeightStore.load(WeightStore.faceDiscriminator), logits: true)
-    let (face, _) = try knownFace(gen, seed: 39, device: CPUDevice(threads: 2))
-    let mask = Mask.center(width: 64, height: 64, fraction: 0.4)
+    let f = try Fixture(faceSeed: 39)
     var cfg = InpaintConfig()
     cfg.starts = 4; cfg.iterations = 40; cfg.seed = 11; cfg.logEvery = 1000; cfg.average = 1
     var results: [InpaintResult] = []
@@ -152,17 +149,16 @@ final class OpenCLInpaintingTests: XCTestCase {
       dev.useFused = true
       dev.splitOverride = 1
       dev.halfWeights = half
-      results.append(try Inpainter(generator: gen, discriminator: disc, device: dev, images: 1, config: cfg)
-        .run([face], masks: [mask])[0])
+      results.append(try f.run(on: dev, cfg))
     }
     let a = results[0].generated.data, b = results[1].generated.data
     XCTAssertEqual(a.count, b.count)
     XCTAssertNotEqual(a, b, "the half kernels ran")
     // What a user sees: the fill's hole PSNR against the true face, float vs half weights, and the
     // two fills against each other.
-    let pf = Metrics.maskedPSNR(results[0].generated, face, missing: mask.missing)
-    let ph = Metrics.maskedPSNR(results[1].generated, face, missing: mask.missing)
-    let between = Metrics.maskedPSNR(results[1].generated, results[0].generated, missing: mask.missing)
+    let pf = Metrics.maskedPSNR(results[0].generated, f.face, missing: f.mask.missing)
+    let ph = Metrics.maskedPSNR(results[1].generated, f.face, missing: f.mask.missing)
+    let between = Metrics.maskedPSNR(results[1].generated, results[0].generated, missing: f.mask.missing)
     print("z loop, 40 iterations: hole PSNR float weights \(pf) dB, half weights \(ph) dB; "
           + "half vs float fill \(between) dB")
     XCTAssertEqual(results[1].bestStart, results[0].bestStart)
