@@ -204,8 +204,7 @@ public final class CPUBackend: CPUKernelBackend, @unchecked Sendable {
   public typealias ConvPath = CPUConvPath
 
   public static func gemmSplitsK(_ g: GemmDesc, threads: Int) -> Bool {
-    !SGEMMEngine.skinnyApplies(n: g.n, k: g.k) && g.m > 1
-      && SGEMMEngine.splitKApplies(threads: threads, m: g.m, n: g.n, k: g.k)
+    SGEMMEngine.splitKApplies(threads: threads, m: g.m, n: g.n, k: g.k)
   }
 
   /// Which kernel `run` uses for a convolution op; nil for other ops.

@@ -199,8 +199,11 @@ extension SGEMMEngine {
   /// is one or two tasks per KC slice and two parallel regions per slice, hundreds per call: each
   /// region waits for every thread, and with another process on the machine each wait is a
   /// scheduler time slice.
+  /// The one statement of the rule: `sgemm` consults it after its single-row and skinny paths
+  /// (so it excludes those shapes itself), and the backend's `gemmSplitsK` reports it.
   static func splitKApplies(threads: Int, m: Int, n: Int, k: Int) -> Bool {
-    threads > 1 && k >= 2 * threads * kc && k >= 4 * max(m, n) && m * n <= 1 << 20
+    m > 1 && !skinnyApplies(n: n, k: k)
+      && threads > 1 && k >= 2 * threads * kc && k >= 4 * max(m, n) && m * n <= 1 << 20
   }
 
   /// C = alpha · op(A) · op(B) + beta · C with k split into one range of whole KC slices per

@@ -104,7 +104,7 @@ public final class SGEMMEngine: @unchecked Sendable {
     }
     // Long k against a small C (a convolution's backward-filter product: k = batch × pixels):
     // each thread reduces its own part of k.
-    if prepacked == nil && !Self.skinnyApplies(n: n, k: k) && Self.splitKApplies(threads: splitter.threads, m: m, n: n, k: k) {
+    if prepacked == nil && Self.splitKApplies(threads: splitter.threads, m: m, n: n, k: k) {
       splitK(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
              beta: beta, c: c, ldc: ldc)
       return
